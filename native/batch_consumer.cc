@@ -1,0 +1,98 @@
+#include "batch_consumer.h"
+
+#include <bpf/bpf.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "socktrace_event.h"
+
+namespace socktrace {
+
+namespace {
+// Poll timeout: bounds how late a quiet batch and a new loss count reach JavaScript.
+constexpr int kPollMillis = 100;
+}  // namespace
+
+BatchConsumer::BatchConsumer(int ring_map_fd, int lost_map_fd, size_t max_batch_records, Deliver deliver,
+                             std::function<void()> detach)
+    : ring_map_fd_(ring_map_fd),
+      lost_map_fd_(lost_map_fd),
+      max_batch_records_(max_batch_records),
+      deliver_(std::move(deliver)),
+      detach_(std::move(detach)),
+      pending_(new Batch()) {
+  int cpus = libbpf_num_possible_cpus();
+  per_cpu_.resize(cpus > 0 ? cpus : 1);
+}
+
+BatchConsumer::~BatchConsumer() { ring_buffer__free(ring_); }
+
+int BatchConsumer::Open() {
+  ring_ = ring_buffer__new(ring_map_fd_, OnRecord, this, nullptr);
+  if (ring_ == nullptr) return -errno;
+  return 0;
+}
+
+int BatchConsumer::OnRecord(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<BatchConsumer*>(ctx);
+  if (self->delivery_failed_) return -ECANCELED;
+  if (size != sizeof(socktrace_event)) {
+    self->malformed_total_++;
+    return 0;
+  }
+  Batch& batch = *self->pending_;
+  const auto* bytes = static_cast<const uint8_t*>(data);
+  batch.bytes.insert(batch.bytes.end(), bytes, bytes + size);
+  batch.records++;
+  // A full batch goes now; blocking here keeps the rest in the kernel ring, where drops are counted.
+  if (batch.records >= self->max_batch_records_ && !self->Flush(false)) return -ECANCELED;
+  return 0;
+}
+
+uint64_t BatchConsumer::ReadLostTotal() {
+  uint32_t key = 0;
+  if (bpf_map_lookup_elem(lost_map_fd_, &key, per_cpu_.data()) != 0) return lost_total_;
+  uint64_t total = 0;
+  for (uint64_t v : per_cpu_) total += v;
+  return total;
+}
+
+bool BatchConsumer::Flush(bool final, const std::string& error) {
+  lost_total_ = ReadLostTotal();
+  Batch& batch = *pending_;
+  bool has_news = batch.records > 0 || lost_total_ != lost_delivered_ || final || !error.empty();
+  if (!has_news) return true;
+  batch.lost_total = lost_total_;
+  batch.malformed_total = malformed_total_;
+  batch.final = final;
+  batch.error = error;
+  lost_delivered_ = lost_total_;
+  std::unique_ptr<Batch> out = std::move(pending_);
+  pending_.reset(new Batch());
+  pending_->bytes.reserve(out->bytes.capacity());
+  if (!deliver_(std::move(out))) delivery_failed_ = true;
+  return !delivery_failed_;
+}
+
+void BatchConsumer::Run(const std::atomic<bool>& stop) {
+  pending_->bytes.reserve(max_batch_records_ * sizeof(socktrace_event));
+  std::string error;
+  while (!stop.load(std::memory_order_acquire) && !delivery_failed_) {
+    int n = ring_buffer__poll(ring_, kPollMillis);
+    if (n < 0 && n != -EINTR && !delivery_failed_) {
+      error = std::string("reading the ring buffer failed: ") + strerror(-n);
+      break;
+    }
+    if (!Flush(false)) break;
+  }
+  // Detach first, so the drain below ends with the last event the kernel will ever write for us.
+  detach_();
+  if (!delivery_failed_) {
+    ring_buffer__consume(ring_);
+    Flush(true, error);
+  }
+}
+
+}  // namespace socktrace

@@ -1,0 +1,58 @@
+// The native thread's work: drain the kernel ring buffer into batches and hand each batch over whole.
+#pragma once
+#include <bpf/libbpf.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace socktrace {
+
+// What crosses to JavaScript in one call: many records, never one call per event.
+struct Batch {
+  std::vector<uint8_t> bytes;    // `records` socktrace_event records, back to back
+  uint32_t records = 0;
+  uint64_t lost_total = 0;       // failed ring-buffer reserves so far, summed over CPUs
+  uint64_t malformed_total = 0;  // records of the wrong size so far (a mismatched BPF object)
+  bool final = false;            // the last batch: everything the kernel produced before stop
+  std::string error;             // set when consumption stopped on an error
+};
+
+class BatchConsumer {
+ public:
+  // deliver() takes ownership; it may block (that is the backpressure) and returns false once
+  // JavaScript is gone. detach() removes the BPF links so the final drain sees every event there is.
+  using Deliver = std::function<bool(std::unique_ptr<Batch>)>;
+
+  BatchConsumer(int ring_map_fd, int lost_map_fd, size_t max_batch_records, Deliver deliver,
+                std::function<void()> detach);
+  ~BatchConsumer();
+
+  // Creates the ring buffer reader; returns 0 or a negative errno.
+  int Open();
+  // The thread body: runs until stop is set or delivery fails, then detaches, drains and sends final.
+  void Run(const std::atomic<bool>& stop);
+
+ private:
+  static int OnRecord(void* ctx, void* data, size_t size);
+  uint64_t ReadLostTotal();
+  bool Flush(bool final, const std::string& error = "");
+
+  int ring_map_fd_;
+  int lost_map_fd_;
+  size_t max_batch_records_;
+  Deliver deliver_;
+  std::function<void()> detach_;
+  ring_buffer* ring_ = nullptr;
+  std::unique_ptr<Batch> pending_;
+  uint64_t lost_total_ = 0;
+  uint64_t lost_delivered_ = 0;
+  uint64_t malformed_total_ = 0;
+  bool delivery_failed_ = false;
+  std::vector<uint64_t> per_cpu_;
+};
+
+}  // namespace socktrace

@@ -1,0 +1,71 @@
+#include "hook_plan.h"
+
+#include <bpf/btf.h>
+
+#include "tracefs.h"
+
+namespace socktrace {
+
+const char* HookModeName(HookMode mode) {
+  switch (mode) {
+    case HookMode::kTpBtf: return "tp_btf";
+    case HookMode::kTracepoint: return "tracepoint";
+    case HookMode::kMissing: return "missing";
+  }
+  return "missing";
+}
+
+namespace {
+
+// tp_btf can attach to a tracepoint when vmlinux BTF describes it as btf_trace_<name>.
+bool BtfHasTracepoint(const btf* vmlinux, const char* name) {
+  if (vmlinux == nullptr) return false;
+  std::string type = std::string("btf_trace_") + name;
+  return btf__find_by_name_kind(vmlinux, type.c_str(), BTF_KIND_TYPEDEF) >= 0;
+}
+
+}  // namespace
+
+std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference,
+                                  const std::string& tracefs) {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (libbpf_get_error(vmlinux)) vmlinux = nullptr;
+
+  std::vector<HookChoice> plan;
+  for (const HookSpec& hook : hooks) {
+    HookChoice choice;
+    choice.name = hook.name;
+    choice.required = hook.required;
+    bool btf_ok = hook.btf_prog != nullptr && preference == HookPreference::kAuto &&
+                  BtfHasTracepoint(vmlinux, hook.name);
+    bool tp_ok = hook.tp_prog != nullptr && TracepointExists(tracefs, hook.category, hook.name);
+    if (btf_ok) {
+      choice.mode = HookMode::kTpBtf;
+      choice.prog = hook.btf_prog;
+      choice.why = "vmlinux BTF describes the tracepoint";
+    } else if (tp_ok) {
+      choice.mode = HookMode::kTracepoint;
+      choice.prog = hook.tp_prog;
+      choice.why = preference == HookPreference::kClassicOnly ? "classic tracepoints were asked for"
+                   : hook.btf_prog == nullptr              ? "only a classic tracepoint serves it"
+                                                            : "no BTF for tp_btf; classic tracepoint";
+    } else {
+      choice.why = tracefs.empty() ? "tracefs unavailable and no tp_btf target"
+                                   : std::string("no tracepoint ") + hook.category + ":" + hook.name;
+    }
+    if (hook.btf_prog) bpf_program__set_autoload(hook.btf_prog, choice.prog == hook.btf_prog);
+    if (hook.tp_prog) bpf_program__set_autoload(hook.tp_prog, choice.prog == hook.tp_prog);
+    plan.push_back(choice);
+  }
+  btf__free(vmlinux);
+  return plan;
+}
+
+const HookChoice* MissingRequiredHook(const std::vector<HookChoice>& plan) {
+  for (const HookChoice& choice : plan) {
+    if (choice.required && choice.mode == HookMode::kMissing) return &choice;
+  }
+  return nullptr;
+}
+
+}  // namespace socktrace

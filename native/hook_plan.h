@@ -1,0 +1,39 @@
+// Which program serves each hook: tp_btf where the kernel offers it, else the classic tracepoint.
+#pragma once
+#include <bpf/libbpf.h>
+
+#include <string>
+#include <vector>
+
+namespace socktrace {
+
+enum class HookMode { kTpBtf, kTracepoint, kMissing };
+const char* HookModeName(HookMode mode);
+
+// One kernel hook and the programs that can serve it (either may be null).
+struct HookSpec {
+  const char* name;       // tracepoint name, e.g. "inet_sock_set_state"
+  const char* category;   // tracefs category, e.g. "sock"
+  bpf_program* btf_prog;  // SEC("tp_btf/<name>")
+  bpf_program* tp_prog;   // SEC("tracepoint/<category>/<name>")
+  bool required;          // socktrace cannot work without it
+};
+
+struct HookChoice {
+  std::string name;
+  HookMode mode = HookMode::kMissing;
+  bpf_program* prog = nullptr;
+  bool required = false;
+  std::string why;  // for `doctor` and error messages
+};
+
+enum class HookPreference { kAuto, kClassicOnly };
+
+// Chooses a program per hook and sets every program's autoload to match, before the object is loaded.
+std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference,
+                                  const std::string& tracefs);
+
+// The first required hook left without a program, or null.
+const HookChoice* MissingRequiredHook(const std::vector<HookChoice>& plan);
+
+}  // namespace socktrace

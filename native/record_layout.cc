@@ -1,0 +1,103 @@
+#include "record_layout.h"
+
+#include <cstddef>
+
+#include "socktrace_event.h"
+
+namespace socktrace {
+
+// The header promises no hidden padding: every field starts where the previous one ended.
+#define SOCKTRACE_FOLLOWS(prev, next) \
+  static_assert(offsetof(socktrace_event, next) == offsetof(socktrace_event, prev) + sizeof(socktrace_event::prev), \
+                #next " must follow " #prev " with no padding")
+static_assert(offsetof(socktrace_event, ts_ns) == 0, "ts_ns starts the record");
+SOCKTRACE_FOLLOWS(ts_ns, sock_id);
+SOCKTRACE_FOLLOWS(sock_id, owner_cgroup);
+SOCKTRACE_FOLLOWS(owner_cgroup, owner_pid);
+SOCKTRACE_FOLLOWS(owner_pid, owner_uid);
+SOCKTRACE_FOLLOWS(owner_uid, task_pid);
+SOCKTRACE_FOLLOWS(task_pid, netns);
+SOCKTRACE_FOLLOWS(netns, saddr);
+SOCKTRACE_FOLLOWS(saddr, daddr);
+SOCKTRACE_FOLLOWS(daddr, sport);
+SOCKTRACE_FOLLOWS(sport, dport);
+SOCKTRACE_FOLLOWS(dport, family);
+SOCKTRACE_FOLLOWS(family, kind);
+SOCKTRACE_FOLLOWS(kind, owner_source);
+SOCKTRACE_FOLLOWS(owner_source, old_state);
+SOCKTRACE_FOLLOWS(old_state, state);
+SOCKTRACE_FOLLOWS(state, reason);
+SOCKTRACE_FOLLOWS(reason, err);
+SOCKTRACE_FOLLOWS(err, flags);
+SOCKTRACE_FOLLOWS(flags, owner_comm);
+SOCKTRACE_FOLLOWS(owner_comm, task_comm);
+SOCKTRACE_FOLLOWS(task_comm, _reserved);
+static_assert(sizeof(socktrace_event) == offsetof(socktrace_event, _reserved) + sizeof(unsigned int),
+              "no tail padding");
+static_assert(sizeof(socktrace_event) % 8 == 0, "records stay 8-byte aligned back to back");
+
+Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object fields = Napi::Object::New(env);
+  auto field = [&](const char* name, size_t offset, size_t size) {
+    Napi::Object f = Napi::Object::New(env);
+    f.Set("offset", Napi::Number::New(env, offset));
+    f.Set("size", Napi::Number::New(env, size));
+    fields.Set(name, f);
+  };
+#define SOCKTRACE_FIELD(name) field(#name, offsetof(socktrace_event, name), sizeof(socktrace_event::name))
+  SOCKTRACE_FIELD(ts_ns);
+  SOCKTRACE_FIELD(sock_id);
+  SOCKTRACE_FIELD(owner_cgroup);
+  SOCKTRACE_FIELD(owner_pid);
+  SOCKTRACE_FIELD(owner_uid);
+  SOCKTRACE_FIELD(task_pid);
+  SOCKTRACE_FIELD(netns);
+  SOCKTRACE_FIELD(saddr);
+  SOCKTRACE_FIELD(daddr);
+  SOCKTRACE_FIELD(sport);
+  SOCKTRACE_FIELD(dport);
+  SOCKTRACE_FIELD(family);
+  SOCKTRACE_FIELD(kind);
+  SOCKTRACE_FIELD(owner_source);
+  SOCKTRACE_FIELD(old_state);
+  SOCKTRACE_FIELD(state);
+  SOCKTRACE_FIELD(reason);
+  SOCKTRACE_FIELD(err);
+  SOCKTRACE_FIELD(flags);
+  SOCKTRACE_FIELD(owner_comm);
+  SOCKTRACE_FIELD(task_comm);
+#undef SOCKTRACE_FIELD
+
+  Napi::Object kinds = Napi::Object::New(env);
+  kinds.Set("state_change", Napi::Number::New(env, SOCKTRACE_KIND_STATE_CHANGE));
+  kinds.Set("rst_sent", Napi::Number::New(env, SOCKTRACE_KIND_RST_SENT));
+  kinds.Set("rst_received", Napi::Number::New(env, SOCKTRACE_KIND_RST_RECEIVED));
+  kinds.Set("send_error", Napi::Number::New(env, SOCKTRACE_KIND_SEND_ERROR));
+  kinds.Set("recv_error", Napi::Number::New(env, SOCKTRACE_KIND_RECV_ERROR));
+  kinds.Set("destroy", Napi::Number::New(env, SOCKTRACE_KIND_DESTROY));
+
+  Napi::Object owner_sources = Napi::Object::New(env);
+  owner_sources.Set("none", Napi::Number::New(env, SOCKTRACE_OWNER_NONE));
+  owner_sources.Set("socket", Napi::Number::New(env, SOCKTRACE_OWNER_SOCKET));
+  owner_sources.Set("listener", Napi::Number::New(env, SOCKTRACE_OWNER_LISTENER));
+  owner_sources.Set("seeded", Napi::Number::New(env, SOCKTRACE_OWNER_SEEDED));
+
+  Napi::Object flags = Napi::Object::New(env);
+  flags.Set("noSocket", SOCKTRACE_FLAG_NO_SOCKET);
+  flags.Set("idFallback", SOCKTRACE_FLAG_ID_FALLBACK);
+  flags.Set("fromSyscall", SOCKTRACE_FLAG_FROM_SYSCALL);
+
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("abi", SOCKTRACE_ABI_VERSION);
+  layout.Set("size", Napi::Number::New(env, sizeof(socktrace_event)));
+  layout.Set("commLength", SOCKTRACE_COMM_LEN);
+  layout.Set("reasonUnknown", SOCKTRACE_REASON_UNKNOWN);
+  layout.Set("fields", fields);
+  layout.Set("kinds", kinds);
+  layout.Set("ownerSources", owner_sources);
+  layout.Set("flags", flags);
+  return layout;
+}
+
+}  // namespace socktrace

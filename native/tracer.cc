@@ -1,0 +1,278 @@
+#include "tracer.h"
+
+#include <bpf/libbpf.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "errors.h"
+#include "socktrace.skel.h"
+#include "socktrace_event.h"
+#include "tracefs.h"
+
+namespace socktrace {
+
+namespace {
+
+// Batches waiting for JavaScript. When JS falls behind, the native thread blocks on a full queue, stops
+// reading, and the kernel ring buffer absorbs the rest: the one place where drops happen and are counted.
+constexpr size_t kMaxQueuedBatches = 8;
+
+std::vector<HookSpec> HookSpecs(socktrace_bpf* skel) {
+  auto& p = skel->progs;
+  return {
+      {"inet_sock_set_state", "sock", p.btf_inet_sock_set_state, p.tp_inet_sock_set_state, true},
+      {"tcp_send_reset", "tcp", p.btf_tcp_send_reset, p.tp_tcp_send_reset, false},
+      {"tcp_receive_reset", "tcp", p.btf_tcp_receive_reset, p.tp_tcp_receive_reset, false},
+      {"tcp_destroy_sock", "tcp", p.btf_tcp_destroy_sock, p.tp_tcp_destroy_sock, false},
+      {"sock_send_length", "sock", p.btf_sock_send_length, p.tp_sock_send_length, false},
+      {"sock_recv_length", "sock", p.btf_sock_recv_length, p.tp_sock_recv_length, false},
+      {"sys_exit_accept4", "syscalls", nullptr, p.sys_exit_accept4, false},
+      {"sys_exit_accept", "syscalls", nullptr, p.sys_exit_accept, false},
+  };
+}
+
+uint32_t ReadUint(const Napi::Object& options, const char* key, uint32_t fallback, uint32_t min,
+                  uint32_t max) {
+  Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw Napi::TypeError::New(options.Env(), std::string("Expected options.") + key + " to be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != static_cast<double>(static_cast<uint64_t>(d)) || d < min || d > max) {
+    throw Napi::RangeError::New(options.Env(), std::string("Expected options.") + key + " to be an integer from " +
+                                                   std::to_string(min) + " to " + std::to_string(max) +
+                                                   ", got " + v.ToString().Utf8Value());
+  }
+  return static_cast<uint32_t>(d);
+}
+
+}  // namespace
+
+Napi::Function Tracer::Define(Napi::Env env) {
+  return DefineClass(env, "Tracer",
+                     {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop")});
+}
+
+Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsObject()) throw Napi::TypeError::New(env, "Expected first argument to be an options object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    options_.ring_bytes = ReadUint(o, "ringBytes", options_.ring_bytes, 4096, 1u << 30);
+    long page = sysconf(_SC_PAGESIZE);
+    if ((options_.ring_bytes & (options_.ring_bytes - 1)) != 0 || options_.ring_bytes % page != 0) {
+      throw Napi::RangeError::New(env, "Expected options.ringBytes to be a power of two and a multiple of the page size (" +
+                                           std::to_string(page) + "), got " + std::to_string(options_.ring_bytes));
+    }
+    options_.owner_entries = ReadUint(o, "ownerEntries", options_.owner_entries, 1024, 1u << 24);
+    options_.seed_entries = ReadUint(o, "seedEntries", options_.seed_entries, 1024, 1u << 24);
+    options_.max_batch_records = ReadUint(o, "maxBatchRecords", options_.max_batch_records, 1, 1u << 20);
+    Napi::Value hooks = o.Get("hooks");
+    if (!hooks.IsUndefined()) {
+      std::string h = hooks.IsString() ? hooks.As<Napi::String>().Utf8Value() : "";
+      if (h == "auto") options_.preference = HookPreference::kAuto;
+      else if (h == "classic") options_.preference = HookPreference::kClassicOnly;
+      else throw Napi::TypeError::New(env, "Expected options.hooks to be \"auto\" or \"classic\"");
+    }
+  }
+  cleanup_ = env.AddCleanupHook(&Tracer::OnEnvTeardown, this);
+}
+
+Tracer::~Tracer() {
+  if (!cleanup_.IsEmpty()) cleanup_.Remove(Env());
+  stop_.store(true);
+  JoinThread();
+  DestroyBpf();
+}
+
+void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
+  HookPreference preference = options_.preference;
+  std::string tracefs_note;
+  std::string tracefs = EnsureTracefs(&tracefs_note);
+  if (!tracefs_note.empty()) notes->push_back(tracefs_note);
+
+  for (int attempt = 0; attempt < 2; attempt++) {
+    skel_ = socktrace_bpf__open();
+    if (skel_ == nullptr) throw ErrnoError(env, "opening the BPF object", errno);
+
+    uint64_t salt = 0;
+    if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt)) salt = reinterpret_cast<uintptr_t>(this);
+    skel_->rodata->id_salt = salt;
+    bpf_map__set_max_entries(skel_->maps.events, options_.ring_bytes);
+    bpf_map__set_max_entries(skel_->maps.owners, options_.owner_entries);
+    bpf_map__set_max_entries(skel_->maps.seeded_owners, options_.seed_entries);
+
+    plan_ = PlanHooks(HookSpecs(skel_), preference, tracefs);
+    if (const HookChoice* missing = MissingRequiredHook(plan_)) {
+      DestroyBpf();
+      Napi::Error e = Napi::Error::New(env, "socktrace: the kernel offers no way to attach to " + missing->name +
+                                                " (" + missing->why + "); `socktrace doctor` shows what is there");
+      e.Set("code", Napi::String::New(env, "ENOENT"));
+      throw e;
+    }
+
+    int err = socktrace_bpf__load(skel_);
+    if (err == 0) return;
+    bool used_btf = false;
+    for (const HookChoice& c : plan_) used_btf = used_btf || c.mode == HookMode::kTpBtf;
+    DestroyBpf();
+    if (attempt == 0 && used_btf && err != -EPERM && err != -EACCES) {
+      notes->push_back("tp_btf programs failed to load (" + ErrnoName(-err) + "); using classic tracepoints");
+      preference = HookPreference::kClassicOnly;
+      continue;
+    }
+    throw ErrnoError(env, "loading the BPF programs", -err);
+  }
+}
+
+void Tracer::Attach(Napi::Env env) {
+  for (HookChoice& choice : plan_) {
+    if (choice.prog == nullptr) continue;
+    bpf_link* link = bpf_program__attach(choice.prog);
+    long err = libbpf_get_error(link);
+    if (err != 0) {
+      if (!choice.required) {
+        choice.why = "attach failed: " + ErrnoName(static_cast<int>(-err));
+        choice.mode = HookMode::kMissing;
+        continue;
+      }
+      DestroyBpf();
+      throw ErrnoError(env, "attaching to " + choice.name, static_cast<int>(-err));
+    }
+    links_.push_back(link);
+  }
+}
+
+void Tracer::DetachAll() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
+}
+
+void Tracer::DestroyBpf() {
+  DetachAll();
+  consumer_.reset();
+  if (skel_ != nullptr) socktrace_bpf__destroy(skel_);
+  skel_ = nullptr;
+}
+
+void Tracer::JoinThread() {
+  if (thread_.joinable()) thread_.join();
+}
+
+Napi::Object Tracer::Describe(Napi::Env env, const std::vector<std::string>& notes) {
+  Napi::Object info = Napi::Object::New(env);
+  Napi::Array hooks = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (const HookChoice& c : plan_) {
+    Napi::Object h = Napi::Object::New(env);
+    h.Set("name", c.name);
+    h.Set("mode", HookModeName(c.mode));
+    h.Set("why", c.why);
+    hooks.Set(i++, h);
+  }
+  info.Set("hooks", hooks);
+  Napi::Array note_list = Napi::Array::New(env);
+  for (uint32_t n = 0; n < notes.size(); n++) note_list.Set(n, notes[n]);
+  info.Set("notes", note_list);
+  info.Set("ringBytes", Napi::Number::New(env, options_.ring_bytes));
+  info.Set("ownerEntries", Napi::Number::New(env, options_.owner_entries));
+  info.Set("abi", Napi::Number::New(env, skel_->rodata->socktrace_abi));
+  info.Set("recordSize", Napi::Number::New(env, skel_->rodata->socktrace_record_size));
+  return info;
+}
+
+Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (started_) throw Napi::Error::New(env, "socktrace: this Tracer was already started; create a new one");
+  if (info.Length() < 1 || !info[0].IsFunction())
+    throw Napi::TypeError::New(env, "Expected first argument to be the batch callback (a function)");
+  started_ = true;
+
+  std::vector<std::string> notes;
+  Load(env, &notes);
+  if (skel_->rodata->socktrace_record_size != sizeof(socktrace_event) ||
+      skel_->rodata->socktrace_abi != SOCKTRACE_ABI_VERSION) {
+    std::string msg = "socktrace: the BPF object's record (ABI " + std::to_string(skel_->rodata->socktrace_abi) +
+                      ", " + std::to_string(skel_->rodata->socktrace_record_size) + " bytes) differs from the addon's (ABI " +
+                      std::to_string(SOCKTRACE_ABI_VERSION) + ", " + std::to_string(sizeof(socktrace_event)) + " bytes)";
+    DestroyBpf();
+    throw Napi::Error::New(env, msg);
+  }
+  Attach(env);
+
+  consumer_.reset(new BatchConsumer(
+      bpf_map__fd(skel_->maps.events), bpf_map__fd(skel_->maps.lost_events), options_.max_batch_records,
+      [this](std::unique_ptr<Batch> batch) {
+        Batch* raw = batch.release();
+        if (batches_.BlockingCall(raw) != napi_ok) {
+          delete raw;
+          return false;
+        }
+        return true;
+      },
+      [this]() { DetachAll(); }));
+  int err = consumer_->Open();
+  if (err != 0) {
+    DestroyBpf();
+    throw ErrnoError(env, "opening the ring buffer", -err);
+  }
+
+  Napi::Object description = Describe(env, notes);
+  batches_ = BatchFunction::New(env, info[0].As<Napi::Function>(), "socktrace-batches", kMaxQueuedBatches, 1, this,
+                                [](Napi::Env, void*, Tracer* self) {
+                                  // All batches were handed over and the thread released us: it is ending.
+                                  self->JoinThread();
+                                  self->DestroyBpf();
+                                  self->Unref();
+                                });
+  Ref();  // kept alive while the thread runs; the finalizer above lets go
+  thread_ = std::thread([this]() {
+    consumer_->Run(stop_);
+    batches_.Release();
+  });
+  return description;
+}
+
+Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
+  stop_.store(true, std::memory_order_release);
+  return info.Env().Undefined();
+}
+
+void Tracer::OnEnvTeardown(Tracer* self) {
+  // The environment is going away without stop(): wake a thread blocked on a full queue, then wait.
+  self->cleanup_ = {};
+  self->stop_.store(true);
+  if (self->thread_.joinable()) {
+    self->batches_.Abort();
+    self->JoinThread();
+  }
+  self->DestroyBpf();
+}
+
+void DeliverBatchToJs(Napi::Env env, Napi::Function on_batch, Tracer*, Batch* batch) {
+  if (env == nullptr || on_batch.IsEmpty()) {  // torn down: only free the data
+    delete batch;
+    return;
+  }
+  Napi::ArrayBuffer buffer;
+  size_t bytes = batch->bytes.size();
+  if (bytes == 0) {
+    buffer = Napi::ArrayBuffer::New(env, 0);
+  } else {
+    // Zero-copy: the ArrayBuffer owns the batch and frees it when collected.
+    buffer = Napi::ArrayBuffer::New(env, batch->bytes.data(), bytes,
+                                    [](Napi::Env, void*, Batch* owned) { delete owned; }, batch);
+  }
+  Napi::Object meta = Napi::Object::New(env);
+  meta.Set("records", Napi::Number::New(env, batch->records));
+  meta.Set("lostTotal", Napi::Number::New(env, static_cast<double>(batch->lost_total)));
+  meta.Set("malformedTotal", Napi::Number::New(env, static_cast<double>(batch->malformed_total)));
+  meta.Set("final", Napi::Boolean::New(env, batch->final));
+  if (!batch->error.empty()) meta.Set("error", batch->error);
+  if (bytes == 0) delete batch;
+  on_batch.Call({buffer, meta});
+}
+
+}  // namespace socktrace

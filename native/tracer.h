@@ -1,0 +1,63 @@
+// The addon's Tracer: loads and attaches socktrace's BPF programs and runs the ring-buffer thread.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "batch_consumer.h"
+#include "hook_plan.h"
+
+struct socktrace_bpf;
+struct bpf_link;
+
+namespace socktrace {
+
+class Tracer;
+void DeliverBatchToJs(Napi::Env env, Napi::Function on_batch, Tracer* tracer, Batch* batch);
+using BatchFunction = Napi::TypedThreadSafeFunction<Tracer, Batch, DeliverBatchToJs>;
+
+struct TracerOptions {
+  uint32_t ring_bytes = 8u << 20;   // kernel ring buffer: where backpressure ends and drops are counted
+  uint32_t owner_entries = 262144;  // LRU of socket owners
+  uint32_t seed_entries = 65536;    // owners seeded from user space's inventory
+  uint32_t max_batch_records = 4096;
+  HookPreference preference = HookPreference::kAuto;
+};
+
+// new Tracer(options).start(onBatch) -> { hooks, notes, ... }; stop() asks the thread to finish: a last
+// batch with final=true follows, after which nothing of socktrace stays attached. A Tracer runs once.
+class Tracer : public Napi::ObjectWrap<Tracer> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit Tracer(const Napi::CallbackInfo& info);
+  ~Tracer() override;
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+
+  // Opens, plans and loads the object; retries with classic tracepoints if tp_btf programs fail to load.
+  void Load(Napi::Env env, std::vector<std::string>* notes);
+  void Attach(Napi::Env env);
+  void DetachAll();
+  void DestroyBpf();
+  void JoinThread();
+  static void OnEnvTeardown(Tracer* tracer);
+  Napi::Object Describe(Napi::Env env, const std::vector<std::string>& notes);
+
+  TracerOptions options_;
+  socktrace_bpf* skel_ = nullptr;
+  std::vector<HookChoice> plan_;
+  std::vector<bpf_link*> links_;
+  std::unique_ptr<BatchConsumer> consumer_;
+  BatchFunction batches_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  bool started_ = false;
+  Napi::Env::CleanupHook<void (*)(Tracer*), Tracer> cleanup_;
+};
+
+}  // namespace socktrace

@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * socktrace's kernel side: TCP state changes, RSTs and socket errors, each stamped with the process
+ * that owns the socket.
+ *
+ * Why owners are kept here: FINs and RSTs are handled in softirq, inside whatever task happens to run
+ * (the peer on loopback, ksoftirqd, swapper), so the current task at a state change is not the owner.
+ * We learn each socket's owner only where the kernel runs in that owner's own process context (connect,
+ * listen, accept's return, send, receive, close) and remember it in an LRU map keyed by the socket.
+ *
+ * Every hook exists twice: as tp_btf (typed arguments, socket cookies) and as a classic tracepoint for
+ * kernels where tp_btf cannot attach. User space picks one per hook before load (autoload), so one object
+ * serves both.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "socktrace_event.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+#define PF_KTHREAD 0x00200000
+
+/* TCP states, as include/net/tcp_states.h numbers them. */
+#define ST_TCP_ESTABLISHED 1
+#define ST_TCP_SYN_SENT 2
+#define ST_TCP_FIN_WAIT1 4
+#define ST_TCP_CLOSE 7
+#define ST_TCP_CLOSE_WAIT 8
+#define ST_TCP_LAST_ACK 9
+#define ST_TCP_LISTEN 10
+
+#define EPIPE 32
+#define ENETUNREACH 101
+#define ECONNABORTED 103
+#define ECONNRESET 104
+#define ETIMEDOUT 110
+#define ECONNREFUSED 111
+#define EHOSTUNREACH 113
+
+/* Set by user space before load (skeleton rodata). */
+const volatile unsigned int socktrace_abi = SOCKTRACE_ABI_VERSION;
+const volatile unsigned int socktrace_record_size = sizeof(struct socktrace_event);
+const volatile unsigned long long id_salt = 0; /* hides kernel addresses in fallback socket ids */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536); /* resized by user space before load */
+	__type(key, unsigned long long); /* struct sock address: the one key every hook can compute */
+	__type(value, struct socktrace_owner);
+} owners SEC(".maps");
+
+/* Owners keyed by socket cookie, written by user space from its inventory of pre-existing sockets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, unsigned long long);
+	__type(value, struct socktrace_owner);
+} seeded_owners SEC(".maps");
+
+/* Listener owners keyed by (netns << 16 | port): the owner of sockets still in the accept queue. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, unsigned long long);
+	__type(value, struct socktrace_owner);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20); /* resized by user space before load */
+} events SEC(".maps");
+
+/* Failed ring-buffer reserves, per CPU: user space sums them into `lost` events. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, unsigned int);
+	__type(value, unsigned long long);
+} lost_events SEC(".maps");
+
+/* ---------- socket facts ---------- */
+
+static __always_inline bool sock_is_tcp(const struct sock *sk)
+{
+	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	/* sk_protocol was a bitfield before 5.6; the probed read handles both layouts. */
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+static __always_inline unsigned int sock_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/*
+ * The socket id user space sees. With tp_btf the kernel's cookie (generated on first use, the same number
+ * `ss -e` prints); classic tracepoints cannot generate it, so there the cookie if something already did,
+ * else the salted address.
+ */
+static __always_inline unsigned long long sock_id(const struct sock *sk, bool btf, unsigned int *flags)
+{
+	if (btf)
+		return bpf_get_socket_cookie((void *)sk);
+	unsigned long long cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	if (cookie)
+		return cookie;
+	*flags |= SOCKTRACE_FLAG_ID_FALLBACK;
+	return ((unsigned long long)sk ^ id_salt) | (1ULL << 63);
+}
+
+static __always_inline void fill_addrs_from_sock(struct socktrace_event *e, const struct sock *sk)
+{
+	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == AF_INET) {
+		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+/*
+ * An RST answering a packet: the RST's local side is the packet's destination. Reads the IP and TCP
+ * headers the way the tcp_send_reset tracepoint itself does.
+ */
+static __always_inline bool fill_addrs_from_incoming_skb(struct socktrace_event *e, const struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	unsigned short nh = BPF_CORE_READ(skb, network_header);
+	unsigned short th = BPF_CORE_READ(skb, transport_header);
+	unsigned char version = 0;
+	struct tcphdr tcp = {};
+
+	if (!head || bpf_probe_read_kernel(&version, 1, head + nh))
+		return false;
+	version >>= 4;
+	if (version == 4) {
+		e->family = AF_INET;
+		bpf_probe_read_kernel(e->daddr, 4, head + nh + offsetof(struct iphdr, saddr));
+		bpf_probe_read_kernel(e->saddr, 4, head + nh + offsetof(struct iphdr, daddr));
+	} else if (version == 6) {
+		e->family = AF_INET6;
+		bpf_probe_read_kernel(e->daddr, 16, head + nh + offsetof(struct ipv6hdr, saddr));
+		bpf_probe_read_kernel(e->saddr, 16, head + nh + offsetof(struct ipv6hdr, daddr));
+	} else {
+		return false;
+	}
+	if (bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
+		return false;
+	e->dport = bpf_ntohs(tcp.source);
+	e->sport = bpf_ntohs(tcp.dest);
+	return true;
+}
+
+/* ---------- owners ---------- */
+
+static __always_inline bool current_is_kernel_thread(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(task, flags) & PF_KTHREAD;
+}
+
+static __always_inline void owner_from_current(struct socktrace_owner *o)
+{
+	o->pid = bpf_get_current_pid_tgid() >> 32;
+	o->uid = (unsigned int)bpf_get_current_uid_gid();
+	o->cgroup = bpf_get_current_cgroup_id();
+	o->source = SOCKTRACE_OWNER_SOCKET;
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+/* Called only from hooks that run in the owner's process context. Cheap when nothing changed. */
+static __always_inline void learn_owner(const struct sock *sk)
+{
+	unsigned long long key = (unsigned long long)sk;
+	unsigned int pid = bpf_get_current_pid_tgid() >> 32;
+	struct socktrace_owner *known = bpf_map_lookup_elem(&owners, &key);
+
+	if (known && known->pid == pid)
+		return;
+	if (current_is_kernel_thread()) /* in-kernel users (NFS, TLS offload work) own nothing */
+		return;
+	struct socktrace_owner o = {};
+	owner_from_current(&o);
+	bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
+}
+
+static __always_inline unsigned long long listener_key(unsigned int netns, unsigned short port)
+{
+	return ((unsigned long long)netns << 16) | port;
+}
+
+static __always_inline void stamp_owner(struct socktrace_event *e, const struct sock *sk)
+{
+	unsigned long long key = (unsigned long long)sk;
+	struct socktrace_owner *o = bpf_map_lookup_elem(&owners, &key);
+
+	if (!o && e->sock_id && !(e->flags & SOCKTRACE_FLAG_ID_FALLBACK)) {
+		unsigned long long cookie = e->sock_id;
+		o = bpf_map_lookup_elem(&seeded_owners, &cookie);
+		if (o) /* adopt it, so later events need one lookup */
+			bpf_map_update_elem(&owners, &key, o, BPF_ANY);
+	}
+	if (!o && e->state != ST_TCP_LISTEN) {
+		unsigned long long lkey = listener_key(e->netns, e->sport);
+		o = bpf_map_lookup_elem(&listeners, &lkey);
+	}
+	if (!o)
+		return;
+	e->owner_pid = o->pid;
+	e->owner_uid = o->uid;
+	e->owner_cgroup = o->cgroup;
+	e->owner_source = o->source;
+	__builtin_memcpy(e->owner_comm, o->comm, sizeof(e->owner_comm));
+}
+
+/* ---------- events ---------- */
+
+static __always_inline struct socktrace_event *reserve_event(unsigned char kind)
+{
+	struct socktrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		unsigned int zero = 0;
+		unsigned long long *lost = bpf_map_lookup_elem(&lost_events, &zero);
+		if (lost)
+			*lost += 1; /* per-CPU slot: no atomics needed */
+		return 0;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sock_id = 0;
+	e->owner_cgroup = 0;
+	e->owner_pid = 0;
+	e->owner_uid = 0;
+	e->task_pid = bpf_get_current_pid_tgid() >> 32;
+	e->netns = 0;
+	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	e->sport = 0;
+	e->dport = 0;
+	e->family = 0;
+	e->kind = kind;
+	e->owner_source = SOCKTRACE_OWNER_NONE;
+	e->old_state = 0;
+	e->state = 0;
+	e->reason = SOCKTRACE_REASON_UNKNOWN;
+	e->err = 0;
+	e->flags = 0;
+	__builtin_memset(e->owner_comm, 0, sizeof(e->owner_comm));
+	bpf_get_current_comm(e->task_comm, sizeof(e->task_comm));
+	e->_reserved = 0;
+	return e;
+}
+
+/* Fills everything that comes from a (full, request or timewait) socket, owner included. */
+static __always_inline void describe_sock(struct socktrace_event *e, const struct sock *sk, bool btf)
+{
+	e->sock_id = sock_id(sk, btf, &e->flags);
+	e->netns = sock_netns(sk);
+	if (!e->state)
+		e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	fill_addrs_from_sock(e, sk);
+	stamp_owner(e, sk);
+}
+
+static __always_inline void on_state_change(const struct sock *sk, int oldstate, int newstate, bool btf)
+{
+	if (!sk || !sock_is_tcp(sk))
+		return;
+
+	/* These transitions only happen inside the owner's own syscalls (connect, listen, close, shutdown). */
+	bool process_context = newstate == ST_TCP_SYN_SENT || newstate == ST_TCP_LISTEN ||
+			       (oldstate == ST_TCP_ESTABLISHED && newstate == ST_TCP_FIN_WAIT1) ||
+			       (oldstate == ST_TCP_CLOSE_WAIT && newstate == ST_TCP_LAST_ACK);
+	if (process_context)
+		learn_owner(sk);
+
+	unsigned short port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (newstate == ST_TCP_LISTEN) {
+		unsigned long long key = (unsigned long long)sk;
+		unsigned long long lkey = listener_key(sock_netns(sk), port);
+		struct socktrace_owner *o = bpf_map_lookup_elem(&owners, &key);
+		if (o) {
+			struct socktrace_owner l = *o;
+			l.source = SOCKTRACE_OWNER_LISTENER;
+			bpf_map_update_elem(&listeners, &lkey, &l, BPF_ANY);
+		}
+	} else if (oldstate == ST_TCP_LISTEN && newstate == ST_TCP_CLOSE) {
+		/* Only the listener itself closes this way; its accepted children leave LISTEN for SYN_RECV.
+		 * With SO_REUSEPORT another process may hold the port too: drop only our own entry. */
+		unsigned long long key = (unsigned long long)sk;
+		unsigned long long lkey = listener_key(sock_netns(sk), port);
+		struct socktrace_owner *o = bpf_map_lookup_elem(&owners, &key);
+		struct socktrace_owner *l = bpf_map_lookup_elem(&listeners, &lkey);
+		if (l && (!o || o->pid == l->pid))
+			bpf_map_delete_elem(&listeners, &lkey);
+	}
+
+	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_STATE_CHANGE);
+	if (!e)
+		return;
+	e->old_state = oldstate;
+	e->state = newstate;
+	describe_sock(e, sk, btf);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void on_send_reset(const struct sock *sk, const struct sk_buff *skb, int reason,
+					  bool btf)
+{
+	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_RST_SENT);
+	if (!e)
+		return;
+	e->reason = reason < 0 ? SOCKTRACE_REASON_UNKNOWN : reason;
+	/* sk may be a request or timewait socket: describe_sock reads only their common part. */
+	if (sk) {
+		describe_sock(e, sk, btf);
+	} else {
+		e->flags |= SOCKTRACE_FLAG_NO_SOCKET;
+	}
+	/* The packet being answered names the RST's true 4-tuple (a listener's own addresses do not). */
+	if (skb)
+		fill_addrs_from_incoming_skb(e, skb);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void on_receive_reset(const struct sock *sk, bool btf)
+{
+	if (!sk)
+		return;
+	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_RST_RECEIVED);
+	if (!e)
+		return;
+	describe_sock(e, sk, btf);
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline void on_destroy(const struct sock *sk, bool btf)
+{
+	if (!sk)
+		return;
+	unsigned long long key = (unsigned long long)sk;
+	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_DESTROY);
+	if (e) {
+		describe_sock(e, sk, btf);
+		bpf_ringbuf_submit(e, 0);
+	}
+	bpf_map_delete_elem(&owners, &key);
+}
+
+/* Errors an application sees when its connection broke; EAGAIN and friends are normal life. */
+static __always_inline bool is_connection_error(int err)
+{
+	return err == EPIPE || err == ECONNRESET || err == ETIMEDOUT || err == ECONNREFUSED ||
+	       err == ECONNABORTED || err == EHOSTUNREACH || err == ENETUNREACH;
+}
+
+/* sock_sendmsg/sock_recvmsg: always the caller's process context, so also where owners are learned. */
+static __always_inline void on_msg_length(const struct sock *sk, int ret, unsigned char kind, bool btf)
+{
+	if (!sk || !sock_is_tcp(sk))
+		return;
+	learn_owner(sk);
+	if (ret >= 0 || !is_connection_error(-ret))
+		return;
+	struct socktrace_event *e = reserve_event(kind);
+	if (!e)
+		return;
+	e->err = -ret;
+	describe_sock(e, sk, btf);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* ---------- tp_btf programs ---------- */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(btf_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	on_state_change(sk, oldstate, newstate, true);
+	return 0;
+}
+
+/* Raw ctx: the third argument (reason) exists only since 6.10, so it is read only when its type does. */
+SEC("tp_btf/tcp_send_reset")
+int btf_tcp_send_reset(unsigned long long *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx[0];
+	const struct sk_buff *skb = (const struct sk_buff *)ctx[1];
+	int reason = -1;
+
+	if (bpf_core_type_exists(enum sk_rst_reason))
+		reason = (int)ctx[2];
+	on_send_reset(sk, skb, reason, true);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(btf_tcp_receive_reset, struct sock *sk)
+{
+	on_receive_reset(sk, true);
+	return 0;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(btf_tcp_destroy_sock, struct sock *sk)
+{
+	on_destroy(sk, true);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(btf_sock_send_length, struct sock *sk, int ret, int flags)
+{
+	on_msg_length(sk, ret, SOCKTRACE_KIND_SEND_ERROR, true);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(btf_sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	on_msg_length(sk, ret, SOCKTRACE_KIND_RECV_ERROR, true);
+	return 0;
+}
+
+/* ---------- classic tracepoint programs (same handlers, arguments from the trace record) ---------- */
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	on_state_change((const struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int tp_tcp_send_reset(struct trace_event_raw_tcp_send_reset *ctx)
+{
+	int reason = -1;
+
+	if (bpf_core_field_exists(ctx->reason))
+		reason = BPF_CORE_READ(ctx, reason);
+	on_send_reset((const struct sock *)ctx->skaddr, (const struct sk_buff *)ctx->skbaddr, reason, false);
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_receive_reset")
+int tp_tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	on_receive_reset((const struct sock *)ctx->skaddr, false);
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_destroy_sock")
+int tp_tcp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	on_destroy((const struct sock *)ctx->skaddr, false);
+	return 0;
+}
+
+SEC("tracepoint/sock/sock_send_length")
+int tp_sock_send_length(struct trace_event_raw_sock_msg_length *ctx)
+{
+	on_msg_length((const struct sock *)ctx->sk, ctx->ret, SOCKTRACE_KIND_SEND_ERROR, false);
+	return 0;
+}
+
+SEC("tracepoint/sock/sock_recv_length")
+int tp_sock_recv_length(struct trace_event_raw_sock_msg_length *ctx)
+{
+	on_msg_length((const struct sock *)ctx->sk, ctx->ret, SOCKTRACE_KIND_RECV_ERROR, false);
+	return 0;
+}
+
+/* ---------- accept: the one place a server's new socket meets its owner ---------- */
+
+/* The layout of syscalls:sys_exit_* records (see /sys/kernel/tracing/events/syscalls/.../format). */
+struct syscall_exit_record {
+	unsigned long long common;
+	int nr;
+	long ret;
+};
+
+/* fd -> struct sock of the current task; NULL unless it is a socket. */
+static __always_inline const struct sock *sock_of_fd(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = 0;
+
+	if (fd < 0 || !fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	/* A socket's file points at the socket and back: a cheap test that private_data is one. */
+	if (!sock || BPF_CORE_READ(sock, file) != file || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		return 0;
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline void learn_owner_of_fd(long fd)
+{
+	const struct sock *sk = sock_of_fd(fd);
+	if (sk && sock_is_tcp(sk))
+		learn_owner(sk);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int sys_exit_accept4(struct syscall_exit_record *ctx)
+{
+	learn_owner_of_fd(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int sys_exit_accept(struct syscall_exit_record *ctx)
+{
+	learn_owner_of_fd(ctx->ret);
+	return 0;
+}

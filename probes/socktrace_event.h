@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel/user contract for socktrace's event record.
+ *
+ * Included by the BPF program (probes/socktrace.bpf.c) and by the native addon (native/), and mirrored
+ * by the TypeScript decoder (src/native/record-layout.ts). A test compares that mirror with the layout
+ * the addon reports, so a change here that is not made there fails CI.
+ *
+ * Rules: fixed-width fields only, largest first, no hidden padding (the addon static_asserts every
+ * offset), and no includes, so both sides can include it as is. Bump SOCKTRACE_ABI_VERSION on any change.
+ */
+#ifndef SOCKTRACE_EVENT_H
+#define SOCKTRACE_EVENT_H
+
+#define SOCKTRACE_ABI_VERSION 1
+#define SOCKTRACE_COMM_LEN 16
+#define SOCKTRACE_ADDR_LEN 16
+
+/* What happened. */
+enum socktrace_kind {
+	SOCKTRACE_KIND_STATE_CHANGE = 1, /* sock:inet_sock_set_state */
+	SOCKTRACE_KIND_RST_SENT = 2,     /* tcp:tcp_send_reset */
+	SOCKTRACE_KIND_RST_RECEIVED = 3, /* tcp:tcp_receive_reset */
+	SOCKTRACE_KIND_SEND_ERROR = 4,   /* sock:sock_send_length (or write-family syscall exits) with an error */
+	SOCKTRACE_KIND_RECV_ERROR = 5,   /* sock:sock_recv_length (or read-family syscall exits) with an error */
+	SOCKTRACE_KIND_DESTROY = 6,      /* tcp:tcp_destroy_sock: the kernel freed the socket */
+};
+
+/* Where the owner stamped on an event came from. */
+enum socktrace_owner_source {
+	SOCKTRACE_OWNER_NONE = 0,     /* unknown: no process-context use of this socket was seen */
+	SOCKTRACE_OWNER_SOCKET = 1,   /* learned on this socket in its owner's process context */
+	SOCKTRACE_OWNER_LISTENER = 2, /* not accepted yet: the owner of the listener on its local port */
+	SOCKTRACE_OWNER_SEEDED = 3,   /* from the inventory user space took of sockets opened earlier */
+};
+
+/* Bits of socktrace_event.flags. */
+#define SOCKTRACE_FLAG_NO_SOCKET 0x1   /* RST sent with no socket: addresses come from the packet */
+#define SOCKTRACE_FLAG_ID_FALLBACK 0x2 /* sock_id is not the kernel's socket cookie (classic mode) */
+#define SOCKTRACE_FLAG_FROM_SYSCALL 0x4 /* error seen at a syscall exit, fd resolved to its socket */
+
+#define SOCKTRACE_REASON_UNKNOWN 0xffff
+
+struct socktrace_event {
+	unsigned long long ts_ns;        /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	unsigned long long sock_id;      /* socket cookie (as `ss -e` shows it), stable for the socket's life */
+	unsigned long long owner_cgroup; /* owner's cgroup v2 id, 0 when unknown */
+	unsigned int owner_pid;          /* owner's tgid, 0 when unknown */
+	unsigned int owner_uid;
+	unsigned int task_pid;           /* tgid of the task that happened to run: context, never the owner */
+	unsigned int netns;              /* the socket's network namespace inode */
+	unsigned char saddr[SOCKTRACE_ADDR_LEN]; /* local address: IPv4 in the first 4 bytes, or IPv6 */
+	unsigned char daddr[SOCKTRACE_ADDR_LEN]; /* peer address */
+	unsigned short sport;            /* local port, host order */
+	unsigned short dport;            /* peer port, host order */
+	unsigned short family;           /* AF_INET or AF_INET6 */
+	unsigned char kind;              /* enum socktrace_kind */
+	unsigned char owner_source;      /* enum socktrace_owner_source */
+	unsigned char old_state;         /* state_change: previous TCP state */
+	unsigned char state;             /* state_change: new state; others: state when it happened; 0 unknown */
+	unsigned short reason;           /* RST sent: enum sk_rst_reason, SOCKTRACE_REASON_UNKNOWN if absent */
+	int err;                         /* send/recv error: positive errno */
+	unsigned int flags;              /* SOCKTRACE_FLAG_* */
+	char owner_comm[SOCKTRACE_COMM_LEN];
+	char task_comm[SOCKTRACE_COMM_LEN];
+	unsigned int _reserved;          /* keeps the record a multiple of 8 bytes */
+};
+
+/* The per-socket owner the BPF side keeps (and user space seeds, see socktrace_seed_key). */
+struct socktrace_owner {
+	unsigned long long cgroup;
+	unsigned int pid;
+	unsigned int uid;
+	unsigned char source;            /* enum socktrace_owner_source */
+	unsigned char _pad[7];
+	char comm[SOCKTRACE_COMM_LEN];
+};
+
+#endif /* SOCKTRACE_EVENT_H */
