@@ -8,6 +8,7 @@
 #include <string>
 
 #include "errors.h"
+#include "kernel_enums.h"
 #include "socktrace.skel.h"
 #include "socktrace_event.h"
 #include "tracefs.h"
@@ -180,6 +181,10 @@ Napi::Object Tracer::Describe(Napi::Env env, const std::vector<std::string>& not
   info.Set("ownerEntries", Napi::Number::New(env, options_.owner_entries));
   info.Set("abi", Napi::Number::New(env, skel_->rodata->socktrace_abi));
   info.Set("recordSize", Napi::Number::New(env, skel_->rodata->socktrace_record_size));
+  Napi::Array reasons = Napi::Array::New(env);
+  std::vector<std::string> names = KernelEnumNames("sk_rst_reason", "SK_RST_REASON_");
+  for (uint32_t r = 0; r < names.size(); r++) reasons.Set(r, names[r]);
+  info.Set("rstReasons", reasons);
   return info;
 }
 

@@ -122,13 +122,18 @@ static __always_inline void fill_addrs_from_sock(struct socktrace_event *e, cons
 {
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* Closing releases the port (inet_num = 0) before the CLOSE state is traced; inet_sport survives.
+	 * Only full sockets ever have skc_num 0 here, so the inet_sock cast is safe. */
+	if (e->sport == 0)
+		e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* Explicit sizes: BPF_CORE_READ_INTO on a byte array would copy a single byte. */
 	if (e->family == AF_INET) {
-		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_daddr);
+		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 }
 
@@ -329,6 +334,8 @@ static __always_inline void on_send_reset(const struct sock *sk, const struct sk
 		describe_sock(e, sk, btf);
 	} else {
 		e->flags |= SOCKTRACE_FLAG_NO_SOCKET;
+		if (skb) /* no socket to ask: the namespace is the receiving device's */
+			e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 	}
 	/* The packet being answered names the RST's true 4-tuple (a listener's own addresses do not). */
 	if (skb)

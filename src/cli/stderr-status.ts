@@ -1,0 +1,16 @@
+/** Human-readable status on stderr, so stdout stays pure JSON lines. */
+import type { SourceInfo, SourceStats } from '../source/event-source.js';
+
+export function status(message: string): void {
+  process.stderr.write(`socktrace: ${message}\n`);
+}
+
+export function describeHooks(info: SourceInfo): string {
+  const byMode = new Map<string, string[]>();
+  for (const h of info.hooks) byMode.set(h.mode, [...(byMode.get(h.mode) ?? []), h.name]);
+  return [...byMode].map(([mode, names]) => `${mode}: ${names.join(' ')}`).join('; ');
+}
+
+export function describeStats(stats: SourceStats): string {
+  return `${stats.events} events, ${stats.lost} lost in the kernel, ${stats.rejected} rejected`;
+}

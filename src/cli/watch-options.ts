@@ -1,0 +1,82 @@
+/** `socktrace watch` options: parsed and validated before anything is loaded into the kernel. */
+import { parseArgs } from 'node:util';
+import { parseCidr } from '../events/cidr.js';
+import type { EventFilter } from '../events/event-filter.js';
+import { EVENT_KINDS } from '../events/sock-event.js';
+import { listValues, parseChoice, parseIntegerIn, parseSeconds, parseSize } from './option-values.js';
+import { UsageError } from './usage-error.js';
+
+export const WATCH_USAGE = `Usage: socktrace watch [options]
+
+Streams TCP socket events as JSON lines, each attributed to the process that owns the socket.
+
+Options:
+  --duration <seconds>   stop after this long (default: until SIGINT/SIGTERM)
+  --pid <pid>            only sockets owned by this process (repeatable, or a,b,c)
+  --comm <name>          only sockets owned by processes of this name (repeatable)
+  --port <port>          only sockets with this local or peer port (repeatable)
+  --peer <addr|CIDR>     only sockets whose peer is in this range (repeatable)
+  --events <kinds>       event kinds to print (default: all but destroy):
+                         ${EVENT_KINDS.join(', ')}
+  --ring-bytes <size>    kernel ring buffer size, a power of two (default 8M)
+  --hooks <auto|classic> prefer tp_btf (auto) or force classic tracepoints
+  -h, --help             show this help`;
+
+export interface WatchOptions {
+  durationSeconds?: number;
+  filter: EventFilter;
+  ringBytes?: number;
+  hooks?: 'auto' | 'classic';
+  help: boolean;
+}
+
+const DEFAULT_KINDS = EVENT_KINDS.filter((k) => k !== 'destroy');
+
+export function parseWatchOptions(argv: string[]): WatchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        duration: { type: 'string' },
+        pid: { type: 'string', multiple: true },
+        comm: { type: 'string', multiple: true },
+        port: { type: 'string', multiple: true },
+        peer: { type: 'string', multiple: true },
+        events: { type: 'string', multiple: true },
+        'ring-bytes': { type: 'string' },
+        hooks: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(`watch: ${(error as Error).message}`);
+  }
+
+  const kinds = listValues(values.events);
+  for (const k of kinds) {
+    if (!(EVENT_KINDS as readonly string[]).includes(k)) {
+      throw new UsageError(`--events: unknown event kind "${k}"; known: ${EVENT_KINDS.join(', ')}`);
+    }
+  }
+  const filter: EventFilter = {
+    pids: listValues(values.pid).map((p) => parseIntegerIn('--pid', p, 1, 2 ** 31 - 1)),
+    comms: listValues(values.comm),
+    ports: listValues(values.port).map((p) => parseIntegerIn('--port', p, 0, 65535)),
+    peers: listValues(values.peer).map(parseCidr),
+    kinds: new Set(kinds.length > 0 ? kinds : DEFAULT_KINDS),
+  };
+  const ringBytes = parseSize('--ring-bytes', values['ring-bytes']);
+  if (ringBytes !== undefined && (ringBytes < 4096 || ringBytes > 2 ** 30 || (ringBytes & (ringBytes - 1)) !== 0)) {
+    throw new UsageError(`--ring-bytes: expected a power of two from 4K to 1G, got "${values['ring-bytes']}"`);
+  }
+  return {
+    durationSeconds: parseSeconds('--duration', values.duration),
+    filter,
+    ringBytes,
+    hooks: parseChoice('--hooks', values.hooks, ['auto', 'classic'] as const),
+    help: values.help ?? false,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Decodes a batch from the native thread: `records` socktrace_event records back to back.
+ * Layout constants come from native/record-layout.ts (checked against the addon by a test).
+ * Anything that does not decode (wrong length, unknown kind) is counted as rejected, never dropped silently.
+ */
+import { AF_INET, AF_INET6, FIELDS as F, FLAG_BITS, RECORD_SIZE, REASON_UNKNOWN } from '../native/record-layout.js';
+import { decodeKernelText } from './kernel-text.js';
+import { formatIPv4, formatIPv6 } from './ip-address.js';
+import type { EventKind, OwnerSource, SockEvent } from './sock-event.js';
+import { DEFAULT_RST_REASONS, errnoName, tcpStateName } from './tcp-names.js';
+
+const KINDS: readonly (EventKind | undefined)[] = [
+  undefined,
+  'state_change',
+  'rst_sent',
+  'rst_received',
+  'send_error',
+  'recv_error',
+  'destroy',
+];
+const OWNER_SOURCES: readonly (OwnerSource | undefined)[] = [undefined, 'socket', 'listener', 'seeded'];
+
+export interface DecodeOptions {
+  /** The running kernel's RST reason names (index = value); defaults to Linux 6.10-6.18's. */
+  rstReasons?: readonly string[];
+}
+
+export interface DecodedBatch {
+  events: SockEvent[];
+  /** Records that could not be decoded: trailing partial bytes, unknown kinds or families. */
+  rejected: number;
+}
+
+/** The socket id as unsigned 64-bit hex, built from two 32-bit halves to avoid BigInt on the hot path. */
+function hex64(view: DataView, offset: number): string {
+  const lo = view.getUint32(offset, true);
+  const hi = view.getUint32(offset + 4, true);
+  return hi === 0 ? lo.toString(16) : hi.toString(16) + lo.toString(16).padStart(8, '0');
+}
+
+function address(bytes: Uint8Array, offset: number, family: number): string {
+  return family === AF_INET ? formatIPv4(bytes, offset) : formatIPv6(bytes, offset);
+}
+
+export function decodeRecord(view: DataView, bytes: Uint8Array, base: number, options: DecodeOptions = {}): SockEvent | null {
+  const kind = KINDS[view.getUint8(base + F.kind.offset)];
+  const familyCode = view.getUint16(base + F.family.offset, true);
+  if (!kind || (familyCode !== AF_INET && familyCode !== AF_INET6 && familyCode !== 0)) return null;
+
+  const ownerPid = view.getUint32(base + F.owner_pid.offset, true);
+  const ownerSource = OWNER_SOURCES[view.getUint8(base + F.owner_source.offset)];
+  const flags = view.getUint32(base + F.flags.offset, true);
+  const state = view.getUint8(base + F.state.offset);
+  const reasonCode = view.getUint16(base + F.reason.offset, true);
+  const err = view.getInt32(base + F.err.offset, true);
+  const reasons = options.rstReasons && options.rstReasons.length > 0 ? options.rstReasons : DEFAULT_RST_REASONS;
+
+  return {
+    kind,
+    tsNs: view.getBigUint64(base + F.ts_ns.offset, true),
+    sock: hex64(view, base + F.sock_id.offset),
+    owner:
+      ownerPid === 0 || !ownerSource
+        ? null
+        : {
+            pid: ownerPid,
+            comm: decodeKernelText(bytes, base + F.owner_comm.offset, F.owner_comm.size),
+            uid: view.getUint32(base + F.owner_uid.offset, true),
+            cgroupId: Number(view.getBigUint64(base + F.owner_cgroup.offset, true)),
+            source: ownerSource,
+          },
+    task: {
+      pid: view.getUint32(base + F.task_pid.offset, true),
+      comm: decodeKernelText(bytes, base + F.task_comm.offset, F.task_comm.size),
+    },
+    family: familyCode === AF_INET ? 4 : familyCode === AF_INET6 ? 6 : 0,
+    netns: view.getUint32(base + F.netns.offset, true),
+    local: {
+      addr: familyCode === 0 ? '' : address(bytes, base + F.saddr.offset, familyCode),
+      port: view.getUint16(base + F.sport.offset, true),
+    },
+    peer: {
+      addr: familyCode === 0 ? '' : address(bytes, base + F.daddr.offset, familyCode),
+      port: view.getUint16(base + F.dport.offset, true),
+    },
+    oldState: kind === 'state_change' ? tcpStateName(view.getUint8(base + F.old_state.offset)) : null,
+    state: state === 0 ? null : tcpStateName(state),
+    reason:
+      kind === 'rst_sent' && reasonCode !== REASON_UNKNOWN ? (reasons[reasonCode] || `REASON_${reasonCode}`) : null,
+    errno: kind === 'send_error' || kind === 'recv_error' ? errnoName(err) : null,
+    noSocket: (flags & FLAG_BITS.noSocket) !== 0,
+    flags,
+  };
+}
+
+export function decodeBatch(buffer: ArrayBuffer, records: number, options: DecodeOptions = {}): DecodedBatch {
+  // A batch whose length disagrees with its count: decode what both agree on, reject the rest.
+  const available = Math.floor(buffer.byteLength / RECORD_SIZE);
+  const whole = Math.min(records, available);
+  let rejected = Math.abs(records - available) + (buffer.byteLength % RECORD_SIZE !== 0 ? 1 : 0);
+  const view = new DataView(buffer);
+  const bytes = new Uint8Array(buffer);
+  const events: SockEvent[] = [];
+  for (let i = 0; i < whole; i++) {
+    const event = decodeRecord(view, bytes, i * RECORD_SIZE, options);
+    if (event) events.push(event);
+    else rejected++;
+  }
+  return { events, rejected };
+}

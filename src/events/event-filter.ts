@@ -1,0 +1,28 @@
+/** The watch filters: --pid, --comm, --port, --peer. Values of one flag are alternatives (OR); flags AND. */
+import type { SockEvent } from './sock-event.js';
+import { cidrContains, type Cidr } from './cidr.js';
+
+export interface EventFilter {
+  /** Owner pids. */
+  pids?: readonly number[];
+  /** Owner process names, compared with the escaped name as printed. */
+  comms?: readonly string[];
+  /** Local or peer port. */
+  ports?: readonly number[];
+  /** Peer address ranges. */
+  peers?: readonly Cidr[];
+  kinds?: ReadonlySet<string>;
+}
+
+export function isFilterEmpty(f: EventFilter): boolean {
+  return !f.pids?.length && !f.comms?.length && !f.ports?.length && !f.peers?.length && !f.kinds;
+}
+
+export function matchesFilter(e: SockEvent, f: EventFilter): boolean {
+  if (f.kinds && !f.kinds.has(e.kind)) return false;
+  if (f.pids?.length && !(e.owner && f.pids.includes(e.owner.pid))) return false;
+  if (f.comms?.length && !(e.owner && f.comms.includes(e.owner.comm))) return false;
+  if (f.ports?.length && !f.ports.includes(e.local.port) && !f.ports.includes(e.peer.port)) return false;
+  if (f.peers?.length && !f.peers.some((c) => cidrContains(c, e.peer.addr))) return false;
+  return true;
+}

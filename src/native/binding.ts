@@ -1,0 +1,111 @@
+/**
+ * Loads the native addon and declares its raw interface. The loader tries each place a build can be
+ * and, when none loads, names every path it tried and why each failed.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeTracerOptions {
+  ringBytes?: number;
+  ownerEntries?: number;
+  seedEntries?: number;
+  maxBatchRecords?: number;
+  /** 'classic' forces classic tracepoints (for kernels, and tests, where tp_btf is not wanted). */
+  hooks?: 'auto' | 'classic';
+}
+
+export interface BatchMeta {
+  records: number;
+  /** Failed ring-buffer reserves since start, summed over CPUs. */
+  lostTotal: number;
+  /** Records of an unexpected size since start. */
+  malformedTotal: number;
+  /** The last batch: nothing follows, and the programs are detached. */
+  final: boolean;
+  error?: string;
+}
+
+export type HookMode = 'tp_btf' | 'tracepoint' | 'missing';
+export interface HookInfo {
+  name: string;
+  mode: HookMode;
+  why: string;
+}
+
+export interface NativeStartInfo {
+  hooks: HookInfo[];
+  notes: string[];
+  ringBytes: number;
+  ownerEntries: number;
+  abi: number;
+  recordSize: number;
+  /** Names of the kernel's enum sk_rst_reason, index = value; empty before Linux 6.10. */
+  rstReasons: string[];
+}
+
+export type BatchCallback = (buffer: ArrayBuffer, meta: BatchMeta) => void;
+
+export interface NativeTracer {
+  start(onBatch: BatchCallback): NativeStartInfo;
+  /** Asks the native thread to finish; a batch with final=true follows. */
+  stop(): void;
+}
+
+export interface NativeRecordLayout {
+  abi: number;
+  size: number;
+  commLength: number;
+  reasonUnknown: number;
+  fields: Record<string, { offset: number; size: number }>;
+  kinds: Record<string, number>;
+  ownerSources: Record<string, number>;
+  flags: Record<string, number>;
+}
+
+export interface NativeBinding {
+  Tracer: new (options?: NativeTracerOptions) => NativeTracer;
+  recordLayout(): NativeRecordLayout;
+}
+
+export class BindingLoadError extends Error {
+  readonly code = 'ERR_SOCKTRACE_ADDON';
+  constructor(readonly attempts: { path: string; error: string }[]) {
+    super(
+      'socktrace: the native addon could not be loaded. Build it with `npm run build` (scripts/setup does). Tried:\n' +
+        attempts.map((a) => `  ${a.path}: ${a.error}`).join('\n'),
+    );
+  }
+}
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export function candidatePaths(): string[] {
+  const paths: string[] = [];
+  if (process.env.SOCKTRACE_ADDON) paths.push(resolve(process.env.SOCKTRACE_ADDON));
+  paths.push(resolve(packageRoot, 'build', 'Release', 'socktrace.node'));
+  paths.push(resolve(packageRoot, 'build', 'Debug', 'socktrace.node'));
+  return paths;
+}
+
+let cached: NativeBinding | undefined;
+
+export function loadBinding(): NativeBinding {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  const attempts: { path: string; error: string }[] = [];
+  for (const path of candidatePaths()) {
+    if (!existsSync(path)) {
+      attempts.push({ path, error: 'not found' });
+      continue;
+    }
+    try {
+      cached = require(path) as NativeBinding;
+      return cached;
+    } catch (error) {
+      attempts.push({ path, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  throw new BindingLoadError(attempts);
+}

@@ -1,0 +1,59 @@
+/**
+ * The JSON shape of one event: a contract for log pipelines (see README "Event fields").
+ * Every string in it is already escaped (events/kernel-text.ts); JSON.stringify does the rest.
+ */
+import type { SockEvent } from '../events/sock-event.js';
+import type { WallClock } from '../source/monotonic-clock.js';
+
+export interface EventRecord {
+  time: string;
+  event: string;
+  proc: { pid: number; comm: string; uid: number; via: string } | null;
+  local: { addr: string; port: number };
+  peer: { addr: string; port: number };
+  /** null when there is no socket (an RST answering a packet to a closed port). */
+  sock: string | null;
+  from?: string;
+  to?: string;
+  state?: string;
+  reason?: string;
+  errno?: string;
+  no_socket?: true;
+  /** The task the kernel happened to run in: context only. */
+  task: { pid: number; comm: string };
+  netns: number;
+}
+
+export function toEventRecord(e: SockEvent, clock: WallClock): EventRecord {
+  const record: EventRecord = {
+    time: new Date(clock.toEpochMs(e.tsNs)).toISOString(),
+    event: e.kind,
+    proc: e.owner ? { pid: e.owner.pid, comm: e.owner.comm, uid: e.owner.uid, via: e.owner.source } : null,
+    local: e.local,
+    peer: e.peer,
+    sock: e.noSocket || e.sock === '0' ? null : e.sock,
+    task: e.task,
+    netns: e.netns,
+  };
+  if (e.kind === 'state_change') {
+    record.from = e.oldState ?? 'UNKNOWN';
+    record.to = e.state ?? 'UNKNOWN';
+  } else if (e.state) {
+    record.state = e.state;
+  }
+  if (e.reason) record.reason = e.reason;
+  if (e.errno) record.errno = e.errno;
+  if (e.noSocket) record.no_socket = true;
+  return record;
+}
+
+export interface LostRecord {
+  time: string;
+  event: 'lost';
+  count: number;
+  total: number;
+}
+
+export function toLostRecord(count: number, total: number, now = Date.now()): LostRecord {
+  return { time: new Date(now).toISOString(), event: 'lost', count, total };
+}

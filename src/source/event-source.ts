@@ -1,0 +1,36 @@
+/** What every backend offers its consumers: typed events in order, losses counted, a clean stop. */
+import type { HookInfo } from '../native/binding.js';
+import type { SockEvent } from '../events/sock-event.js';
+
+export interface SourceHandlers {
+  /** Events in kernel order, a batch at a time. */
+  onEvents(events: SockEvent[]): void;
+  /** `count` events the kernel could not hand over since the last report (ring buffer full). */
+  onLost(count: number, total: number): void;
+  /** The source stopped on its own because of this error. */
+  onError?(error: Error): void;
+}
+
+export interface SourceStats {
+  events: number;
+  batches: number;
+  /** Dropped in the kernel because the ring buffer was full. */
+  lost: number;
+  /** Records that did not decode (see decodeBatch). */
+  rejected: number;
+}
+
+export interface SourceInfo {
+  backend: 'native';
+  hooks: HookInfo[];
+  notes: string[];
+  ringBytes: number;
+  rstReasons: readonly string[];
+}
+
+export interface RunningSource {
+  readonly info: SourceInfo;
+  stats(): SourceStats;
+  /** Detaches, delivers every event produced before that, and resolves with the final counts. */
+  stop(): Promise<SourceStats>;
+}
