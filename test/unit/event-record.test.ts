@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBatch } from '../../src/events/decode-batch.js';
+import { toEventRecord, toLostRecord } from '../../src/output/event-record.js';
+import { buildBatch } from '../support/record-builder.js';
+
+const clock = { toEpochMs: (ns: bigint) => Number(ns / 1_000_000n) };
+
+describe('the JSON line contract', () => {
+  it('state_change carries from/to, the owner as proc and the task as context', () => {
+    const [e] = decodeBatch(
+      buildBatch([
+        {
+          kind: 'state_change',
+          tsNs: 1_700_000_000_123_000_000n,
+          sockId: 0xabcn,
+          ownerPid: 7,
+          ownerComm: 'srv',
+          taskPid: 8,
+          taskComm: 'cli',
+          local: ['127.0.0.1', 80],
+          peer: ['127.0.0.1', 5000],
+          oldState: 1,
+          state: 8,
+        },
+      ]),
+      1,
+    ).events;
+    expect(toEventRecord(e!, clock)).toEqual({
+      time: '2023-11-14T22:13:20.123Z',
+      event: 'state_change',
+      proc: { pid: 7, comm: 'srv', uid: 0, via: 'socket' },
+      local: { addr: '127.0.0.1', port: 80 },
+      peer: { addr: '127.0.0.1', port: 5000 },
+      sock: 'abc',
+      from: 'ESTABLISHED',
+      to: 'CLOSE_WAIT',
+      task: { pid: 8, comm: 'cli' },
+      netns: 4026531833,
+    });
+  });
+
+  it('an RST with no socket has proc and sock null, and says so', () => {
+    const [e] = decodeBatch(buildBatch([{ kind: 'rst_sent', reason: 1, flags: 1, sockId: 0n }]), 1).events;
+    const r = toEventRecord(e!, clock);
+    expect(r).toMatchObject({ event: 'rst_sent', proc: null, sock: null, reason: 'NO_SOCKET', no_socket: true });
+    expect(r).not.toHaveProperty('from');
+  });
+
+  it('errors carry errno and the state the socket was in', () => {
+    const [e] = decodeBatch(buildBatch([{ kind: 'send_error', ownerPid: 3, err: 32, state: 8 }]), 1).events;
+    expect(toEventRecord(e!, clock)).toMatchObject({ event: 'send_error', errno: 'EPIPE', state: 'CLOSE_WAIT' });
+  });
+
+  it('lost records carry the count and the running total', () => {
+    expect(toLostRecord(5, 12, 0)).toEqual({ time: '1970-01-01T00:00:00.000Z', event: 'lost', count: 5, total: 12 });
+  });
+});

@@ -1,0 +1,45 @@
+import { expect, it } from 'vitest';
+import { loadBinding } from '../../src/native/binding.js';
+import {
+  COMM_LENGTH,
+  FIELDS,
+  FLAG_BITS,
+  KIND_CODES,
+  OWNER_SOURCE_CODES,
+  RECORD_ABI,
+  RECORD_SIZE,
+  REASON_UNKNOWN,
+} from '../../src/native/record-layout.js';
+import { describeAddon } from '../support/kernel-gate.js';
+
+describeAddon('the TypeScript record layout matches the one the addon was compiled with', () => {
+  const native = () => loadBinding().recordLayout();
+
+  it('has the same ABI version and record size', () => {
+    expect(native().abi).toBe(RECORD_ABI);
+    expect(native().size).toBe(RECORD_SIZE);
+    expect(native().commLength).toBe(COMM_LENGTH);
+    expect(native().reasonUnknown).toBe(REASON_UNKNOWN);
+  });
+
+  it('has every field at the same offset with the same size, and no others', () => {
+    expect(native().fields).toEqual(FIELDS);
+  });
+
+  it('numbers event kinds, owner sources and flags the same way', () => {
+    expect(native().kinds).toEqual(KIND_CODES);
+    expect(native().ownerSources).toEqual(OWNER_SOURCE_CODES);
+    expect(native().flags).toEqual(FLAG_BITS);
+  });
+
+  it('leaves no gap between fields: the record is fully described', () => {
+    const fields = Object.values(FIELDS).sort((a, b) => a.offset - b.offset);
+    let end = 0;
+    for (const f of fields) {
+      expect(f.offset).toBe(end);
+      end = f.offset + f.size;
+    }
+    // The 4 reserved bytes at the end keep records 8-byte aligned.
+    expect(RECORD_SIZE - end).toBe(4);
+  });
+});
