@@ -2,6 +2,8 @@
 
 #include <bpf/btf.h>
 
+#include <algorithm>
+
 #include "tracefs.h"
 
 namespace socktrace {
@@ -27,29 +29,44 @@ bool BtfHasTracepoint(const btf* vmlinux, const char* name) {
 }  // namespace
 
 std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference,
-                                  const std::string& tracefs) {
+                                  const std::string& tracefs, const std::vector<std::string>& pretend_missing) {
   btf* vmlinux = btf__load_vmlinux_btf();
   if (libbpf_get_error(vmlinux)) vmlinux = nullptr;
+
+  auto pretended = [&](const char* name) {
+    return std::find(pretend_missing.begin(), pretend_missing.end(), name) != pretend_missing.end();
+  };
+  auto planned_mode = [&](const std::vector<HookChoice>& so_far, const char* name) {
+    for (const HookChoice& c : so_far) if (c.name == name) return c.mode;
+    return HookMode::kMissing;
+  };
 
   std::vector<HookChoice> plan;
   for (const HookSpec& hook : hooks) {
     HookChoice choice;
     choice.name = hook.name;
     choice.required = hook.required;
-    bool btf_ok = hook.btf_prog != nullptr && preference == HookPreference::kAuto &&
+    bool wanted = hook.fallback_for == nullptr || planned_mode(plan, hook.fallback_for) == HookMode::kMissing;
+    bool present = !pretended(hook.name);
+    bool btf_ok = wanted && present && hook.btf_prog != nullptr && preference == HookPreference::kAuto &&
                   BtfHasTracepoint(vmlinux, hook.name);
-    bool tp_ok = hook.tp_prog != nullptr && TracepointExists(tracefs, hook.category, hook.name);
-    if (btf_ok) {
+    bool tp_ok = wanted && present && hook.tp_prog != nullptr && TracepointExists(tracefs, hook.category, hook.name);
+    if (!wanted) {
+      choice.why = std::string("not needed: ") + hook.fallback_for + " is attached";
+    } else if (!present) {
+      choice.why = "treated as missing (as asked)";
+    } else if (btf_ok) {
       choice.mode = HookMode::kTpBtf;
       choice.prog = hook.btf_prog;
       choice.why = "vmlinux BTF describes the tracepoint";
     } else if (tp_ok) {
       choice.mode = HookMode::kTracepoint;
       choice.prog = hook.tp_prog;
-      choice.why = preference == HookPreference::kClassicOnly ? "classic tracepoints were asked for"
-                   : hook.btf_prog == nullptr              ? "only a classic tracepoint serves it"
-                                                            : "no BTF for tp_btf; classic tracepoint";
-    } else {
+      choice.why = hook.fallback_for != nullptr ? std::string("stands in for missing ") + hook.fallback_for
+                   : preference == HookPreference::kClassicOnly ? "classic tracepoints were asked for"
+                   : hook.btf_prog == nullptr                   ? "only a classic tracepoint serves it"
+                                                                : "no BTF for tp_btf; classic tracepoint";
+    } else if (wanted && present) {
       choice.why = tracefs.empty() ? "tracefs unavailable and no tp_btf target"
                                    : std::string("no tracepoint ") + hook.category + ":" + hook.name;
     }

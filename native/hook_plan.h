@@ -17,6 +17,7 @@ struct HookSpec {
   bpf_program* btf_prog;  // SEC("tp_btf/<name>")
   bpf_program* tp_prog;   // SEC("tracepoint/<category>/<name>")
   bool required;          // socktrace cannot work without it
+  const char* fallback_for = nullptr;  // attached only when this primary hook is missing
 };
 
 struct HookChoice {
@@ -30,8 +31,10 @@ struct HookChoice {
 enum class HookPreference { kAuto, kClassicOnly };
 
 // Chooses a program per hook and sets every program's autoload to match, before the object is loaded.
+// Hooks named in `pretend_missing` are planned as if the kernel lacked them (to exercise fallbacks).
+// Fallback hooks must come after the primary they stand in for.
 std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference,
-                                  const std::string& tracefs);
+                                  const std::string& tracefs, const std::vector<std::string>& pretend_missing);
 
 // The first required hook left without a program, or null.
 const HookChoice* MissingRequiredHook(const std::vector<HookChoice>& plan);

@@ -23,7 +23,7 @@ constexpr size_t kMaxQueuedBatches = 8;
 
 std::vector<HookSpec> HookSpecs(socktrace_bpf* skel) {
   auto& p = skel->progs;
-  return {
+  std::vector<HookSpec> hooks = {
       {"inet_sock_set_state", "sock", p.btf_inet_sock_set_state, p.tp_inet_sock_set_state, true},
       {"tcp_send_reset", "tcp", p.btf_tcp_send_reset, p.tp_tcp_send_reset, false},
       {"tcp_receive_reset", "tcp", p.btf_tcp_receive_reset, p.tp_tcp_receive_reset, false},
@@ -33,6 +33,39 @@ std::vector<HookSpec> HookSpecs(socktrace_bpf* skel) {
       {"sys_exit_accept4", "syscalls", nullptr, p.sys_exit_accept4, false},
       {"sys_exit_accept", "syscalls", nullptr, p.sys_exit_accept, false},
   };
+  // Kernels without sock_{send,recv}_length (before 6.3): errors caught at the syscalls' exits instead.
+  const struct {
+    const char* name;
+    bpf_program* prog;
+    const char* primary;
+  } syscall_fallbacks[] = {
+      {"sys_enter_write", p.sys_enter_write, "sock_send_length"},
+      {"sys_exit_write", p.sys_exit_write, "sock_send_length"},
+      {"sys_enter_writev", p.sys_enter_writev, "sock_send_length"},
+      {"sys_exit_writev", p.sys_exit_writev, "sock_send_length"},
+      {"sys_enter_sendto", p.sys_enter_sendto, "sock_send_length"},
+      {"sys_exit_sendto", p.sys_exit_sendto, "sock_send_length"},
+      {"sys_enter_sendmsg", p.sys_enter_sendmsg, "sock_send_length"},
+      {"sys_exit_sendmsg", p.sys_exit_sendmsg, "sock_send_length"},
+      {"sys_enter_sendmmsg", p.sys_enter_sendmmsg, "sock_send_length"},
+      {"sys_exit_sendmmsg", p.sys_exit_sendmmsg, "sock_send_length"},
+      {"sys_enter_read", p.sys_enter_read, "sock_recv_length"},
+      {"sys_exit_read", p.sys_exit_read, "sock_recv_length"},
+      {"sys_enter_readv", p.sys_enter_readv, "sock_recv_length"},
+      {"sys_exit_readv", p.sys_exit_readv, "sock_recv_length"},
+      {"sys_enter_recvfrom", p.sys_enter_recvfrom, "sock_recv_length"},
+      {"sys_exit_recvfrom", p.sys_exit_recvfrom, "sock_recv_length"},
+      {"sys_enter_recvmsg", p.sys_enter_recvmsg, "sock_recv_length"},
+      {"sys_exit_recvmsg", p.sys_exit_recvmsg, "sock_recv_length"},
+      {"sys_enter_recvmmsg", p.sys_enter_recvmmsg, "sock_recv_length"},
+      {"sys_exit_recvmmsg", p.sys_exit_recvmmsg, "sock_recv_length"},
+  };
+  for (const auto& f : syscall_fallbacks) {
+    HookSpec spec{f.name, "syscalls", nullptr, f.prog, false};
+    spec.fallback_for = f.primary;
+    hooks.push_back(spec);
+  }
+  return hooks;
 }
 
 uint32_t ReadUint(const Napi::Object& options, const char* key, uint32_t fallback, uint32_t min,
@@ -77,6 +110,16 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
       else if (h == "classic") options_.preference = HookPreference::kClassicOnly;
       else throw Napi::TypeError::New(env, "Expected options.hooks to be \"auto\" or \"classic\"");
     }
+    Napi::Value missing = o.Get("pretendMissing");
+    if (!missing.IsUndefined()) {
+      if (!missing.IsArray()) throw Napi::TypeError::New(env, "Expected options.pretendMissing to be an array of hook names");
+      Napi::Array names = missing.As<Napi::Array>();
+      for (uint32_t i = 0; i < names.Length(); i++) {
+        Napi::Value name = names.Get(i);
+        if (!name.IsString()) throw Napi::TypeError::New(env, "Expected options.pretendMissing to hold strings");
+        options_.pretend_missing.push_back(name.As<Napi::String>().Utf8Value());
+      }
+    }
   }
   cleanup_ = env.AddCleanupHook(&Tracer::OnEnvTeardown, this);
 }
@@ -105,7 +148,7 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     bpf_map__set_max_entries(skel_->maps.owners, options_.owner_entries);
     bpf_map__set_max_entries(skel_->maps.seeded_owners, options_.seed_entries);
 
-    plan_ = PlanHooks(HookSpecs(skel_), preference, tracefs);
+    plan_ = PlanHooks(HookSpecs(skel_), preference, tracefs, options_.pretend_missing);
     if (const HookChoice* missing = MissingRequiredHook(plan_)) {
       DestroyBpf();
       Napi::Error e = Napi::Error::New(env, "socktrace: the kernel offers no way to attach to " + missing->name +

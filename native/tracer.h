@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct TracerOptions {
   uint32_t seed_entries = 65536;    // owners seeded from user space's inventory
   uint32_t max_batch_records = 4096;
   HookPreference preference = HookPreference::kAuto;
+  std::vector<std::string> pretend_missing;  // hooks to plan as absent: exercises fallbacks on new kernels
 };
 
 // new Tracer(options).start(onBatch) -> { hooks, notes, ... }; stop() asks the thread to finish: a last

@@ -540,3 +540,76 @@ int sys_exit_accept(struct syscall_exit_record *ctx)
 	learn_owner_of_fd(ctx->ret);
 	return 0;
 }
+
+/* ---------- errors at syscall exits: the fallback where sock_{send,recv}_length do not exist ---------- */
+
+/* syscalls:sys_enter_* records: the first argument is the fd for every syscall hooked here. */
+struct syscall_enter_record {
+	unsigned long long common;
+	int nr;
+	unsigned long args[6];
+};
+
+/* fd of the send/receive syscall each thread is in, from its entry to its exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, unsigned int);
+	__type(value, int);
+} syscall_fds SEC(".maps");
+
+static __always_inline void remember_fd(unsigned long fd)
+{
+	unsigned int tid = (unsigned int)bpf_get_current_pid_tgid();
+	int value = (int)fd;
+	bpf_map_update_elem(&syscall_fds, &tid, &value, BPF_ANY);
+}
+
+static __always_inline void on_syscall_exit(long ret, unsigned char kind)
+{
+	unsigned int tid = (unsigned int)bpf_get_current_pid_tgid();
+	int *fd = bpf_map_lookup_elem(&syscall_fds, &tid);
+	if (!fd)
+		return;
+	int saved = *fd;
+	bpf_map_delete_elem(&syscall_fds, &tid);
+	if (ret >= 0 || !is_connection_error(-ret))
+		return;
+	/* The fd is still open at exit, so it still names the socket that failed. */
+	const struct sock *sk = sock_of_fd(saved);
+	if (!sk || !sock_is_tcp(sk))
+		return;
+	learn_owner(sk);
+	struct socktrace_event *e = reserve_event(kind);
+	if (!e)
+		return;
+	e->err = -ret;
+	e->flags |= SOCKTRACE_FLAG_FROM_SYSCALL;
+	describe_sock(e, sk, false);
+	bpf_ringbuf_submit(e, 0);
+}
+
+#define SYSCALL_ERROR_HOOKS(name, kind)                                        \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                            \
+	int sys_enter_##name(struct syscall_enter_record *ctx)                 \
+	{                                                                      \
+		remember_fd(ctx->args[0]);                                     \
+		return 0;                                                      \
+	}                                                                      \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                             \
+	int sys_exit_##name(struct syscall_exit_record *ctx)                   \
+	{                                                                      \
+		on_syscall_exit(ctx->ret, kind);                               \
+		return 0;                                                      \
+	}
+
+SYSCALL_ERROR_HOOKS(write, SOCKTRACE_KIND_SEND_ERROR)
+SYSCALL_ERROR_HOOKS(writev, SOCKTRACE_KIND_SEND_ERROR)
+SYSCALL_ERROR_HOOKS(sendto, SOCKTRACE_KIND_SEND_ERROR)
+SYSCALL_ERROR_HOOKS(sendmsg, SOCKTRACE_KIND_SEND_ERROR)
+SYSCALL_ERROR_HOOKS(sendmmsg, SOCKTRACE_KIND_SEND_ERROR)
+SYSCALL_ERROR_HOOKS(read, SOCKTRACE_KIND_RECV_ERROR)
+SYSCALL_ERROR_HOOKS(readv, SOCKTRACE_KIND_RECV_ERROR)
+SYSCALL_ERROR_HOOKS(recvfrom, SOCKTRACE_KIND_RECV_ERROR)
+SYSCALL_ERROR_HOOKS(recvmsg, SOCKTRACE_KIND_RECV_ERROR)
+SYSCALL_ERROR_HOOKS(recvmmsg, SOCKTRACE_KIND_RECV_ERROR)

@@ -14,6 +14,8 @@ export interface NativeTracerOptions {
   maxBatchRecords?: number;
   /** 'classic' forces classic tracepoints (for kernels, and tests, where tp_btf is not wanted). */
   hooks?: 'auto' | 'classic';
+  /** Hooks to plan as if the kernel lacked them, so fallbacks can be exercised on a new kernel. */
+  pretendMissing?: string[];
 }
 
 export interface BatchMeta {
