@@ -1,0 +1,92 @@
+// Loopback connection churn for socktrace's benchmarks: a server process that accepts, answers one
+// byte and closes first, and a client process that connects, reads to EOF and closes, as fast as they
+// can for a given time. Every TCP state is visited, no RST is sent. Prints one JSON line of results.
+//
+// usage: churn <seconds> [ipv4|ipv6]
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char* what) {
+  fprintf(stderr, "churn: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+int main(int argc, char** argv) {
+  double seconds = argc > 1 ? atof(argv[1]) : 5;
+  int v6 = argc > 2 && strcmp(argv[2], "ipv6") == 0;
+  if (seconds <= 0 || seconds > 600) {
+    fprintf(stderr, "churn: seconds must be in (0, 600]\n");
+    return 2;
+  }
+  struct sockaddr_storage addr = {0};
+  socklen_t len;
+  int family = v6 ? AF_INET6 : AF_INET;
+  if (v6) {
+    struct sockaddr_in6* a = (struct sockaddr_in6*)&addr;
+    a->sin6_family = AF_INET6;
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof(*a);
+  } else {
+    struct sockaddr_in* a = (struct sockaddr_in*)&addr;
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(*a);
+  }
+  int listener = socket(family, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(listener, (struct sockaddr*)&addr, len) < 0) die("bind");
+  if (listen(listener, 1024) < 0) die("listen");
+  if (getsockname(listener, (struct sockaddr*)&addr, &len) < 0) die("getsockname");
+
+  pid_t server = fork();
+  if (server == 0) {
+    for (;;) {
+      int c = accept(listener, NULL, NULL);
+      if (c < 0) continue;
+      (void)!write(c, "x", 1);
+      close(c);
+    }
+  }
+  close(listener);
+
+  long connections = 0, failures = 0;
+  char buf[16];
+  double start = now(), end = start + seconds;
+  while (now() < end) {
+    for (int i = 0; i < 64; i++) {
+      int s = socket(family, SOCK_STREAM, 0);
+      if (s < 0) die("socket");
+      if (connect(s, (struct sockaddr*)&addr, len) < 0) {
+        failures++;
+      } else {
+        while (read(s, buf, sizeof(buf)) > 0) {
+        }
+        connections++;
+      }
+      close(s);
+    }
+  }
+  double elapsed = now() - start;
+  kill(server, SIGKILL);
+  waitpid(server, NULL, 0);
+  printf("{\"connections\":%ld,\"failures\":%ld,\"seconds\":%.3f,\"rate\":%.1f}\n", connections, failures, elapsed,
+         connections / elapsed);
+  return 0;
+}
