@@ -157,6 +157,8 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
       throw e;
     }
 
+    // Cookie ids need a tp_btf state-change hook to generate each socket's cookie early (see sock_id).
+    skel_->rodata->cookie_ids = plan_.front().mode == HookMode::kTpBtf;
     int err = socktrace_bpf__load(skel_);
     if (err == 0) return;
     bool used_btf = false;

@@ -102,17 +102,26 @@ static __always_inline unsigned int sock_netns(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-/*
- * The socket id user space sees. With tp_btf the kernel's cookie (generated on first use, the same number
- * `ss -e` prints); classic tracepoints cannot generate it, so there the cookie if something already did,
- * else the salted address.
- */
-static __always_inline unsigned long long sock_id(const struct sock *sk, bool btf, unsigned int *flags)
+/* The kernel's socket cookie, 0 if none was generated yet and this hook cannot generate one. */
+static __always_inline unsigned long long sock_cookie(const struct sock *sk, bool btf)
 {
 	if (btf)
-		return bpf_get_socket_cookie((void *)sk);
-	unsigned long long cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-	if (cookie)
+		return bpf_get_socket_cookie((void *)sk); /* generates it on first use */
+	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+/*
+ * The socket id user space sees: the cookie (the number `ss -e` prints) when the state-change hook is a
+ * tp_btf program, so every socket gets its cookie at its first state change. With classic tracepoints
+ * nothing generates cookies early, and one generated mid-life would change the id, so the id is then
+ * the salted address for the socket's whole life. User space sets cookie_ids before load.
+ */
+const volatile bool cookie_ids = true;
+
+static __always_inline unsigned long long sock_id(const struct sock *sk, unsigned long long cookie,
+						  unsigned int *flags)
+{
+	if (cookie_ids && cookie)
 		return cookie;
 	*flags |= SOCKTRACE_FLAG_ID_FALLBACK;
 	return ((unsigned long long)sk ^ id_salt) | (1ULL << 63);
@@ -208,13 +217,13 @@ static __always_inline unsigned long long listener_key(unsigned int netns, unsig
 	return ((unsigned long long)netns << 16) | port;
 }
 
-static __always_inline void stamp_owner(struct socktrace_event *e, const struct sock *sk)
+static __always_inline void stamp_owner(struct socktrace_event *e, const struct sock *sk,
+					unsigned long long cookie)
 {
 	unsigned long long key = (unsigned long long)sk;
 	struct socktrace_owner *o = bpf_map_lookup_elem(&owners, &key);
 
-	if (!o && e->sock_id && !(e->flags & SOCKTRACE_FLAG_ID_FALLBACK)) {
-		unsigned long long cookie = e->sock_id;
+	if (!o && cookie) {
 		o = bpf_map_lookup_elem(&seeded_owners, &cookie);
 		if (o) /* adopt it, so later events need one lookup */
 			bpf_map_update_elem(&owners, &key, o, BPF_ANY);
@@ -272,12 +281,14 @@ static __always_inline struct socktrace_event *reserve_event(unsigned char kind)
 /* Fills everything that comes from a (full, request or timewait) socket, owner included. */
 static __always_inline void describe_sock(struct socktrace_event *e, const struct sock *sk, bool btf)
 {
-	e->sock_id = sock_id(sk, btf, &e->flags);
+	unsigned long long cookie = sock_cookie(sk, btf);
+
+	e->sock_id = sock_id(sk, cookie, &e->flags);
 	e->netns = sock_netns(sk);
 	if (!e->state)
 		e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	fill_addrs_from_sock(e, sk);
-	stamp_owner(e, sk);
+	stamp_owner(e, sk, cookie);
 }
 
 static __always_inline void on_state_change(const struct sock *sk, int oldstate, int newstate, bool btf)

@@ -34,11 +34,12 @@ export async function watchCommand(argv: string[]): Promise<number> {
       },
     },
   );
+  // Listen for signals before saying "watching", so a SIGTERM right after it is a clean stop.
+  const stopped = waitForStop({ durationSeconds: options.durationSeconds, signal: stopRequested.signal });
+  out.onReaderGone(() => stopRequested.abort());
   for (const note of source.info.notes) status(note);
   status(`watching (${describeHooks(source.info)}); stop with Ctrl-C`);
-
-  out.onReaderGone(() => stopRequested.abort());
-  await waitForStop({ durationSeconds: options.durationSeconds, signal: stopRequested.signal });
+  await stopped;
   const stats = await source.stop();
   await out.close();
   status(`stopped: ${describeStats(stats)}`);

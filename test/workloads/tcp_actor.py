@@ -292,9 +292,11 @@ def cmd_server_late_write(a):
     """Accept one connection, read the request, wait --delay, then write until it fails.
 
     The client has closed in the meantime, so our socket is in CLOSE_WAIT. The first
-    write reaches the peer's orphaned socket, which answers with RST; a later write
-    then fails. MSG_NOSIGNAL makes that an exception instead of SIGPIPE (CPython also
-    ignores SIGPIPE by default).
+    write succeeds locally and reaches the peer, whose closed socket (by then a
+    FIN_WAIT2 timewait minisock) answers with RST (reason TCP_TIMEWAIT_SOCKET). A RST
+    received in CLOSE_WAIT sets the socket error to EPIPE, not ECONNRESET (tcp_reset()),
+    so the next write normally fails with EPIPE and writes_ok is 1. MSG_NOSIGNAL makes
+    that an exception instead of SIGPIPE (CPython also ignores SIGPIPE by default).
     Lines: ready; {"received": nbytes, "peer": [...]};
     {"done": true, "errno": "EPIPE"|"ECONNRESET"|..., "writes_ok": k, "peer": [...]}.
     """
@@ -331,9 +333,12 @@ def cmd_server_late_write(a):
 def cmd_server_abort(a):
     """Accept one connection, read the request, then close with SO_LINGER {1, 0}.
 
-    A zero linger time makes close() send RST instead of FIN (the kernel's reason is
-    TCP_ABORT_ON_LINGER). We drain everything readable first: unread data at close
-    would also cause an RST, but with reason TCP_ABORT_ON_CLOSE instead.
+    A zero linger time makes close() send RST instead of FIN. Kernel detail: close()
+    then goes through tcp_disconnect(), so the tcp_send_reset tracepoint reports
+    reason TCP_STATE with state TCP_CLOSE and no skb (and the MIB counter bumped is
+    TCPAbortOnData); TCP_ABORT_ON_LINGER is only for TCP_LINGER2 < 0 in FIN_WAIT2.
+    We drain everything readable first: unread data at close would also cause an RST,
+    but through the TCP_ABORT_ON_CLOSE path instead.
     Lines: ready; {"done": true, "peer": [...], "received": nbytes}.
     """
     lsock = listen(a.host, a.port)
@@ -344,8 +349,11 @@ def cmd_server_abort(a):
     set_phase("reading request")
     try:
         received = len(conn.recv(CHUNK))
-        while True:  # drain anything else already queued, without waiting
-            more = conn.recv(65536, socket.MSG_DONTWAIT)
+        # Drain anything else already queued, without waiting. (MSG_DONTWAIT alone is
+        # not enough: on a socket with a timeout Python polls and retries on EAGAIN.)
+        conn.setblocking(False)
+        while True:
+            more = conn.recv(65536)
             if not more:
                 break
             received += len(more)

@@ -1,0 +1,54 @@
+/**
+ * The fallbacks for other kernels, exercised on this one: classic tracepoints instead of tp_btf, and
+ * socket errors caught at syscall exits where sock:sock_send_length / sock_recv_length are missing.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { startActor, stopAllActors } from '../support/actor.js';
+import { describeKernel } from '../support/kernel-gate.js';
+import { startTrace, type TraceSession } from '../support/trace-session.js';
+
+const endpoint = (pair: unknown) => {
+  const [addr, port] = pair as [string, number];
+  return { addr, port };
+};
+
+describeKernel('fallback hooks', () => {
+  let trace: TraceSession | undefined;
+  afterEach(async () => {
+    await stopAllActors();
+    await trace?.stop();
+    trace = undefined;
+  });
+
+  it('attributes CLOSE_WAIT and EPIPE with classic tracepoints and syscall-exit errors only', async () => {
+    trace = startTrace({ hooks: 'classic', pretendMissing: ['sock_send_length', 'sock_recv_length'] });
+    const modes = Object.fromEntries(trace.info.hooks.map((h) => [h.name, h.mode]));
+    expect(modes.inet_sock_set_state).toBe('tracepoint');
+    expect(modes.tcp_receive_reset).toBe('tracepoint');
+    expect(modes.sock_send_length).toBe('missing');
+    expect(modes.sys_exit_write).toBe('tracepoint');
+    expect(modes.sys_exit_sendto).toBe('tracepoint');
+
+    const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
+    const { port } = (await srv.ready) as { port: number };
+    const cli = startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0.1']);
+    const clientEnd = endpoint((await cli.ready).local);
+    const srvDone = await srv.done;
+
+    const closeWait = await trace.waitFor(
+      (x) => x.kind === 'state_change' && x.state === 'CLOSE_WAIT' && x.local.port === port,
+      5000,
+      'CLOSE_WAIT',
+    );
+    expect(closeWait.owner?.pid).toBe(srv.pid);
+    expect(closeWait.task.pid).not.toBe(srv.pid);
+
+    const epipe = await trace.waitFor((x) => x.kind === 'send_error' && x.local.port === port, 5000, 'send_error');
+    expect(epipe.errno).toBe(srvDone.errno);
+    expect(epipe.owner?.pid).toBe(srv.pid);
+    expect(epipe.peer).toEqual(clientEnd);
+    // Caught at the syscall's exit, and the socket id is the same one the state changes carried.
+    expect(epipe.flags & 0x4).toBe(0x4);
+    expect(epipe.sock).toBe(closeWait.sock);
+  });
+});

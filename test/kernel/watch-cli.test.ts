@@ -1,0 +1,97 @@
+/**
+ * `socktrace watch` as an operator runs it: a separate process printing JSON lines while a slow server
+ * and an impatient client misbehave. Checks the line contract end to end.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, expect, it } from 'vitest';
+import { startActor, stopAllActors } from '../support/actor.js';
+import { describeKernel } from '../support/kernel-gate.js';
+
+const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
+
+interface WatchRun {
+  ready: Promise<void>;
+  finished: Promise<{ code: number | null; lines: Record<string, unknown>[]; stdout: string; stderr: string }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+function runWatch(args: string[]): WatchRun {
+  const child = spawn(process.execPath, [bin, 'watch', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let markReady!: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.includes('watching')) markReady();
+  });
+  const finished = new Promise<{ code: number | null; lines: Record<string, unknown>[]; stdout: string; stderr: string }>(
+    (resolve) =>
+      child.on('close', (code) => {
+        markReady();
+        const lines = stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>);
+        resolve({ code, lines, stdout, stderr });
+      }),
+  );
+  return { ready, finished, kill: (s) => child.kill(s) };
+}
+
+describeKernel('socktrace watch (the CLI)', () => {
+  afterEach(() => stopAllActors());
+
+  it('streams correctly attributed events as JSON lines and stops after --duration', async () => {
+    const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.6']);
+    const { port } = (await srv.ready) as { port: number };
+    const watch = runWatch(['--duration', '3', '--port', String(port)]);
+    await watch.ready;
+    const cli = startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0.1']);
+    const [, clientPort] = (await cli.ready).local as [string, number];
+    await srv.done;
+    const { code, lines, stderr } = await watch.finished;
+
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/stopped: \d+ events, 0 lost/);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      expect(line).toHaveProperty('event');
+      expect(line).toHaveProperty('time');
+      expect(typeof line.time).toBe('string');
+      // --port keeps only this conversation
+      const local = line.local as { port: number };
+      const peer = line.peer as { port: number };
+      expect([local.port, peer.port]).toContain(port);
+    }
+    const closeWait = lines.find((l) => l.event === 'state_change' && l.to === 'CLOSE_WAIT');
+    expect(closeWait).toMatchObject({
+      from: 'ESTABLISHED',
+      proc: { pid: srv.pid },
+      local: { addr: '127.0.0.1', port },
+      peer: { addr: '127.0.0.1', port: clientPort },
+    });
+    expect(typeof closeWait!.sock).toBe('string');
+    const epipe = lines.find((l) => l.event === 'send_error');
+    expect(epipe).toMatchObject({ errno: 'EPIPE', proc: { pid: srv.pid }, peer: { port: clientPort } });
+    const rst = lines.find((l) => l.event === 'rst_received');
+    expect(rst).toMatchObject({ proc: { pid: srv.pid }, local: { port } });
+    // The client's own socket closing is attributed to the client.
+    const clientClose = lines.find((l) => l.event === 'state_change' && l.to === 'FIN_WAIT1');
+    expect(clientClose).toMatchObject({ proc: { pid: cli.pid }, local: { port: clientPort } });
+  });
+
+  it('exits 0 on SIGTERM and 2 on a bad option, naming it', async () => {
+    const watch = runWatch([]);
+    await watch.ready;
+    watch.kill('SIGTERM');
+    expect((await watch.finished).code).toBe(0);
+
+    const bad = runWatch(['--peer', '198.18.0.0/99']);
+    const result = await bad.finished;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--peer: prefix length in "198.18.0.0\/99"/);
+  });
+});
