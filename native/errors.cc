@@ -1,6 +1,9 @@
 #include "errors.h"
 
 #include <bpf/libbpf.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
@@ -18,15 +21,39 @@ std::deque<std::string> log_lines;
 constexpr size_t kKeptLogLines = 40;
 
 int LibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
-  char line[1024];
-  vsnprintf(line, sizeof(line), format, args);
+  // Verifier logs arrive as one long string: size the buffer to the message.
+  va_list copy;
+  va_copy(copy, args);
+  int length = vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (length < 0) return 0;
+  std::string text(static_cast<size_t>(length) + 1, '\0');
+  vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(length));
+  const char* line = text.c_str();
   // SOCKTRACE_LIBBPF_DEBUG=1 shows everything (verifier logs included) as it happens.
   if (getenv("SOCKTRACE_LIBBPF_DEBUG") != nullptr) fputs(line, stderr);
   if (level == LIBBPF_DEBUG) return 0;
   std::lock_guard<std::mutex> lock(log_mutex);
-  log_lines.emplace_back(line);
+  // Keep the end of long messages: that is where the verifier says what it rejected.
+  constexpr size_t kKeptChars = 4096;
+  log_lines.emplace_back(text.size() > kKeptChars ? "..." + text.substr(text.size() - kKeptChars) : text);
   if (log_lines.size() > kKeptLogLines) log_lines.pop_front();
   return 0;
+}
+
+// The capabilities socktrace needs that this process does not have in its effective set.
+std::string MissingCapabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return "";
+  auto has = [&](int cap) { return (data[cap / 32].effective >> (cap % 32)) & 1u; };
+  if (has(CAP_SYS_ADMIN)) return "";  // CAP_SYS_ADMIN covers BPF and perf on every kernel
+  std::string missing;
+  for (auto [cap, name] : {std::pair<int, const char*>{CAP_BPF, "CAP_BPF"}, {CAP_PERFMON, "CAP_PERFMON"}}) {
+    if (!has(cap)) missing += std::string(missing.empty() ? "" : " and ") + name;
+  }
+  return missing;
 }
 
 }  // namespace
@@ -62,10 +89,14 @@ std::string ErrnoName(int err) {
 std::string HintFor(const std::string& operation, int err) {
   switch (err) {
     case EPERM:
-    case EACCES:
-      return "socktrace needs root, or the capabilities CAP_BPF and CAP_PERFMON (plus CAP_SYS_ADMIN "
+    case EACCES: {
+      std::string missing = MissingCapabilities();
+      std::string lacking = missing.empty() ? "" : "This process lacks " + missing + ". ";
+      return lacking +
+             "socktrace needs root, or the capabilities CAP_BPF and CAP_PERFMON (plus CAP_SYS_ADMIN "
              "to mount tracefs and read other processes' sockets); check also "
              "/proc/sys/kernel/unprivileged_bpf_disabled and any LSM policy denying bpf().";
+    }
     case ENOENT:
       return "a tracepoint or kernel type socktrace needs is missing; `socktrace doctor` lists what this "
              "kernel offers.";

@@ -124,7 +124,10 @@ static __always_inline unsigned long long sock_id(const struct sock *sk, unsigne
 	if (cookie_ids && cookie)
 		return cookie;
 	*flags |= SOCKTRACE_FLAG_ID_FALLBACK;
-	return ((unsigned long long)sk ^ id_salt) | (1ULL << 63);
+	/* The verifier forbids arithmetic on a trusted (tp_btf) pointer: copy its bits into a scalar. */
+	unsigned long long addr = 0;
+	bpf_probe_read_kernel(&addr, sizeof(addr), &sk);
+	return (addr ^ id_salt) | (1ULL << 63);
 }
 
 static __always_inline void fill_addrs_from_sock(struct socktrace_event *e, const struct sock *sk)

@@ -1,0 +1,176 @@
+/**
+ * The tracer's life on the real kernel: which hooks it uses, that nothing stays attached after stop or
+ * after its process is killed, that drops are counted and shown, and what it says without privileges.
+ */
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, expect, it } from 'vitest';
+import { startActor, stopAllActors } from '../support/actor.js';
+import { describeKernel } from '../support/kernel-gate.js';
+import { startTrace, type TraceSession } from '../support/trace-session.js';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
+
+/** Names of socktrace's programs as the kernel shows them (BPF object names are cut at 15 chars). */
+const PROGRAM_NAMES = [
+  'btf_inet_sock_set_state',
+  'btf_tcp_send_reset',
+  'btf_tcp_receive_reset',
+  'btf_tcp_destroy_sock',
+  'btf_sock_send_length',
+  'btf_sock_recv_length',
+  'tp_inet_sock_set_state',
+  'tp_tcp_send_reset',
+  'tp_tcp_receive_reset',
+  'tp_tcp_destroy_sock',
+  'tp_sock_send_length',
+  'tp_sock_recv_length',
+  'sys_exit_accept4',
+  'sys_exit_accept',
+].map((n) => n.slice(0, 15));
+
+async function loadedSocktracePrograms(): Promise<number> {
+  const { stdout } = await run('bpftool', ['prog', 'show', '--json']);
+  const progs = JSON.parse(stdout) as { name?: string }[];
+  return progs.filter((p) => p.name && PROGRAM_NAMES.includes(p.name)).length;
+}
+
+/** The kernel frees programs after their last reference goes (RCU): allow it a moment. */
+async function expectNoProgramsWithin(ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  let count = await loadedSocktracePrograms();
+  while (count > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    count = await loadedSocktracePrograms();
+  }
+  expect(count).toBe(0);
+}
+
+/** A burst of loopback connections from a separate process: many events in a few milliseconds. */
+function connectionBurst(count: number) {
+  return spawn('python3', [
+    '-c',
+    `import socket
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1024)
+for _ in range(${count}):
+    c = socket.create_connection(l.getsockname()); s, _ = l.accept(); c.close(); s.close()`,
+  ]);
+}
+
+describeKernel('tracer lifecycle', () => {
+  let trace: TraceSession | undefined;
+  afterEach(async () => {
+    await stopAllActors();
+    await trace?.stop();
+    trace = undefined;
+  });
+
+  it('uses tp_btf for the socket hooks on this kernel, with no silent fallback', async () => {
+    trace = startTrace();
+    const modes = Object.fromEntries(trace.info.hooks.map((h) => [h.name, h.mode]));
+    for (const hook of ['inet_sock_set_state', 'tcp_send_reset', 'tcp_receive_reset', 'tcp_destroy_sock']) {
+      expect(modes[hook]).toBe('tp_btf');
+    }
+    expect(trace.info.notes).toEqual([]);
+    expect(await loadedSocktracePrograms()).toBeGreaterThan(0);
+  });
+
+  it('keeps cookie ids when only the error hooks fall back to syscall exits', async () => {
+    trace = startTrace({ pretendMissing: ['sock_send_length', 'sock_recv_length'] });
+    const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
+    const { port } = (await srv.ready) as { port: number };
+    startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0.1']);
+    await srv.done;
+    const closeWait = await trace.waitFor((x) => x.kind === 'state_change' && x.state === 'CLOSE_WAIT' && x.local.port === port);
+    const epipe = await trace.waitFor((x) => x.kind === 'send_error' && x.local.port === port);
+    expect(closeWait.flags & 0x2).toBe(0); // a real cookie, not the fallback id
+    expect(epipe.flags & 0x4).toBe(0x4); // seen at the syscall's exit
+    expect(epipe.sock).toBe(closeWait.sock);
+  });
+
+  it('leaves nothing attached after stop', async () => {
+    trace = startTrace();
+    expect(await loadedSocktracePrograms()).toBeGreaterThan(0);
+    await trace.stop();
+    await expectNoProgramsWithin(2000);
+  });
+
+  it('leaves nothing attached after its process is killed with SIGKILL, and starts again at once', async () => {
+    const child = spawn(process.execPath, [bin, 'watch'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      child.stderr.on('data', (d) => {
+        err += d;
+        if (err.includes('watching')) resolve();
+      });
+      child.on('exit', () => reject(new Error(`watch exited early: ${err}`)));
+    });
+    expect(await loadedSocktracePrograms()).toBeGreaterThan(0);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    await expectNoProgramsWithin(2000);
+    trace = startTrace();
+    expect(trace.info.hooks.length).toBeGreaterThan(0);
+  });
+
+  it('counts every event the ring buffer could not take and reports it as lost', async () => {
+    let reported = 0;
+    trace = startTrace({ ringBytes: 4096 });
+    const burst = connectionBurst(300);
+    // Hold the JavaScript thread: the native thread blocks on its full queue, the 4 KiB ring fills.
+    const blocker = new Int32Array(new SharedArrayBuffer(4));
+    const exited = new Promise((r) => burst.on('exit', r));
+    Atomics.wait(blocker, 0, 0, 1500);
+    await exited;
+    const stats = await trace.stop();
+    reported = trace.lost;
+    expect(stats.lost).toBeGreaterThan(0);
+    expect(reported).toBe(stats.lost);
+    // 300 connections make well over 3000 events; what was not lost was delivered.
+    expect(stats.events + stats.lost).toBeGreaterThan(3000);
+  });
+
+  it('prints a lost record (level warn) in watch output when the ring overflows', async () => {
+    const child = spawn(process.execPath, [bin, 'watch', '--ring-bytes', '4K', '--duration', '4'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    await new Promise<void>((resolve) =>
+      child.stderr.on('data', (d) => {
+        err += d;
+        if (err.includes('watching')) resolve();
+      }),
+    );
+    child.kill('SIGSTOP'); // a stalled consumer: nothing drains the ring
+    const burst = connectionBurst(200);
+    await new Promise((r) => burst.on('exit', r));
+    child.kill('SIGCONT');
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(code).toBe(0);
+    const lost = out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.event === 'lost');
+    expect(lost.length).toBeGreaterThan(0);
+    expect(lost[0]).toMatchObject({ level: 'warn', event: 'lost' });
+    const total = lost.reduce((sum, l) => sum + (l.count as number), 0);
+    expect(total).toBe(lost.at(-1)!.total);
+    expect(err).toMatch(new RegExp(`stopped: \\d+ events, ${total} lost`));
+  });
+
+  it('says which privilege is missing when run without it', () => {
+    const result = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, bin, 'watch', '--duration', '1'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/EPERM|EACCES/);
+    expect(result.stderr).toMatch(/This process lacks CAP_BPF and CAP_PERFMON/);
+  });
+});
