@@ -3,7 +3,12 @@
 // rounds alternate "no tracer" and "watch attached" phases of the same loopback churn (bench/churn.c),
 // so drift (TIME_WAIT build-up, other load) hits both alike. Prints a table and a JSON summary.
 //
-//   node bench/churn-overhead.mjs [--seconds 5] [--rounds 3] [--family ipv4|ipv6]
+// The churn's client and server are pinned to CPU 0 by default (--cpus). Unpinned, this 2-core machine
+// runs loopback churn ~40% *faster* as soon as anything keeps the other core busy (client and server then
+// share a CPU: no cross-CPU wakeups), which would make any tracer look like a speed-up. Pinned, both
+// phases run the churn the same way and the ratio shows what tracing costs the traced CPU.
+//
+//   node bench/churn-overhead.mjs [--seconds 5] [--rounds 3] [--family ipv4|ipv6] [--cpus 0|all]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,6 +21,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     family: { type: 'string', default: 'ipv4' },
+    cpus: { type: 'string', default: '0' },
   },
 });
 const seconds = Number(values.seconds);
@@ -40,7 +46,9 @@ function buildChurn() {
 }
 
 function runChurn(bin) {
-  const out = execFileSync(bin, [String(seconds), values.family], { encoding: 'utf8' });
+  const argv = [bin, String(seconds), values.family];
+  const pinned = values.cpus === 'all' ? argv : ['taskset', '-c', values.cpus, ...argv];
+  const out = execFileSync(pinned[0], pinned.slice(1), { encoding: 'utf8' });
   return JSON.parse(out.trim());
 }
 
@@ -91,6 +99,7 @@ console.log(
   JSON.stringify({
     bench: 'churn-overhead',
     family: values.family,
+    cpus: values.cpus,
     seconds,
     rounds,
     rate_without: Math.round(baseRate),

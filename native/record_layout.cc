@@ -82,6 +82,7 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   owner_sources.Set("socket", Napi::Number::New(env, SOCKTRACE_OWNER_SOCKET));
   owner_sources.Set("listener", Napi::Number::New(env, SOCKTRACE_OWNER_LISTENER));
   owner_sources.Set("seeded", Napi::Number::New(env, SOCKTRACE_OWNER_SEEDED));
+  owner_sources.Set("closed", Napi::Number::New(env, SOCKTRACE_OWNER_CLOSED));
 
   Napi::Object flags = Napi::Object::New(env);
   flags.Set("noSocket", SOCKTRACE_FLAG_NO_SOCKET);

@@ -32,6 +32,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define ST_TCP_ESTABLISHED 1
 #define ST_TCP_SYN_SENT 2
 #define ST_TCP_FIN_WAIT1 4
+#define ST_TCP_TIME_WAIT 6
 #define ST_TCP_CLOSE 7
 #define ST_TCP_CLOSE_WAIT 8
 #define ST_TCP_LAST_ACK 9
@@ -64,6 +65,17 @@ struct {
 	__type(key, unsigned long long);
 	__type(value, struct socktrace_owner);
 } seeded_owners SEC(".maps");
+
+/*
+ * Owners of sockets the kernel destroyed, keyed by cookie: a TIME_WAIT socket outlives its full socket
+ * and keeps its cookie, so an RST it sends can still name the process that closed the connection.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, unsigned long long);
+	__type(value, struct socktrace_owner);
+} former_owners SEC(".maps");
 
 /* Listener owners keyed by (netns << 16 | port): the owner of sockets still in the accept queue. */
 struct {
@@ -231,7 +243,9 @@ static __always_inline void stamp_owner(struct socktrace_event *e, const struct 
 		if (o) /* adopt it, so later events need one lookup */
 			bpf_map_update_elem(&owners, &key, o, BPF_ANY);
 	}
-	if (!o && e->state != ST_TCP_LISTEN) {
+	if (!o && cookie && e->state == ST_TCP_TIME_WAIT)
+		o = bpf_map_lookup_elem(&former_owners, &cookie);
+	if (!o && e->state != ST_TCP_LISTEN && e->state != ST_TCP_TIME_WAIT) {
 		unsigned long long lkey = listener_key(e->netns, e->sport);
 		o = bpf_map_lookup_elem(&listeners, &lkey);
 	}
@@ -373,6 +387,13 @@ static __always_inline void on_destroy(const struct sock *sk, bool btf)
 	if (!sk)
 		return;
 	unsigned long long key = (unsigned long long)sk;
+	struct socktrace_owner *o = bpf_map_lookup_elem(&owners, &key);
+	unsigned long long cookie = sock_cookie(sk, btf);
+	if (o && cookie) {
+		struct socktrace_owner former = *o;
+		former.source = SOCKTRACE_OWNER_CLOSED;
+		bpf_map_update_elem(&former_owners, &cookie, &former, BPF_ANY);
+	}
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_DESTROY);
 	if (e) {
 		describe_sock(e, sk, btf);

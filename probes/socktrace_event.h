@@ -12,7 +12,7 @@
 #ifndef SOCKTRACE_EVENT_H
 #define SOCKTRACE_EVENT_H
 
-#define SOCKTRACE_ABI_VERSION 1
+#define SOCKTRACE_ABI_VERSION 2
 #define SOCKTRACE_COMM_LEN 16
 #define SOCKTRACE_ADDR_LEN 16
 
@@ -32,6 +32,7 @@ enum socktrace_owner_source {
 	SOCKTRACE_OWNER_SOCKET = 1,   /* learned on this socket in its owner's process context */
 	SOCKTRACE_OWNER_LISTENER = 2, /* not accepted yet: the owner of the listener on its local port */
 	SOCKTRACE_OWNER_SEEDED = 3,   /* from the inventory user space took of sockets opened earlier */
+	SOCKTRACE_OWNER_CLOSED = 4,   /* TIME_WAIT: the process that owned the socket until it closed it */
 };
 
 /* Bits of socktrace_event.flags. */

@@ -7,7 +7,10 @@ export function status(message: string): void {
 
 export function describeHooks(info: SourceInfo): string {
   const byMode = new Map<string, string[]>();
-  for (const h of info.hooks) byMode.set(h.mode, [...(byMode.get(h.mode) ?? []), h.name]);
+  for (const h of info.hooks) {
+    if (h.why.startsWith('not needed')) continue; // fallbacks for hooks this kernel has
+    byMode.set(h.mode, [...(byMode.get(h.mode) ?? []), h.name]);
+  }
   return [...byMode].map(([mode, names]) => `${mode}: ${names.join(' ')}`).join('; ');
 }
 

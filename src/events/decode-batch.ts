@@ -18,7 +18,7 @@ const KINDS: readonly (EventKind | undefined)[] = [
   'recv_error',
   'destroy',
 ];
-const OWNER_SOURCES: readonly (OwnerSource | undefined)[] = [undefined, 'socket', 'listener', 'seeded'];
+const OWNER_SOURCES: readonly (OwnerSource | undefined)[] = [undefined, 'socket', 'listener', 'seeded', 'closed'];
 
 export interface DecodeOptions {
   /** The running kernel's RST reason names (index = value); defaults to Linux 6.10-6.18's. */

@@ -18,7 +18,7 @@ export interface Endpoint {
 }
 
 /** Where the owner came from: see enum socktrace_owner_source in probes/socktrace_event.h. */
-export type OwnerSource = 'socket' | 'listener' | 'seeded';
+export type OwnerSource = 'socket' | 'listener' | 'seeded' | 'closed';
 
 /** The process that owns the socket (not whatever task the kernel happened to run in). */
 export interface Owner {

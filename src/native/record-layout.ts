@@ -3,7 +3,7 @@
  * test/unit/record-layout.test.ts compares every number here with the layout the addon reports,
  * so the two cannot drift apart unnoticed.
  */
-export const RECORD_ABI = 1;
+export const RECORD_ABI = 2;
 export const RECORD_SIZE = 128;
 export const COMM_LENGTH = 16;
 export const ADDR_LENGTH = 16;
@@ -49,6 +49,7 @@ export const OWNER_SOURCE_CODES = {
   socket: 1,
   listener: 2,
   seeded: 3,
+  closed: 4,
 } as const;
 
 export const FLAG_BITS = {

@@ -62,6 +62,11 @@ describe('a batch recorded from Linux 6.18', () => {
   it("names the kernel's RST reasons, with no socket for the refused IPv6 connect", () => {
     const resets = events.filter((x) => x.kind === 'rst_sent');
     expect(resets.map((x) => x.reason)).toEqual(['TCP_TIMEWAIT_SOCKET', 'NO_SOCKET']);
+    // The client's TIME_WAIT answered the late write: it names the client that closed the connection.
+    const clientSocket = events.find((x) => x.kind === 'state_change' && x.state === 'FIN_WAIT1')!;
+    expect(resets[0]!.owner).toMatchObject({ pid: client.pid, source: 'closed' });
+    expect(resets[0]!.sock).toBe(clientSocket.sock);
+    expect(resets[0]!.state).toBe('TIME_WAIT');
     const refused = resets[1]!;
     expect(refused).toMatchObject({ noSocket: true, owner: null, family: 6 });
     expect(refused.local).toEqual({ addr: '::1', port: server.port });
