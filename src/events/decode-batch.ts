@@ -3,22 +3,32 @@
  * Layout constants come from native/record-layout.ts (checked against the addon by a test).
  * Anything that does not decode (wrong length, unknown kind) is counted as rejected, never dropped silently.
  */
-import { AF_INET, AF_INET6, FIELDS as F, FLAG_BITS, RECORD_SIZE, REASON_UNKNOWN } from '../native/record-layout.js';
+import {
+  AF_INET,
+  AF_INET6,
+  FIELDS as F,
+  FLAG_BITS,
+  KIND_CODES,
+  OWNER_SOURCE_CODES,
+  RECORD_SIZE,
+  REASON_UNKNOWN,
+} from '../native/record-layout.js';
 import { decodeKernelText } from './kernel-text.js';
 import { formatIPv4, formatIPv6 } from './ip-address.js';
 import type { EventKind, OwnerSource, SockEvent } from './sock-event.js';
 import { DEFAULT_RST_REASONS, errnoName, tcpStateName } from './tcp-names.js';
 
-const KINDS: readonly (EventKind | undefined)[] = [
-  undefined,
-  'state_change',
-  'rst_sent',
-  'rst_received',
-  'send_error',
-  'recv_error',
-  'destroy',
-];
-const OWNER_SOURCES: readonly (OwnerSource | undefined)[] = [undefined, 'socket', 'listener', 'seeded', 'closed'];
+/** code -> name tables, built from the layout's numbering so the two cannot disagree. */
+function byCode<T extends string>(codes: Readonly<Record<T, number>>): readonly (T | undefined)[] {
+  const table: (T | undefined)[] = [];
+  for (const [name, code] of Object.entries(codes) as [T, number][]) table[code] = name;
+  return table;
+}
+const KINDS = byCode<EventKind>(KIND_CODES);
+const OWNER_SOURCES = byCode(OWNER_SOURCE_CODES).map((s) => (s === 'none' ? undefined : s)) as readonly (
+  | OwnerSource
+  | undefined
+)[];
 
 export interface DecodeOptions {
   /** The running kernel's RST reason names (index = value); defaults to Linux 6.10-6.18's. */

@@ -3,14 +3,9 @@
  * socket errors caught at syscall exits where sock:sock_send_length / sock_recv_length are missing.
  */
 import { afterEach, expect, it } from 'vitest';
-import { startActor, stopAllActors } from '../support/actor.js';
+import { endpointOf, startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { startTrace, type TraceSession } from '../support/trace-session.js';
-
-const endpoint = (pair: unknown) => {
-  const [addr, port] = pair as [string, number];
-  return { addr, port };
-};
 
 describeKernel('fallback hooks', () => {
   let trace: TraceSession | undefined;
@@ -32,7 +27,7 @@ describeKernel('fallback hooks', () => {
     const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
     const { port } = (await srv.ready) as { port: number };
     const cli = startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0.1']);
-    const clientEnd = endpoint((await cli.ready).local);
+    const clientEnd = endpointOf((await cli.ready).local);
     const srvDone = await srv.done;
 
     const closeWait = await trace.waitFor(

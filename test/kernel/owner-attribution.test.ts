@@ -5,15 +5,10 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SockEvent } from '../../src/events/sock-event.js';
-import { startActor, stopAllActors, type ActorLine } from '../support/actor.js';
+import { endpointOf, startActor, stopAllActors, type ActorLine } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { createNetnsPeer, removeStaleNamespaces, type NetnsPeer } from '../support/netns.js';
 import { startTrace, type TraceSession } from '../support/trace-session.js';
-
-const endpoint = (pair: unknown) => {
-  const [addr, port] = pair as [string, number];
-  return { addr, port };
-};
 
 describeKernel('owner attribution on the running kernel', () => {
   let ns: NetnsPeer;
@@ -44,7 +39,7 @@ describeKernel('owner attribution on the running kernel', () => {
         const srv = startActor(['server-leak', '--host', server(), '--port', '0', '--count', '1', '--hold', '10']);
         const { port } = (await srv.ready) as { port: number };
         const cli = startActor(['client-impatient', '--host', server(), '--port', String(port), '--wait', '0'], inNetns());
-        const peer = endpoint((await cli.ready).local);
+        const peer = endpointOf((await cli.ready).local);
         await cli.done;
         await srv.next((l) => 'accepted' in l);
 
@@ -74,7 +69,7 @@ describeKernel('owner attribution on the running kernel', () => {
         const cli = startActor(['client-closed-port', '--host', server(), '--port', String(port)], inNetns());
         const done = await cli.done;
         expect(done.error).toBe('ECONNREFUSED');
-        const clientEnd = done.local ? endpoint(done.local) : undefined;
+        const clientEnd = done.local ? endpointOf(done.local) : undefined;
 
         const sent = await trace.waitFor((x) => x.kind === 'rst_sent' && x.local.port === port, 5000, 'rst_sent');
         expect(sent.noSocket).toBe(true);
@@ -98,7 +93,7 @@ describeKernel('owner attribution on the running kernel', () => {
         const srv = startActor(['server-abort', '--host', server(), '--port', '0']);
         const { port } = (await srv.ready) as { port: number };
         const cli = startActor(['client-hold', '--host', server(), '--port', String(port)], inNetns());
-        const clientEnd = endpoint((await cli.ready).local);
+        const clientEnd = endpointOf((await cli.ready).local);
         const cliDone = await cli.done;
         await srv.done;
         expect(cliDone.error).toBe('ECONNRESET');
@@ -138,7 +133,7 @@ describeKernel('owner attribution on the running kernel', () => {
           ['client-impatient', '--host', server(), '--port', String(port), '--wait', '0.1'],
           inNetns(),
         );
-        const clientEnd = endpoint((await cli.ready).local);
+        const clientEnd = endpointOf((await cli.ready).local);
         const srvDone = (await srv.done) as ActorLine & { errno: string };
 
         const e = await trace.waitFor(
@@ -159,7 +154,7 @@ describeKernel('owner attribution on the running kernel', () => {
     const srv = startActor(['server-abort', '--host', '127.0.0.1', '--port', '0']);
     const { port } = (await srv.ready) as { port: number };
     const cli = startActor(['client-hold', '--host', '127.0.0.1', '--port', String(port)]);
-    const clientEnd = endpoint((await cli.ready).local);
+    const clientEnd = endpointOf((await cli.ready).local);
     await cli.done;
     const received: SockEvent = await trace.waitFor(
       (x) => x.kind === 'rst_received' && x.local.port === clientEnd.port,

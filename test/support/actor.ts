@@ -283,3 +283,9 @@ export function startActor(args: string[], opts: ActorOptions = {}): Actor {
 
   return actor;
 }
+
+/** An actor's [addr, port] pair (as in its "local" or "peer" fields) as an {addr, port} endpoint. */
+export function endpointOf(pair: unknown): { addr: string; port: number } {
+  const [addr, port] = pair as [string, number];
+  return { addr, port };
+}
