@@ -1,9 +1,10 @@
-// Module entry: exports the Tracer class and the layout of the shared event record.
+// Module entry: exports the Tracer class, the socket inventory, and the layouts of both records.
 #include <napi.h>
 
 #include <cstddef>
 
 #include "errors.h"
+#include "inventory.h"
 #include "record_layout.h"
 #include "tracer.h"
 
@@ -14,6 +15,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLibbpfLogger();
   exports.Set("Tracer", Tracer::Define(env));
   exports.Set("recordLayout", Napi::Function::New(env, RecordLayout, "recordLayout"));
+  exports.Set("inventory", Napi::Function::New(env, Inventory, "inventory"));
+  exports.Set("inventoryLayout", Napi::Function::New(env, InventoryLayout, "inventoryLayout"));
   return exports;
 }
 

@@ -1,6 +1,7 @@
 /** The socktrace command line: dispatches to a command and is the one place errors become exit codes. */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './usage-error.js';
+import { snapshotCommand } from './snapshot-command.js';
 import { watchCommand } from './watch-command.js';
 
 const USAGE = `Usage: socktrace <command> [options]
@@ -8,11 +9,13 @@ const USAGE = `Usage: socktrace <command> [options]
 Commands:
   watch      stream TCP events (state changes, RSTs, broken pipes) as JSON lines,
              attributed to the process that owns each socket and to its peer
+  snapshot   list every TCP socket now, with owners, rollups and findings
 
 Run 'socktrace <command> --help' for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   watch: watchCommand,
+  snapshot: snapshotCommand,
 };
 
 function version(): string {

@@ -66,9 +66,32 @@ export interface NativeRecordLayout {
   flags: Record<string, number>;
 }
 
+export interface NamespaceRef {
+  /** A file naming the network namespace: /proc/<pid>/ns/net or /run/netns/<name>. */
+  path: string;
+  inode: number;
+}
+
+export interface NativeInventory {
+  /** `count` inventory entries (native/inventory_entry.h), back to back. */
+  buffer: ArrayBuffer;
+  count: number;
+  /** Namespaces that could not be read, and why. */
+  errors: { path: string; message: string }[];
+}
+
+export interface NativeInventoryLayout {
+  size: number;
+  noInfo: number;
+  fields: Record<string, { offset: number; size: number }>;
+}
+
 export interface NativeBinding {
   Tracer: new (options?: NativeTracerOptions) => NativeTracer;
   recordLayout(): NativeRecordLayout;
+  /** Every TCP socket in these network namespaces (sock_diag), synchronously. */
+  inventory(namespaces: NamespaceRef[]): NativeInventory;
+  inventoryLayout(): NativeInventoryLayout;
 }
 
 export class BindingLoadError extends Error {

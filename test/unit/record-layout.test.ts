@@ -10,6 +10,7 @@ import {
   RECORD_SIZE,
   REASON_UNKNOWN,
 } from '../../src/native/record-layout.js';
+import { INVENTORY_ENTRY_SIZE, INVENTORY_FIELDS, INVENTORY_NO_INFO } from '../../src/native/inventory-layout.js';
 import { describeAddon } from '../support/kernel-gate.js';
 
 describeAddon('the TypeScript record layout matches the one the addon was compiled with', () => {
@@ -41,5 +42,14 @@ describeAddon('the TypeScript record layout matches the one the addon was compil
     }
     // The 4 reserved bytes at the end keep records 8-byte aligned.
     expect(RECORD_SIZE - end).toBe(4);
+  });
+});
+
+describeAddon('the TypeScript inventory entry layout matches the addon', () => {
+  it('has the same size, fields and no-info marker', () => {
+    const native = loadBinding().inventoryLayout();
+    expect(native.size).toBe(INVENTORY_ENTRY_SIZE);
+    expect(native.fields).toEqual(INVENTORY_FIELDS);
+    expect(native.noInfo).toBe(INVENTORY_NO_INFO);
   });
 });

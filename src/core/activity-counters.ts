@@ -1,0 +1,67 @@
+/**
+ * What happened, per rollup key (a process, a peer, a process-peer pair, a service): totals since start
+ * and per-second windows for rates. Sockets come and go; these counts outlive them.
+ */
+import { RateWindow } from './rate-window.js';
+
+export interface WriteAfterCloseSample {
+  atMs: number;
+  /** Time from the peer's FIN to the failed write or the RST it drew. */
+  delayMs: number;
+  delayIsLowerBound: boolean;
+  peer: string;
+  sock: string;
+}
+
+export class ActivityCounters {
+  readonly rstSentByReason = new Map<string, number>();
+  rstReceived = 0;
+  readonly errorsByErrno = new Map<string, number>();
+  opened = 0;
+  closed = 0;
+  readonly rstSentWindow = new RateWindow();
+  readonly rstReceivedWindow = new RateWindow();
+  readonly errorWindow = new RateWindow();
+  readonly openedWindow = new RateWindow();
+  readonly closedWindow = new RateWindow();
+  /** The latest writes after the peer closed (bounded), for the write-after-close finding. */
+  readonly writesAfterClose: WriteAfterCloseSample[] = [];
+  writesAfterCloseTotal = 0;
+
+  rstSent(atMs: number, reason: string): void {
+    this.rstSentByReason.set(reason, (this.rstSentByReason.get(reason) ?? 0) + 1);
+    this.rstSentWindow.add(atMs);
+  }
+
+  rstReceivedAt(atMs: number): void {
+    this.rstReceived++;
+    this.rstReceivedWindow.add(atMs);
+  }
+
+  error(atMs: number, errno: string): void {
+    this.errorsByErrno.set(errno, (this.errorsByErrno.get(errno) ?? 0) + 1);
+    this.errorWindow.add(atMs);
+  }
+
+  openedAt(atMs: number): void {
+    this.opened++;
+    this.openedWindow.add(atMs);
+  }
+
+  closedAt(atMs: number): void {
+    this.closed++;
+    this.closedWindow.add(atMs);
+  }
+
+  wroteAfterClose(sample: WriteAfterCloseSample, keep = 64): void {
+    this.writesAfterCloseTotal++;
+    this.writesAfterClose.push(sample);
+    if (this.writesAfterClose.length > keep) this.writesAfterClose.shift();
+  }
+
+  get rstSentTotal(): number {
+    let n = 0;
+    for (const v of this.rstSentByReason.values()) n += v;
+    return n;
+  }
+}

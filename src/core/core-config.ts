@@ -1,0 +1,66 @@
+/** The core's limits and finding thresholds: sensible defaults, each one configurable. */
+export interface FindingThresholds {
+  /** CLOSE_WAIT older than this counts toward a leak. */
+  closeWaitAgeSeconds: number;
+  /** A process with at least this many such sockets has a CLOSE_WAIT leak. */
+  closeWaitMinSockets: number;
+  /** Writes after the peer closed, per process in the last minute, that make a finding. */
+  writeAfterCloseMin: number;
+  /** fds / RLIMIT_NOFILE at or above this: warning; at or above fdCriticalRatio: critical. */
+  fdWarnRatio: number;
+  fdCriticalRatio: number;
+  /** RSTs per second (sent + received, over 10 s) to or from one peer that make a storm. */
+  rstStormPerSecond: number;
+  /** New connections per second (over 1 min) from one process to one peer that count as churn. */
+  churnPerSecond: number;
+  /** Share of the ephemeral port range one local address holds toward one peer address and port. */
+  ephemeralPortShare: number;
+}
+
+export interface CoreConfig {
+  /** Most sockets tracked at once; beyond it the oldest are evicted (and counted). */
+  maxSockets: number;
+  /** Most keys per rollup (processes, peers, process-peer pairs, services) kept for rates. */
+  maxRollupKeys: number;
+  /** Timeline entries kept per connection. */
+  maxTimelineEntries: number;
+  /** Finished connections kept with their timeline because they ended with an RST or an error. */
+  maxStories: number;
+  /** Rollup rows reported per kind (the rest are counted as omitted). */
+  rollupRows: number;
+  /** Size of the ephemeral port range (net.ipv4.ip_local_port_range), for port-pressure findings. */
+  ephemeralPorts: number;
+  /** How long TIME_WAIT lasts (TCP_TIMEWAIT_LEN). */
+  timeWaitSeconds: number;
+  thresholds: FindingThresholds;
+}
+
+export const DEFAULT_THRESHOLDS: FindingThresholds = {
+  closeWaitAgeSeconds: 60,
+  closeWaitMinSockets: 5,
+  writeAfterCloseMin: 1,
+  fdWarnRatio: 0.8,
+  fdCriticalRatio: 0.95,
+  rstStormPerSecond: 10,
+  churnPerSecond: 20,
+  ephemeralPortShare: 0.5,
+};
+
+export const DEFAULT_CORE_CONFIG: CoreConfig = {
+  maxSockets: 262_144,
+  maxRollupKeys: 10_000,
+  maxTimelineEntries: 16,
+  maxStories: 256,
+  rollupRows: 100,
+  ephemeralPorts: 60999 - 32768 + 1,
+  timeWaitSeconds: 60,
+  thresholds: DEFAULT_THRESHOLDS,
+};
+
+export function coreConfig(overrides: Partial<Omit<CoreConfig, 'thresholds'>> & { thresholds?: Partial<FindingThresholds> } = {}): CoreConfig {
+  return {
+    ...DEFAULT_CORE_CONFIG,
+    ...overrides,
+    thresholds: { ...DEFAULT_THRESHOLDS, ...overrides.thresholds },
+  };
+}

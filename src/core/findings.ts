@@ -1,0 +1,248 @@
+/**
+ * Findings: each a diagnosis with its evidence and an explanation a tired on-call engineer can act on.
+ * Thresholds come from CoreConfig.thresholds.
+ */
+import type { ActivityCounters } from './activity-counters.js';
+import type { BoundedMap } from './bounded-map.js';
+import type { CoreConfig } from './core-config.js';
+import { hasPeer } from './rollup-keys.js';
+import type { Rollups } from './rollups.js';
+import type { ConnectionStory, Finding, ProcessRollup } from './summary-model.js';
+import type { TrackedSocket } from './tracked-socket.js';
+
+export interface FindingSource {
+  readonly config: CoreConfig;
+  readonly sockets: { values(): IterableIterator<TrackedSocket> };
+  readonly byProcess: BoundedMap<number, ActivityCounters>;
+  story(sock: string): ConnectionStory | null;
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.floor(seconds % 60)} s`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86_400)} d ${Math.floor((seconds % 86_400) / 3600)} h`;
+}
+
+function who(p: { pid: number; comm: string }): string {
+  return `${p.comm || '?'} (pid ${p.pid})`;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s[Math.floor((s.length - 1) / 2)]!;
+}
+
+function topCounts(values: Iterable<string>, n = 5): { value: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, n).map(([value, count]) => ({ value, count }));
+}
+
+function closeWaitLeaks(core: FindingSource, processes: ProcessRollup[], nowMs: number): Finding[] {
+  const t = core.config.thresholds;
+  const minAgeMs = t.closeWaitAgeSeconds * 1000;
+  const oldPeers = new Map<number, string[]>();
+  for (const s of core.sockets.values()) {
+    if (s.state !== 'CLOSE_WAIT' || nowMs - s.stateSinceMs < minAgeMs) continue;
+    for (const o of s.owners) oldPeers.set(o.pid, [...(oldPeers.get(o.pid) ?? []), s.peer.addr]);
+  }
+  const findings: Finding[] = [];
+  for (const p of processes) {
+    const old = oldPeers.get(p.pid) ?? [];
+    if (old.length < t.closeWaitMinSockets) continue;
+    const oldest = p.closeWait.oldestSeconds ?? 0;
+    const fdUse = p.fds !== null && p.fdLimit ? p.fds / p.fdLimit : null;
+    const atLeast = p.closeWait.oldestIsLowerBound ? 'at least ' : '';
+    findings.push({
+      kind: 'close_wait_leak',
+      severity: old.length >= 100 || (fdUse !== null && fdUse >= t.fdWarnRatio) ? 'critical' : 'warning',
+      title: `CLOSE_WAIT leak: ${who(p)} holds ${old.length} connections its peers closed over ${formatDuration(t.closeWaitAgeSeconds)} ago`,
+      explanation:
+        `${who(p)} has ${old.length} sockets in CLOSE_WAIT for more than ${formatDuration(t.closeWaitAgeSeconds)} ` +
+        `(the oldest for ${atLeast}${formatDuration(oldest)}). The peer closed each connection (its FIN arrived) ` +
+        `but the application never called close() on its side. Each one keeps a file descriptor` +
+        (p.fds !== null && p.fdLimit ? ` (${p.fds} of ${p.fdLimit} in use)` : '') +
+        ` until the process runs out. Look for a code path that stops using a connection after read() ` +
+        `returns 0 (EOF) or after an error or timeout without closing it; restarting the process only ` +
+        `buys time.`,
+      subject: { pid: p.pid, comm: p.comm },
+      evidence: {
+        closeWaitOverThreshold: old.length,
+        closeWaitTotal: p.closeWait.count,
+        oldestSeconds: Math.round(oldest),
+        oldestIsLowerBound: p.closeWait.oldestIsLowerBound,
+        ages: p.closeWait.ages,
+        topPeers: topCounts(old),
+        fds: p.fds,
+        fdLimit: p.fdLimit,
+      },
+    });
+  }
+  return findings;
+}
+
+function writesAfterPeerClose(core: FindingSource, processes: ProcessRollup[], nowMs: number): Finding[] {
+  const findings: Finding[] = [];
+  for (const p of processes) {
+    const samples = (core.byProcess.get(p.pid)?.writesAfterClose ?? []).filter((s) => nowMs - s.atMs <= 60_000);
+    if (samples.length < core.config.thresholds.writeAfterCloseMin) continue;
+    const delays = samples.map((s) => s.delayMs / 1000);
+    const example = core.story(samples.at(-1)!.sock);
+    const errors = p.activity.errors.byErrno;
+    findings.push({
+      kind: 'write_after_peer_close',
+      severity: samples.length >= 10 ? 'critical' : 'warning',
+      title: `Writes after the peer closed: ${who(p)}, ${samples.length} in the last minute (median ${formatDuration(median(delays))} after the peer's FIN)`,
+      explanation:
+        `${who(p)} wrote to ${samples.length} connections in the last minute after their peers had already ` +
+        `closed them, a median of ${formatDuration(median(delays))} later (longest ${formatDuration(Math.max(...delays))}). ` +
+        `The clients gave up waiting before the answer was ready: their timeout is shorter than this ` +
+        `service's latency. The late writes draw an RST and fail with EPIPE ("broken pipe") or ECONNRESET, ` +
+        `and the work behind them was wasted. Make the service answer within the clients' timeout, raise ` +
+        `that timeout, or stop work on a request whose connection saw EOF.`,
+      subject: { pid: p.pid, comm: p.comm },
+      evidence: {
+        lastMinute: samples.length,
+        total: p.activity.writesAfterPeerClose,
+        medianDelaySeconds: Number(median(delays).toFixed(3)),
+        maxDelaySeconds: Number(Math.max(...delays).toFixed(3)),
+        delaysAreLowerBounds: samples.some((s) => s.delayIsLowerBound),
+        topPeers: topCounts(samples.map((s) => s.peer)),
+        errorsByErrno: errors,
+        example,
+      },
+    });
+  }
+  return findings;
+}
+
+function fdPressure(core: FindingSource, processes: ProcessRollup[]): Finding[] {
+  const t = core.config.thresholds;
+  const findings: Finding[] = [];
+  for (const p of processes) {
+    if (p.fds === null || !p.fdLimit) continue;
+    const use = p.fds / p.fdLimit;
+    if (use < t.fdWarnRatio) continue;
+    const sockets = p.totalSockets;
+    findings.push({
+      kind: 'fd_pressure',
+      severity: use >= t.fdCriticalRatio ? 'critical' : 'warning',
+      title: `File descriptors near the limit: ${who(p)} uses ${p.fds} of ${p.fdLimit} (${Math.round(use * 100)}%)`,
+      explanation:
+        `${who(p)} has ${p.fds} files open against a limit of ${p.fdLimit} (ulimit -n). At the limit, ` +
+        `accept() and connect() fail with EMFILE ("too many open files") and the service stops taking ` +
+        `connections. ${sockets} of its open files are TCP sockets` +
+        (p.closeWait.count > 0 ? `, ${p.closeWait.count} of them in CLOSE_WAIT (closed by the peer, never by the application)` : '') +
+        `. Fix the leak first; raising LimitNOFILE only delays the outage.`,
+      subject: { pid: p.pid, comm: p.comm },
+      evidence: { fds: p.fds, fdLimit: p.fdLimit, ratio: Number(use.toFixed(3)), tcpSockets: sockets, closeWait: p.closeWait.count },
+    });
+  }
+  return findings;
+}
+
+function rstStorms(core: FindingSource, rollups: Rollups): Finding[] {
+  const t = core.config.thresholds;
+  const findings: Finding[] = [];
+  for (const peer of rollups.all.peers) {
+    const sent = peer.activity.rstSent.perSecond10s;
+    const received = peer.activity.rstReceived.perSecond10s;
+    if (sent + received < t.rstStormPerSecond) continue;
+    const reasons = Object.entries(peer.activity.rstSent.byReason).sort((a, b) => b[1] - a[1]);
+    const topReason = reasons[0]?.[0];
+    const direction = sent >= received ? 'to' : 'from';
+    const cause =
+      direction === 'from'
+        ? `${peer.peer} is resetting connections: it crashed or restarted, a load balancer or firewall ` +
+          `dropped the flows, or it refuses what it is sent. Check that side's logs and its connection limits.`
+        : topReason === 'NO_SOCKET'
+          ? `Most are answers to packets for which no socket exists here: ${peer.peer} connects to a port ` +
+            `nobody listens on (a service down or misconfigured), or keeps using connections this host ` +
+            `already forgot.`
+          : `This host resets connections to ${peer.peer}` +
+            (topReason ? ` (mostly ${topReason})` : '') +
+            `: aborted closes (SO_LINGER 0), unread data at close, or protocol errors.`;
+    findings.push({
+      kind: 'rst_storm',
+      severity: sent + received >= t.rstStormPerSecond * 10 ? 'critical' : 'warning',
+      title: `RST storm ${direction} ${peer.peer}: ${(sent + received).toFixed(1)}/s over 10 s`,
+      explanation: `${(sent + received).toFixed(1)} TCP resets per second over the last 10 s (${sent.toFixed(1)}/s sent, ${received.toFixed(1)}/s received). ${cause}`,
+      subject: { peer: peer.peer },
+      evidence: {
+        sentPerSecond10s: sent,
+        receivedPerSecond10s: received,
+        sentByReason: Object.fromEntries(reasons),
+        sentTotal: peer.activity.rstSent.total,
+        receivedTotal: peer.activity.rstReceived.total,
+      },
+    });
+  }
+  return findings;
+}
+
+function churn(core: FindingSource, rollups: Rollups): Finding[] {
+  const t = core.config.thresholds;
+  const findings: Finding[] = [];
+  for (const pp of rollups.all.processPeers) {
+    const rate = pp.activity.opened.perSecond1m;
+    if (rate < t.churnPerSecond) continue;
+    const timeWait = pp.sockets.TIME_WAIT ?? 0;
+    findings.push({
+      kind: 'connection_churn',
+      severity: 'warning',
+      title: `Connection churn: ${who(pp)} opens ${rate.toFixed(1)} connections/s to ${pp.peer} (1 min)`,
+      explanation:
+        `${who(pp)} opens a new TCP connection to ${pp.peer} ${rate.toFixed(1)} times per second and closes ` +
+        `it again instead of reusing it. Every close leaves a TIME_WAIT socket for ${core.config.timeWaitSeconds} s ` +
+        `(${timeWait} now) and uses up an ephemeral port; at scale, connect() fails with EADDRNOTAVAIL. ` +
+        `Use keep-alive or a connection pool for this peer.`,
+      subject: { pid: pp.pid, comm: pp.comm, peer: pp.peer },
+      evidence: { openedPerSecond1m: rate, openedTotal: pp.activity.opened.total, timeWait, sockets: pp.sockets },
+    });
+  }
+  return findings;
+}
+
+/** One local address holding most ephemeral ports toward one remote address and port. */
+function ephemeralPortPressure(core: FindingSource): Finding[] {
+  const t = core.config.thresholds;
+  const perTuple = new Map<string, { local: string; peer: string; timeWait: number; total: number }>();
+  for (const s of core.sockets.values()) {
+    if (!hasPeer(s) || s.state === 'LISTEN') continue;
+    const key = `${s.local.addr} ${s.peer.addr}:${s.peer.port}`;
+    const entry = perTuple.get(key) ?? { local: s.local.addr, peer: `${s.peer.addr}:${s.peer.port}`, timeWait: 0, total: 0 };
+    entry.total++;
+    if (s.state === 'TIME_WAIT') entry.timeWait++;
+    perTuple.set(key, entry);
+  }
+  const limit = core.config.ephemeralPorts * t.ephemeralPortShare;
+  return [...perTuple.values()]
+    .filter((e) => e.total >= limit)
+    .map((e) => ({
+      kind: 'ephemeral_port_pressure' as const,
+      severity: e.total >= core.config.ephemeralPorts * 0.9 ? ('critical' as const) : ('warning' as const),
+      title: `Ephemeral ports running out: ${e.total} sockets from ${e.local} to ${e.peer}`,
+      explanation:
+        `${e.total} sockets (${e.timeWait} in TIME_WAIT) go from ${e.local} to ${e.peer}, out of ` +
+        `${core.config.ephemeralPorts} ephemeral ports. When they are all taken, new connections to that ` +
+        `peer fail with EADDRNOTAVAIL. Reuse connections (keep-alive, pooling), spread across more ` +
+        `destination addresses, or widen net.ipv4.ip_local_port_range.`,
+      subject: { local: e.local, peer: e.peer },
+      evidence: { sockets: e.total, timeWait: e.timeWait, ephemeralPorts: core.config.ephemeralPorts },
+    }));
+}
+
+export function findFindings(core: FindingSource, rollups: Rollups, nowMs: number): Finding[] {
+  const processes = rollups.all.processes;
+  const findings = [
+    ...closeWaitLeaks(core, processes, nowMs),
+    ...writesAfterPeerClose(core, processes, nowMs),
+    ...fdPressure(core, processes),
+    ...rstStorms(core, rollups),
+    ...churn(core, rollups),
+    ...ephemeralPortPressure(core),
+  ];
+  return findings.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1));
+}

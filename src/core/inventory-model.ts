@@ -1,0 +1,45 @@
+/** What the core is told about the host at a moment: sockets that exist and the processes holding them. */
+import type { Endpoint } from '../events/sock-event.js';
+import type { TcpState } from '../events/tcp-names.js';
+
+export interface ProcessInfo {
+  pid: number;
+  /** Escaped (untrusted): see events/kernel-text.ts. */
+  comm: string;
+  /** Escaped, arguments joined by spaces, cut at a few hundred characters. */
+  cmdline: string;
+  uid: number;
+  /** Open file descriptors now. */
+  fds: number;
+  /** Soft RLIMIT_NOFILE, null when unreadable or unlimited. */
+  fdLimit: number | null;
+}
+
+export interface InventorySocket {
+  /** The socket cookie in hex: the same id events carry in `sock`. */
+  sock: string;
+  family: 4 | 6;
+  netns: number;
+  local: Endpoint;
+  peer: Endpoint;
+  state: TcpState;
+  /** The socket's inode (0 for TIME_WAIT and not-yet-accepted sockets). */
+  inode: number;
+  uid: number;
+  /** Every process holding the socket open (a socket can be shared, e.g. after fork). */
+  owners: number[];
+  /**
+   * How long the socket has been in its state, at least, when the kernel can tell (CLOSE_WAIT: since
+   * the last ACK arrived; TIME_WAIT: from its timer); null when it cannot.
+   */
+  ageLowerBoundMs: number | null;
+}
+
+export interface Inventory {
+  /** Wall-clock time the inventory was taken. */
+  takenAtMs: number;
+  sockets: InventorySocket[];
+  processes: ProcessInfo[];
+  /** Namespaces or processes that could not be read, and why (nothing is skipped silently). */
+  problems: string[];
+}

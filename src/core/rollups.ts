@@ -1,0 +1,195 @@
+/**
+ * Rollups per process, peer, process-peer pair and service: sockets by state and CLOSE_WAIT ages from
+ * the socket table, RSTs, errors and connection rates from the activity counters.
+ */
+import type { ActivityCounters } from './activity-counters.js';
+import type { BoundedMap } from './bounded-map.js';
+import type { ProcessInfo } from './inventory-model.js';
+import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
+import type {
+  ActivityStats,
+  CloseWaitStats,
+  PeerRollup,
+  ProcessPeerRollup,
+  ProcessRollup,
+  RollupBase,
+  RollupList,
+  ServiceRollup,
+  StateCounts,
+} from './summary-model.js';
+import type { OwnerRef, TrackedSocket } from './tracked-socket.js';
+
+/** What rollups read from the core (a narrow view, so this file cannot change it). */
+export interface RollupSource {
+  readonly config: { rollupRows: number };
+  readonly sockets: { values(): IterableIterator<TrackedSocket> };
+  readonly processes: ReadonlyMap<number, ProcessInfo>;
+  readonly byProcess: BoundedMap<number, ActivityCounters>;
+  readonly byPeer: BoundedMap<string, ActivityCounters>;
+  readonly byProcessPeer: BoundedMap<string, ActivityCounters>;
+  readonly byService: BoundedMap<string, ActivityCounters>;
+  readonly listeners: ReadonlyMap<string, Set<string>>;
+  serviceOf(s: TrackedSocket): string | null;
+}
+
+export interface Rollups {
+  byState: StateCounts;
+  processes: RollupList<ProcessRollup>;
+  peers: RollupList<PeerRollup>;
+  processPeers: RollupList<ProcessPeerRollup>;
+  services: RollupList<ServiceRollup>;
+  /** Every row, before the report limit: findings look at all of them. */
+  all: { processes: ProcessRollup[]; peers: PeerRollup[]; processPeers: ProcessPeerRollup[]; services: ServiceRollup[] };
+}
+
+/** Accumulates one rollup key's sockets while the table is walked once. */
+class SocketTally {
+  readonly sockets: StateCounts = {};
+  total = 0;
+  closeWait: CloseWaitStats = {
+    count: 0,
+    oldestSeconds: null,
+    oldestIsLowerBound: false,
+    ages: { under10s: 0, under1m: 0, under10m: 0, over10m: 0 },
+  };
+
+  add(s: TrackedSocket, nowMs: number): void {
+    this.sockets[s.state] = (this.sockets[s.state] ?? 0) + 1;
+    this.total++;
+    if (s.state !== 'CLOSE_WAIT') return;
+    const cw = this.closeWait;
+    cw.count++;
+    const age = Math.max(0, (nowMs - s.stateSinceMs) / 1000);
+    if (cw.oldestSeconds === null || age > cw.oldestSeconds) {
+      cw.oldestSeconds = age;
+      cw.oldestIsLowerBound = s.stateSinceIsLowerBound;
+    }
+    if (age < 10) cw.ages.under10s++;
+    else if (age < 60) cw.ages.under1m++;
+    else if (age < 600) cw.ages.under10m++;
+    else cw.ages.over10m++;
+  }
+}
+
+const EMPTY_TALLY = new SocketTally();
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+export function activityStats(c: ActivityCounters | undefined, nowMs: number): ActivityStats {
+  const rate = (w: { perSecond(now: number, s: number): number } | undefined, total: number) => ({
+    total,
+    perSecond10s: w ? round(w.perSecond(nowMs, 10)) : 0,
+    perSecond1m: w ? round(w.perSecond(nowMs, 60)) : 0,
+  });
+  return {
+    rstSent: { ...rate(c?.rstSentWindow, c?.rstSentTotal ?? 0), byReason: Object.fromEntries(c?.rstSentByReason ?? []) },
+    rstReceived: rate(c?.rstReceivedWindow, c?.rstReceived ?? 0),
+    errors: {
+      ...rate(c?.errorWindow, [...(c?.errorsByErrno.values() ?? [])].reduce((a, b) => a + b, 0)),
+      byErrno: Object.fromEntries(c?.errorsByErrno ?? []),
+    },
+    opened: rate(c?.openedWindow, c?.opened ?? 0),
+    closed: rate(c?.closedWindow, c?.closed ?? 0),
+    writesAfterPeerClose: c?.writesAfterCloseTotal ?? 0,
+  };
+}
+
+function base(t: SocketTally, c: ActivityCounters | undefined, nowMs: number): RollupBase {
+  return { sockets: t.sockets, totalSockets: t.total, closeWait: t.closeWait, activity: activityStats(c, nowMs) };
+}
+
+function tally<K>(map: Map<K, SocketTally>, key: K): SocketTally {
+  let t = map.get(key);
+  if (!t) map.set(key, (t = new SocketTally()));
+  return t;
+}
+
+/** Worst first: CLOSE_WAIT, then problems per second, then size. */
+function byConcern(a: RollupBase, b: RollupBase): number {
+  const trouble = (r: RollupBase) =>
+    r.activity.rstSent.perSecond1m + r.activity.rstReceived.perSecond1m + r.activity.errors.perSecond1m;
+  return b.closeWait.count - a.closeWait.count || trouble(b) - trouble(a) || b.totalSockets - a.totalSockets;
+}
+
+function limit<T extends RollupBase>(rows: T[], max: number): RollupList<T> {
+  rows.sort(byConcern);
+  return { rows: rows.slice(0, max), omitted: Math.max(0, rows.length - max) };
+}
+
+export function buildRollups(core: RollupSource, nowMs: number): Rollups {
+  const byState: StateCounts = {};
+  const processes = new Map<number, SocketTally>();
+  const peers = new Map<string, SocketTally>();
+  const processPeers = new Map<string, SocketTally>();
+  const services = new Map<string, SocketTally>();
+  const names = new Map<number, string>();
+  const serviceListeners = new Map<string, OwnerRef[]>();
+
+  for (const s of core.sockets.values()) {
+    byState[s.state] = (byState[s.state] ?? 0) + 1;
+    const peer = hasPeer(s) ? s.peer.addr : null;
+    for (const o of s.owners) {
+      if (o.comm) names.set(o.pid, o.comm);
+      tally(processes, o.pid).add(s, nowMs);
+      if (peer) tally(processPeers, processPeerKey(o.pid, peer)).add(s, nowMs);
+    }
+    if (peer) tally(peers, peer).add(s, nowMs);
+    const service = core.serviceOf(s);
+    if (service) {
+      tally(services, service).add(s, nowMs);
+      if (s.state === 'LISTEN') serviceListeners.set(service, [...(serviceListeners.get(service) ?? []), ...s.owners]);
+    }
+  }
+  // Processes and peers with activity but no socket left still deserve a row.
+  for (const [pid] of core.byProcess.entries()) if (!processes.has(pid)) processes.set(pid, EMPTY_TALLY);
+  for (const [peer] of core.byPeer.entries()) if (!peers.has(peer)) peers.set(peer, EMPTY_TALLY);
+  for (const [key] of core.byProcessPeer.entries()) if (!processPeers.has(key)) processPeers.set(key, EMPTY_TALLY);
+  for (const [key] of core.byService.entries()) if (!services.has(key) && core.listeners.has(key)) services.set(key, EMPTY_TALLY);
+
+  const processRows: ProcessRollup[] = [...processes].map(([pid, t]) => {
+    const info = core.processes.get(pid);
+    return {
+      pid,
+      comm: info?.comm ?? names.get(pid) ?? '',
+      cmdline: info?.cmdline ?? '',
+      fds: info?.fds ?? null,
+      fdLimit: info?.fdLimit ?? null,
+      ...base(t, core.byProcess.get(pid), nowMs),
+    };
+  });
+  // Processes near their fd limit matter even with no socket trouble.
+  for (const info of core.processes.values()) {
+    if (!processes.has(info.pid) && info.fdLimit && info.fds >= info.fdLimit * 0.5) {
+      processRows.push({ pid: info.pid, comm: info.comm, cmdline: info.cmdline, fds: info.fds, fdLimit: info.fdLimit, ...base(EMPTY_TALLY, undefined, nowMs) });
+    }
+  }
+  const peerRows: PeerRollup[] = [...peers].map(([peer, t]) => ({ peer, ...base(t, core.byPeer.get(peer), nowMs) }));
+  const processPeerRows: ProcessPeerRollup[] = [...processPeers].map(([key, t]) => {
+    const cut = key.indexOf('|');
+    const pid = Number(key.slice(0, cut));
+    return {
+      pid,
+      comm: core.processes.get(pid)?.comm ?? names.get(pid) ?? '',
+      peer: key.slice(cut + 1),
+      ...base(t, core.byProcessPeer.get(key), nowMs),
+    };
+  });
+  const serviceRows: ServiceRollup[] = [...services].map(([key, t]) => {
+    const [netns, port] = key.split('|').map(Number) as [number, number];
+    const seen = new Set<number>();
+    const listeners = (serviceListeners.get(key) ?? []).filter((o) => !seen.has(o.pid) && seen.add(o.pid));
+    return { netns, port, listeners, ...base(t, core.byService.get(serviceKey(netns, port)), nowMs) };
+  });
+
+  const rows = core.config.rollupRows;
+  return {
+    byState,
+    processes: limit([...processRows], rows),
+    peers: limit([...peerRows], rows),
+    processPeers: limit([...processPeerRows], rows),
+    services: limit([...serviceRows], rows),
+    all: { processes: processRows, peers: peerRows, processPeers: processPeerRows, services: serviceRows },
+  };
+}

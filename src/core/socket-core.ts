@@ -1,0 +1,384 @@
+/**
+ * The live core: events and inventories in, socket state, rollups and findings out. Pure: no I/O, no
+ * timers, no clock of its own (time comes with the inputs), so every view and every test drives it the
+ * same way.
+ */
+import type { SockEvent } from '../events/sock-event.js';
+import type { TcpState } from '../events/tcp-names.js';
+import { ActivityCounters } from './activity-counters.js';
+import { BoundedMap } from './bounded-map.js';
+import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core-config.js';
+import { findFindings } from './findings.js';
+import type { Inventory, ProcessInfo } from './inventory-model.js';
+import { buildRollups } from './rollups.js';
+import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
+import type { ConnectionStory, CoreSummary, SocketView } from './summary-model.js';
+import type { OwnerRef, TimelineEntry, TimelineStep, TrackedSocket } from './tracked-socket.js';
+
+/** States a socket leaves by closing without RST into a kernel TIME_WAIT socket. */
+const TIME_WAIT_ENTRIES: ReadonlySet<string> = new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT']);
+
+export class SocketCore {
+  readonly config: CoreConfig;
+  readonly sockets: BoundedMap<string, TrackedSocket>;
+  readonly processes = new Map<number, ProcessInfo>();
+  readonly byProcess: BoundedMap<number, ActivityCounters>;
+  readonly byPeer: BoundedMap<string, ActivityCounters>;
+  readonly byProcessPeer: BoundedMap<string, ActivityCounters>;
+  readonly byService: BoundedMap<string, ActivityCounters>;
+  /** Listening sockets per service key: which local ports are services. */
+  readonly listeners = new Map<string, Set<string>>();
+  readonly stories: ConnectionStory[] = [];
+  eventsApplied = 0;
+  eventsLost = 0;
+  reconciledAway = 0;
+
+  constructor(
+    config: CoreConfig = DEFAULT_CORE_CONFIG,
+    private readonly toEpochMs: (tsNs: bigint) => number = (ns) => Number(ns / 1_000_000n),
+  ) {
+    this.config = config;
+    this.sockets = new BoundedMap(config.maxSockets);
+    this.byProcess = new BoundedMap(config.maxRollupKeys);
+    this.byPeer = new BoundedMap(config.maxRollupKeys);
+    this.byProcessPeer = new BoundedMap(config.maxRollupKeys);
+    this.byService = new BoundedMap(config.maxRollupKeys);
+  }
+
+  // ---------- inputs ----------
+
+  /**
+   * Reconciles with what exists now. Sockets the core did not know are added, with the age the kernel
+   * can vouch for as a lower bound; known ones take the inventory's state and owners; ones the
+   * inventory no longer has, and no event touched since, are gone.
+   */
+  applyInventory(inventory: Inventory): void {
+    const at = inventory.takenAtMs;
+    this.processes.clear();
+    for (const p of inventory.processes) this.processes.set(p.pid, p);
+    const seen = new Set<string>();
+    for (const s of inventory.sockets) {
+      seen.add(s.sock);
+      const owners = s.owners.map((pid) => ({ pid, comm: this.processes.get(pid)?.comm ?? '' }));
+      const since = at - (s.ageLowerBoundMs ?? 0);
+      const known = this.sockets.get(s.sock);
+      if (known) {
+        if (known.state !== s.state) this.enterState(known, s.state, since, true);
+        if (owners.length > 0) known.owners = owners;
+        known.lastSeenMs = Math.max(known.lastSeenMs, at);
+        continue;
+      }
+      const tracked: TrackedSocket = {
+        sock: s.sock,
+        family: s.family,
+        netns: s.netns,
+        local: s.local,
+        peer: s.peer,
+        state: s.state,
+        stateSinceMs: since,
+        stateSinceIsLowerBound: true,
+        owners,
+        peerClosedAtMs: s.state === 'CLOSE_WAIT' ? since : null,
+        peerCloseIsLowerBound: true,
+        wroteAfterPeerClose: false,
+        rstSent: 0,
+        rstReceived: 0,
+        errors: 0,
+        closedIntoTimeWait: false,
+        expiresAtMs: null,
+        lastSeenMs: at,
+        timeline: [],
+      };
+      this.sockets.set(s.sock, tracked);
+      if (s.state === 'LISTEN') this.addListener(tracked);
+    }
+    for (const [sock, tracked] of [...this.sockets.entries()]) {
+      if (!seen.has(sock) && tracked.lastSeenMs < at) {
+        this.forget(tracked);
+        this.reconciledAway++;
+      }
+    }
+  }
+
+  /** Updates what is known of processes (fd counts move) without a full inventory. */
+  applyProcesses(processes: readonly ProcessInfo[]): void {
+    this.processes.clear();
+    for (const p of processes) this.processes.set(p.pid, p);
+  }
+
+  applyEvents(events: readonly SockEvent[]): void {
+    for (const e of events) this.applyEvent(e);
+  }
+
+  /** Losses reported by the source: shown in totals, so drift is never silent. */
+  noteLost(count: number): void {
+    this.eventsLost += count;
+  }
+
+  /** Drops TIME_WAIT sockets the kernel has let go of by now. */
+  expire(nowMs: number): void {
+    for (const s of [...this.sockets.values()]) {
+      if (s.expiresAtMs !== null && s.expiresAtMs <= nowMs) this.forget(s);
+    }
+  }
+
+  // ---------- outputs ----------
+
+  summarize(nowMs: number): CoreSummary {
+    this.expire(nowMs);
+    const rollups = buildRollups(this, nowMs);
+    return {
+      atMs: nowMs,
+      totals: {
+        sockets: this.sockets.size,
+        byState: rollups.byState,
+        eventsApplied: this.eventsApplied,
+        eventsLost: this.eventsLost,
+        socketEvictions: this.sockets.evictions,
+        rollupEvictions:
+          this.byProcess.evictions + this.byPeer.evictions + this.byProcessPeer.evictions + this.byService.evictions,
+        reconciledAway: this.reconciledAway,
+      },
+      processes: rollups.processes,
+      peers: rollups.peers,
+      processPeers: rollups.processPeers,
+      services: rollups.services,
+      findings: findFindings(this, rollups, nowMs),
+      stories: [...this.stories],
+    };
+  }
+
+  socketViews(nowMs: number): SocketView[] {
+    const views: SocketView[] = [];
+    for (const s of this.sockets.values()) {
+      const procs = s.owners.map((o) => ({ pid: o.pid, comm: o.comm }));
+      views.push({
+        sock: s.sock,
+        state: s.state,
+        proc: procs[0] ?? null,
+        procs,
+        local: s.local,
+        peer: s.peer,
+        netns: s.netns,
+        stateAgeSeconds: Math.max(0, (nowMs - s.stateSinceMs) / 1000),
+        stateAgeIsLowerBound: s.stateSinceIsLowerBound,
+        rstSent: s.rstSent,
+        rstReceived: s.rstReceived,
+        errors: s.errors,
+      });
+    }
+    return views;
+  }
+
+  /** The timeline of a connection, live or recently finished. */
+  story(sock: string): ConnectionStory | null {
+    const live = this.sockets.get(sock);
+    if (live) return storyOf(live);
+    return this.stories.find((s) => s.sock === sock) ?? null;
+  }
+
+  // ---------- event handling ----------
+
+  private applyEvent(e: SockEvent): void {
+    this.eventsApplied++;
+    const at = this.toEpochMs(e.tsNs);
+    if (e.kind === 'rst_sent' && e.noSocket) {
+      // No socket: the RST still counts toward the peer it went to.
+      if (hasPeer(e)) this.peerCounters(e.peer.addr).rstSent(at, e.reason ?? 'UNKNOWN');
+      return;
+    }
+    const s = this.trackedFor(e, at);
+    if (e.owner && !s.owners.some((o) => o.pid === e.owner!.pid)) s.owners.push({ pid: e.owner.pid, comm: e.owner.comm });
+    s.lastSeenMs = Math.max(s.lastSeenMs, at);
+
+    switch (e.kind) {
+      case 'state_change':
+        this.onStateChange(s, e.oldState ?? 'UNKNOWN', e.state ?? 'UNKNOWN', at);
+        break;
+      case 'rst_sent':
+        s.rstSent++;
+        this.record(s, at, 'rst_sent', e.reason ?? undefined);
+        for (const c of this.countersOf(s)) c.rstSent(at, e.reason ?? 'UNKNOWN');
+        break;
+      case 'rst_received':
+        s.rstReceived++;
+        this.record(s, at, 'rst_received', e.state ?? undefined);
+        for (const c of this.countersOf(s)) c.rstReceivedAt(at);
+        // In CLOSE_WAIT the peer's socket is gone: its RST answers data this side wrote after the FIN.
+        if (s.state === 'CLOSE_WAIT') this.noteWriteAfterClose(s, at);
+        break;
+      case 'send_error':
+      case 'recv_error':
+        s.errors++;
+        this.record(s, at, e.kind, e.errno ?? undefined);
+        for (const c of this.countersOf(s)) c.error(at, e.errno ?? 'UNKNOWN');
+        if (e.kind === 'send_error' && s.peerClosedAtMs !== null) this.noteWriteAfterClose(s, at);
+        break;
+      case 'destroy':
+        this.onDestroy(s, at);
+        break;
+    }
+  }
+
+  private onStateChange(s: TrackedSocket, from: TcpState | 'UNKNOWN', to: TcpState | 'UNKNOWN', at: number): void {
+    if (to === 'UNKNOWN') return;
+    if (to === 'ESTABLISHED' && (from === 'SYN_SENT' || from === 'SYN_RECV')) {
+      this.record(s, at, 'opened');
+      for (const c of this.countersOf(s)) c.openedAt(at);
+    } else if (to === 'CLOSE_WAIT') {
+      s.peerClosedAtMs = at;
+      s.peerCloseIsLowerBound = false;
+      this.record(s, at, 'peer_closed');
+    } else if (to === 'FIN_WAIT1' || to === 'LAST_ACK') {
+      this.record(s, at, 'app_closed', to);
+    } else if (to === 'CLOSE') {
+      // A clean active close leaves a TIME_WAIT socket behind; an RST or a refused connect does not.
+      s.closedIntoTimeWait = TIME_WAIT_ENTRIES.has(from) && s.rstSent === 0 && s.rstReceived === 0;
+      this.record(s, at, 'closed', from);
+      if (from !== 'LISTEN' && from !== 'SYN_SENT' && from !== 'CLOSE') {
+        for (const c of this.countersOf(s)) c.closedAt(at);
+      }
+    }
+    if (to === 'LISTEN') this.addListener(s);
+    if (from === 'LISTEN' && to === 'CLOSE') this.removeListener(s);
+    this.enterState(s, to, at, false);
+  }
+
+  private onDestroy(s: TrackedSocket, at: number): void {
+    if (s.closedIntoTimeWait) {
+      // The kernel swaps in a TIME_WAIT socket with the same cookie; it lives timeWaitSeconds.
+      this.enterState(s, 'TIME_WAIT', at, false);
+      s.expiresAtMs = at + this.config.timeWaitSeconds * 1000;
+      this.record(s, at, 'time_wait');
+      return;
+    }
+    this.forget(s);
+  }
+
+  private noteWriteAfterClose(s: TrackedSocket, at: number): void {
+    if (s.wroteAfterPeerClose || s.peerClosedAtMs === null) return;
+    s.wroteAfterPeerClose = true;
+    const sample = {
+      atMs: at,
+      delayMs: Math.max(0, at - s.peerClosedAtMs),
+      delayIsLowerBound: s.peerCloseIsLowerBound,
+      peer: s.peer.addr,
+      sock: s.sock,
+    };
+    for (const o of s.owners) this.processCounters(o.pid).wroteAfterClose(sample);
+    if (hasPeer(s)) this.peerCounters(s.peer.addr).wroteAfterClose(sample);
+  }
+
+  // ---------- bookkeeping ----------
+
+  private trackedFor(e: SockEvent, at: number): TrackedSocket {
+    const known = this.sockets.get(e.sock);
+    if (known) {
+      // Ports can be 0 early (SYN_SENT before the port is chosen): keep the fullest view.
+      if (known.local.port === 0 && e.local.port !== 0) known.local = e.local;
+      if (known.peer.port === 0 && e.peer.port !== 0) known.peer = e.peer;
+      return known;
+    }
+    const tracked: TrackedSocket = {
+      sock: e.sock,
+      family: e.family,
+      netns: e.netns,
+      local: e.local,
+      peer: e.peer,
+      state: (e.kind === 'state_change' ? e.oldState : e.state) ?? 'UNKNOWN',
+      stateSinceMs: at,
+      stateSinceIsLowerBound: true, // first seen now; it may have been in this state before
+      owners: [],
+      peerClosedAtMs: null,
+      peerCloseIsLowerBound: false,
+      wroteAfterPeerClose: false,
+      rstSent: 0,
+      rstReceived: 0,
+      errors: 0,
+      closedIntoTimeWait: false,
+      expiresAtMs: null,
+      lastSeenMs: at,
+      timeline: [],
+    };
+    this.sockets.set(e.sock, tracked);
+    return tracked;
+  }
+
+  private enterState(s: TrackedSocket, state: TcpState, since: number, lowerBound: boolean): void {
+    s.state = state;
+    s.stateSinceMs = since;
+    s.stateSinceIsLowerBound = lowerBound;
+    if (state !== 'TIME_WAIT') s.expiresAtMs = null;
+  }
+
+  private record(s: TrackedSocket, atMs: number, step: TimelineStep, detail?: string): void {
+    const entry: TimelineEntry = { atMs, step };
+    if (detail) entry.detail = detail;
+    if (s.peerClosedAtMs !== null && step !== 'peer_closed') entry.afterPeerCloseMs = Math.max(0, atMs - s.peerClosedAtMs);
+    s.timeline.push(entry);
+    if (s.timeline.length > this.config.maxTimelineEntries) s.timeline.shift();
+  }
+
+  /** Leaves the table; a connection that ended badly keeps its story. */
+  private forget(s: TrackedSocket): void {
+    this.sockets.delete(s.sock);
+    if (s.state === 'LISTEN') this.removeListener(s);
+    if (s.rstSent + s.rstReceived + s.errors > 0) {
+      this.stories.push(storyOf(s));
+      if (this.stories.length > this.config.maxStories) this.stories.shift();
+    }
+  }
+
+  private addListener(s: TrackedSocket): void {
+    const key = serviceKey(s.netns, s.local.port);
+    const set = this.listeners.get(key) ?? new Set<string>();
+    set.add(s.sock);
+    this.listeners.set(key, set);
+  }
+
+  private removeListener(s: TrackedSocket): void {
+    const key = serviceKey(s.netns, s.local.port);
+    const set = this.listeners.get(key);
+    set?.delete(s.sock);
+    if (set && set.size === 0) this.listeners.delete(key);
+  }
+
+  /** The service a socket belongs to: a listening port in its namespace, if it is one. */
+  serviceOf(s: { netns: number; local: { port: number } }): string | null {
+    const key = serviceKey(s.netns, s.local.port);
+    return this.listeners.has(key) ? key : null;
+  }
+
+  private processCounters(pid: number): ActivityCounters {
+    return this.byProcess.upsert(pid, () => new ActivityCounters());
+  }
+
+  private peerCounters(peer: string): ActivityCounters {
+    return this.byPeer.upsert(peer, () => new ActivityCounters());
+  }
+
+  /** Every rollup a socket's activity counts toward. */
+  private countersOf(s: TrackedSocket): ActivityCounters[] {
+    const out: ActivityCounters[] = [];
+    const peer = hasPeer(s) ? s.peer.addr : null;
+    for (const o of s.owners) {
+      out.push(this.processCounters(o.pid));
+      if (peer) out.push(this.byProcessPeer.upsert(processPeerKey(o.pid, peer), () => new ActivityCounters()));
+    }
+    if (peer) out.push(this.peerCounters(peer));
+    const service = this.serviceOf(s);
+    if (service && s.state !== 'LISTEN') out.push(this.byService.upsert(service, () => new ActivityCounters()));
+    return out;
+  }
+}
+
+function storyOf(s: TrackedSocket): ConnectionStory {
+  return {
+    sock: s.sock,
+    owners: s.owners.map((o: OwnerRef) => ({ ...o })),
+    local: s.local,
+    peer: s.peer,
+    state: s.state,
+    timeline: s.timeline.map((t) => ({ ...t })),
+  };
+}

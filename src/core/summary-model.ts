@@ -1,0 +1,138 @@
+/** What the core reports: rollups per process, peer, process-peer pair and service, and findings. */
+import type { Endpoint } from '../events/sock-event.js';
+import type { OwnerRef, TimelineEntry } from './tracked-socket.js';
+
+export type StateCounts = Partial<Record<string, number>>;
+
+export interface CloseWaitStats {
+  count: number;
+  /** Age of the oldest CLOSE_WAIT socket, seconds (a lower bound when oldestIsLowerBound). */
+  oldestSeconds: number | null;
+  oldestIsLowerBound: boolean;
+  /** How many are younger than 10 s, 10 s-1 min, 1-10 min, older than 10 min. */
+  ages: { under10s: number; under1m: number; under10m: number; over10m: number };
+}
+
+export interface RateStats {
+  total: number;
+  perSecond10s: number;
+  perSecond1m: number;
+}
+
+export interface ActivityStats {
+  rstSent: RateStats & { byReason: Record<string, number> };
+  rstReceived: RateStats;
+  errors: RateStats & { byErrno: Record<string, number> };
+  opened: RateStats;
+  closed: RateStats;
+  writesAfterPeerClose: number;
+}
+
+export interface RollupBase {
+  sockets: StateCounts;
+  totalSockets: number;
+  closeWait: CloseWaitStats;
+  activity: ActivityStats;
+}
+
+export interface ProcessRollup extends RollupBase {
+  pid: number;
+  comm: string;
+  cmdline: string;
+  fds: number | null;
+  fdLimit: number | null;
+}
+
+export interface PeerRollup extends RollupBase {
+  peer: string;
+}
+
+export interface ProcessPeerRollup extends RollupBase {
+  pid: number;
+  comm: string;
+  peer: string;
+}
+
+export interface ServiceRollup extends RollupBase {
+  netns: number;
+  port: number;
+  /** Processes holding the listening socket(s). */
+  listeners: OwnerRef[];
+}
+
+export interface RollupList<T> {
+  rows: T[];
+  /** Rows left out beyond the report limit. */
+  omitted: number;
+}
+
+export type FindingKind =
+  | 'close_wait_leak'
+  | 'write_after_peer_close'
+  | 'fd_pressure'
+  | 'rst_storm'
+  | 'connection_churn'
+  | 'ephemeral_port_pressure';
+
+export interface Finding {
+  kind: FindingKind;
+  severity: 'warning' | 'critical';
+  /** One line: what and who. */
+  title: string;
+  /** Plain language for a tired on-call engineer: what it means and what to do. */
+  explanation: string;
+  subject: { pid?: number; comm?: string; peer?: string; port?: number; local?: string };
+  evidence: Record<string, unknown>;
+}
+
+/** A finished or ongoing connection's timeline: "why did this process get a broken pipe from that peer?" */
+export interface ConnectionStory {
+  sock: string;
+  owners: OwnerRef[];
+  local: Endpoint;
+  peer: Endpoint;
+  state: string;
+  timeline: TimelineEntry[];
+}
+
+export interface SocketView {
+  sock: string;
+  state: string;
+  proc: { pid: number; comm: string } | null;
+  procs: { pid: number; comm: string }[];
+  local: Endpoint;
+  peer: Endpoint;
+  netns: number;
+  /** Seconds in this state; at least this when stateAgeIsLowerBound. */
+  stateAgeSeconds: number;
+  stateAgeIsLowerBound: boolean;
+  rstSent: number;
+  rstReceived: number;
+  errors: number;
+}
+
+export interface CoreTotals {
+  sockets: number;
+  byState: StateCounts;
+  eventsApplied: number;
+  /** Events the kernel could not deliver (ring buffer full), as reported by the source. */
+  eventsLost: number;
+  /** Sockets evicted from the table at its cap. */
+  socketEvictions: number;
+  /** Rollup keys evicted at their cap. */
+  rollupEvictions: number;
+  /** Sockets an inventory found gone although no event said so (missed or lost events). */
+  reconciledAway: number;
+}
+
+export interface CoreSummary {
+  atMs: number;
+  totals: CoreTotals;
+  processes: RollupList<ProcessRollup>;
+  peers: RollupList<PeerRollup>;
+  processPeers: RollupList<ProcessPeerRollup>;
+  services: RollupList<ServiceRollup>;
+  findings: Finding[];
+  /** Recent connections that ended in an RST or an error, newest last. */
+  stories: ConnectionStory[];
+}

@@ -1,0 +1,57 @@
+/** One socket as the core knows it: state, owners, peer, and the story of its connection. */
+import type { Endpoint } from '../events/sock-event.js';
+import type { TcpState } from '../events/tcp-names.js';
+
+export interface OwnerRef {
+  pid: number;
+  comm: string;
+}
+
+export type TimelineStep =
+  | 'opened'
+  | 'peer_closed'
+  | 'app_closed'
+  | 'rst_sent'
+  | 'rst_received'
+  | 'send_error'
+  | 'recv_error'
+  | 'closed'
+  | 'time_wait';
+
+export interface TimelineEntry {
+  atMs: number;
+  step: TimelineStep;
+  /** RST reason, errno, or the state the step led to. */
+  detail?: string;
+  /** After the peer closed: how long after its FIN this happened. */
+  afterPeerCloseMs?: number;
+}
+
+export interface TrackedSocket {
+  sock: string;
+  family: 4 | 6 | 0;
+  netns: number;
+  local: Endpoint;
+  peer: Endpoint;
+  state: TcpState;
+  /** When it entered `state` (epoch ms); at most this when stateSinceIsLowerBound. */
+  stateSinceMs: number;
+  /** True when the kernel could not say when the state began (sockets older than socktrace). */
+  stateSinceIsLowerBound: boolean;
+  owners: OwnerRef[];
+  /** When the peer's FIN arrived (CLOSE_WAIT began), if it did. */
+  peerClosedAtMs: number | null;
+  peerCloseIsLowerBound: boolean;
+  /** The app wrote (and failed) after the peer had closed: counted once per connection. */
+  wroteAfterPeerClose: boolean;
+  rstSent: number;
+  rstReceived: number;
+  errors: number;
+  /** Closed from FIN_WAIT/CLOSING without an RST: the kernel keeps a TIME_WAIT socket. */
+  closedIntoTimeWait: boolean;
+  /** TIME_WAIT entries the core inferred expire then. */
+  expiresAtMs: number | null;
+  /** Last time an event or an inventory touched it. */
+  lastSeenMs: number;
+  timeline: TimelineEntry[];
+}

@@ -1,0 +1,58 @@
+/** Decodes the addon's inventory entries (native/inventory_entry.h) into sockets for the core. */
+import { AF_INET } from '../native/record-layout.js';
+import { INVENTORY_ENTRY_SIZE, INVENTORY_FIELDS as F, INVENTORY_NO_INFO } from '../native/inventory-layout.js';
+import { formatIPv4, formatIPv6 } from '../events/ip-address.js';
+import { tcpStateName } from '../events/tcp-names.js';
+import type { InventorySocket } from '../core/inventory-model.js';
+
+/** How long Linux keeps a socket in TIME_WAIT (TCP_TIMEWAIT_LEN). */
+const TIME_WAIT_MS = 60_000;
+
+function hex64(view: DataView, offset: number): string {
+  const lo = view.getUint32(offset, true);
+  const hi = view.getUint32(offset + 4, true);
+  return hi === 0 ? lo.toString(16) : hi.toString(16) + lo.toString(16).padStart(8, '0');
+}
+
+/**
+ * The kernel does not record when a socket entered its state; some states leave a trace:
+ * CLOSE_WAIT began with the peer's FIN, and every later ACK from the peer is newer, so the time since
+ * the last ACK is a lower bound. TIME_WAIT runs a 60 s timer from its start.
+ */
+function ageLowerBound(state: string, view: DataView, base: number): number | null {
+  if (state === 'CLOSE_WAIT') {
+    const sinceAck = view.getUint32(base + F.last_ack_recv_ms.offset, true);
+    return sinceAck === INVENTORY_NO_INFO ? null : sinceAck;
+  }
+  if (state === 'TIME_WAIT') {
+    const left = view.getUint32(base + F.expires_ms.offset, true);
+    return Math.max(0, TIME_WAIT_MS - left);
+  }
+  return null;
+}
+
+export function decodeInventory(buffer: ArrayBuffer, count: number): InventorySocket[] {
+  const view = new DataView(buffer);
+  const bytes = new Uint8Array(buffer);
+  const n = Math.min(count, Math.floor(buffer.byteLength / INVENTORY_ENTRY_SIZE));
+  const sockets: InventorySocket[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const base = i * INVENTORY_ENTRY_SIZE;
+    const family = view.getUint16(base + F.family.offset, true);
+    const format = family === AF_INET ? formatIPv4 : formatIPv6;
+    const state = tcpStateName(view.getUint8(base + F.state.offset));
+    sockets[i] = {
+      sock: hex64(view, base + F.cookie.offset),
+      family: family === AF_INET ? 4 : 6,
+      netns: view.getUint32(base + F.netns.offset, true),
+      local: { addr: format(bytes, base + F.saddr.offset), port: view.getUint16(base + F.sport.offset, true) },
+      peer: { addr: format(bytes, base + F.daddr.offset), port: view.getUint16(base + F.dport.offset, true) },
+      state,
+      inode: view.getUint32(base + F.inode.offset, true),
+      uid: view.getUint32(base + F.uid.offset, true),
+      owners: [],
+      ageLowerBoundMs: ageLowerBound(state, view, base),
+    };
+  }
+  return sockets;
+}
