@@ -1,10 +1,12 @@
 #include "tracer.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "errors.h"
@@ -86,7 +88,8 @@ uint32_t ReadUint(const Napi::Object& options, const char* key, uint32_t fallbac
 
 Napi::Function Tracer::Define(Napi::Env env) {
   return DefineClass(env, "Tracer",
-                     {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop")});
+                     {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop"),
+                      InstanceMethod<&Tracer::SeedOwners>("seedOwners")});
 }
 
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
@@ -288,6 +291,40 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
 Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   stop_.store(true, std::memory_order_release);
   return info.Env().Undefined();
+}
+
+// One seed record, as src/inventory/seed-owners.ts writes them: the owner of a socket that existed
+// before the tracer started, keyed by its cookie.
+struct SeedRecord {
+  uint64_t cookie;
+  uint32_t pid;
+  uint32_t uid;
+  char comm[SOCKTRACE_COMM_LEN];
+};
+static_assert(sizeof(SeedRecord) == 32, "seed record layout");
+
+Napi::Value Tracer::SeedOwners(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr || stop_.load()) throw Napi::Error::New(env, "socktrace: seedOwners() needs a started, running Tracer");
+  if (info.Length() < 1 || !info[0].IsArrayBuffer())
+    throw Napi::TypeError::New(env, "Expected first argument to be an ArrayBuffer of 32-byte seed records");
+  Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
+  if (buffer.ByteLength() % sizeof(SeedRecord) != 0)
+    throw Napi::RangeError::New(env, "Expected the seed buffer's length to be a multiple of 32, got " +
+                                         std::to_string(buffer.ByteLength()));
+  const auto* records = static_cast<const SeedRecord*>(buffer.Data());
+  size_t count = buffer.ByteLength() / sizeof(SeedRecord);
+  int fd = bpf_map__fd(skel_->maps.seeded_owners);
+  uint32_t written = 0;
+  for (size_t i = 0; i < count; i++) {
+    socktrace_owner owner = {};
+    owner.pid = records[i].pid;
+    owner.uid = records[i].uid;
+    owner.source = SOCKTRACE_OWNER_SEEDED;
+    memcpy(owner.comm, records[i].comm, sizeof(owner.comm));
+    if (bpf_map_update_elem(fd, &records[i].cookie, &owner, BPF_ANY) == 0) written++;
+  }
+  return Napi::Number::New(env, written);
 }
 
 void Tracer::OnEnvTeardown(Tracer* self) {

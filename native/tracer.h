@@ -40,6 +40,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value SeedOwners(const Napi::CallbackInfo& info);
 
   // Opens, plans and loads the object; retries with classic tracepoints if tp_btf programs fail to load.
   void Load(Napi::Env env, std::vector<std::string>* notes);

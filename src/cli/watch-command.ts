@@ -1,12 +1,13 @@
 /** `socktrace watch`: events as JSON lines until a signal or --duration. Orchestration only. */
 import { matchesFilter } from '../events/event-filter.js';
+import { startLiveSession } from '../live/live-session.js';
 import { openJsonLines } from '../output/json-lines.js';
 import { toEventRecord, toLostRecord } from '../output/event-record.js';
+import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js';
 import { sampleWallClock } from '../source/monotonic-clock.js';
-import { startNativeSource } from '../source/native-source.js';
 import { describeHooks, describeStats, status } from './stderr-status.js';
-import { parseWatchOptions, WATCH_USAGE } from './watch-options.js';
 import { waitForStop } from './stop-signal.js';
+import { parseWatchOptions, WATCH_USAGE } from './watch-options.js';
 
 export async function watchCommand(argv: string[]): Promise<number> {
   const options = parseWatchOptions(argv);
@@ -19,8 +20,8 @@ export async function watchCommand(argv: string[]): Promise<number> {
   let sourceError: Error | undefined;
   const stopRequested = new AbortController();
 
-  const source = startNativeSource(
-    { ringBytes: options.ringBytes, hooks: options.hooks },
+  const session = startLiveSession(
+    { source: { ringBytes: options.ringBytes, hooks: options.hooks }, core: options.core, trackState: options.summarySeconds !== undefined },
     {
       onEvents(events) {
         for (const e of events) if (matchesFilter(e, options.filter)) out.write(toEventRecord(e, clock));
@@ -37,10 +38,22 @@ export async function watchCommand(argv: string[]): Promise<number> {
   // Listen for signals before saying "watching", so a SIGTERM right after it is a clean stop.
   const stopped = waitForStop({ durationSeconds: options.durationSeconds, signal: stopRequested.signal });
   out.onReaderGone(() => stopRequested.abort());
-  for (const note of source.info.notes) status(note);
-  status(`watching (${describeHooks(source.info)}); stop with Ctrl-C`);
+  for (const note of [...session.source.info.notes, ...session.startupProblems]) status(note);
+  status(`watching (${describeHooks(session.source.info)}); ${session.seeded} pre-existing sockets' owners seeded; stop with Ctrl-C`);
+
+  let timer: NodeJS.Timeout | undefined;
+  if (options.summarySeconds !== undefined) {
+    timer = setInterval(() => {
+      session.reconcile();
+      const summary = session.core.summarize(Date.now());
+      out.write(toSummaryRecord(summary));
+      for (const finding of toFindingRecords(summary)) out.warn(finding);
+    }, options.summarySeconds * 1000);
+  }
+
   await stopped;
-  const stats = await source.stop();
+  if (timer) clearInterval(timer);
+  const stats = await session.stop();
   await out.close();
   status(`stopped: ${describeStats(stats)}`);
   if (sourceError) throw sourceError;

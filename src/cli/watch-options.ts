@@ -5,6 +5,8 @@ import type { EventFilter } from '../events/event-filter.js';
 import { EVENT_KINDS } from '../events/sock-event.js';
 import { listValues, parseChoice, parseIntegerIn, parseSeconds, parseSize } from './option-values.js';
 import { UsageError } from './usage-error.js';
+import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from './core-options.js';
+import type { CoreConfig } from '../core/core-config.js';
 
 export const WATCH_USAGE = `Usage: socktrace watch [options]
 
@@ -20,6 +22,9 @@ Options:
                          ${EVENT_KINDS.join(', ')}
   --ring-bytes <size>    kernel ring buffer size, a power of two (default 8M)
   --hooks <auto|classic> prefer tp_btf (auto) or force classic tracepoints
+  --summary <seconds>    also print, this often, a summary record (rollups per process, peer and
+                         service) and one finding record per finding
+${CORE_USAGE}
   -h, --help             show this help`;
 
 export interface WatchOptions {
@@ -27,6 +32,8 @@ export interface WatchOptions {
   filter: EventFilter;
   ringBytes?: number;
   hooks?: 'auto' | 'classic';
+  summarySeconds?: number;
+  core: CoreConfig;
   help: boolean;
 }
 
@@ -48,7 +55,9 @@ export function parseWatchOptions(argv: string[]): WatchOptions {
         events: { type: 'string', multiple: true },
         'ring-bytes': { type: 'string' },
         hooks: { type: 'string' },
+        summary: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        ...CORE_OPTIONS,
       },
     }));
   } catch (error) {
@@ -77,6 +86,8 @@ export function parseWatchOptions(argv: string[]): WatchOptions {
     filter,
     ringBytes,
     hooks: parseChoice('--hooks', values.hooks, ['auto', 'classic'] as const),
+    summarySeconds: parseSeconds('--summary', values.summary),
+    core: { ...coreConfigFromOptions(values), rollupRows: 20 },
     help: values.help ?? false,
   };
 }

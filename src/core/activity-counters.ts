@@ -14,6 +14,8 @@ export interface WriteAfterCloseSample {
 }
 
 export class ActivityCounters {
+  /** The process name last seen with this key (kept for processes whose sockets are all gone). */
+  name = '';
   readonly rstSentByReason = new Map<string, number>();
   rstReceived = 0;
   readonly errorsByErrno = new Map<string, number>();

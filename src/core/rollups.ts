@@ -152,7 +152,7 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
     const info = core.processes.get(pid);
     return {
       pid,
-      comm: info?.comm ?? names.get(pid) ?? '',
+      comm: info?.comm ?? names.get(pid) ?? core.byProcess.get(pid)?.name ?? '',
       cmdline: info?.cmdline ?? '',
       fds: info?.fds ?? null,
       fdLimit: info?.fdLimit ?? null,
@@ -171,7 +171,7 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
     const pid = Number(key.slice(0, cut));
     return {
       pid,
-      comm: core.processes.get(pid)?.comm ?? names.get(pid) ?? '',
+      comm: core.processes.get(pid)?.comm ?? names.get(pid) ?? core.byProcessPeer.get(key)?.name ?? '',
       peer: key.slice(cut + 1),
       ...base(t, core.byProcessPeer.get(key), nowMs),
     };

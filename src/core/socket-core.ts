@@ -15,6 +15,9 @@ import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
 import type { ConnectionStory, CoreSummary, SocketView } from './summary-model.js';
 import type { OwnerRef, TimelineEntry, TimelineStep, TrackedSocket } from './tracked-socket.js';
 
+/** Events older than this that an inventory contradicts were missed, not merely still in flight. */
+const RECONCILE_GRACE_MS = 1000;
+
 /** States a socket leaves by closing without RST into a kernel TIME_WAIT socket. */
 const TIME_WAIT_ENTRIES: ReadonlySet<string> = new Set(['FIN_WAIT1', 'FIN_WAIT2', 'CLOSING', 'TIME_WAIT']);
 
@@ -93,10 +96,10 @@ export class SocketCore {
       if (s.state === 'LISTEN') this.addListener(tracked);
     }
     for (const [sock, tracked] of [...this.sockets.entries()]) {
-      if (!seen.has(sock) && tracked.lastSeenMs < at) {
-        this.forget(tracked);
-        this.reconciledAway++;
-      }
+      if (seen.has(sock) || tracked.lastSeenMs >= at) continue;
+      this.forget(tracked);
+      // Gone without an event saying so: missed or lost events (a destroy still in flight is not counted).
+      if (tracked.lastSeenMs < at - RECONCILE_GRACE_MS) this.reconciledAway++;
     }
   }
 
@@ -265,7 +268,7 @@ export class SocketCore {
       peer: s.peer.addr,
       sock: s.sock,
     };
-    for (const o of s.owners) this.processCounters(o.pid).wroteAfterClose(sample);
+    for (const o of s.owners) this.processCounters(o).wroteAfterClose(sample);
     if (hasPeer(s)) this.peerCounters(s.peer.addr).wroteAfterClose(sample);
   }
 
@@ -349,8 +352,10 @@ export class SocketCore {
     return this.listeners.has(key) ? key : null;
   }
 
-  private processCounters(pid: number): ActivityCounters {
-    return this.byProcess.upsert(pid, () => new ActivityCounters());
+  private processCounters(owner: OwnerRef): ActivityCounters {
+    const c = this.byProcess.upsert(owner.pid, () => new ActivityCounters());
+    if (owner.comm) c.name = owner.comm;
+    return c;
   }
 
   private peerCounters(peer: string): ActivityCounters {
@@ -362,8 +367,12 @@ export class SocketCore {
     const out: ActivityCounters[] = [];
     const peer = hasPeer(s) ? s.peer.addr : null;
     for (const o of s.owners) {
-      out.push(this.processCounters(o.pid));
-      if (peer) out.push(this.byProcessPeer.upsert(processPeerKey(o.pid, peer), () => new ActivityCounters()));
+      out.push(this.processCounters(o));
+      if (peer) {
+        const pair = this.byProcessPeer.upsert(processPeerKey(o.pid, peer), () => new ActivityCounters());
+        if (o.comm) pair.name = o.comm;
+        out.push(pair);
+      }
     }
     if (peer) out.push(this.peerCounters(peer));
     const service = this.serviceOf(s);

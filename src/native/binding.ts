@@ -53,6 +53,8 @@ export interface NativeTracer {
   start(onBatch: BatchCallback): NativeStartInfo;
   /** Asks the native thread to finish; a batch with final=true follows. */
   stop(): void;
+  /** Writes owners of pre-existing sockets (32-byte records: cookie, pid, uid, comm); returns how many. */
+  seedOwners(records: ArrayBuffer): number;
 }
 
 export interface NativeRecordLayout {

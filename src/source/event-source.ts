@@ -1,6 +1,7 @@
 /** What every backend offers its consumers: typed events in order, losses counted, a clean stop. */
 import type { HookInfo } from '../native/binding.js';
 import type { SockEvent } from '../events/sock-event.js';
+import type { Inventory } from '../core/inventory-model.js';
 
 export interface SourceHandlers {
   /** Events in kernel order, a batch at a time. */
@@ -33,4 +34,6 @@ export interface RunningSource {
   stats(): SourceStats;
   /** Detaches, delivers every event produced before that, and resolves with the final counts. */
   stop(): Promise<SourceStats>;
+  /** Tells the kernel side who owns sockets opened before it started; returns how many it took. */
+  seedOwners(inventory: Inventory): number;
 }

@@ -2,6 +2,7 @@
 import { loadBinding, type BatchMeta, type NativeTracerOptions } from '../native/binding.js';
 import { decodeBatch } from '../events/decode-batch.js';
 import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from './event-source.js';
+import { seedRecords } from '../inventory/seed-owners.js';
 
 export type NativeSourceOptions = NativeTracerOptions;
 
@@ -55,6 +56,9 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
       if (!finished) tracer.stop();
       await final;
       return { ...stats };
+    },
+    seedOwners(inventory) {
+      return finished ? 0 : tracer.seedOwners(seedRecords(inventory));
     },
   };
 }

@@ -83,6 +83,25 @@ describeKernel('socktrace watch (the CLI)', () => {
     expect(clientClose).toMatchObject({ proc: { pid: cli.pid }, local: { port: clientPort } });
   });
 
+  it('adds summary and finding records with --summary', async () => {
+    const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
+    const { port } = (await srv.ready) as { port: number };
+    const watch = runWatch(['--duration', '3.5', '--summary', '1', '--port', String(port)]);
+    await watch.ready;
+    startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0.1']);
+    await srv.done;
+    const { code, lines } = await watch.finished;
+    expect(code).toBe(0);
+    const summaries = lines.filter((l) => l.event === 'summary');
+    expect(summaries.length).toBeGreaterThanOrEqual(2);
+    const last = summaries.at(-1) as { processes: { rows: { pid: number; activity: { errors: { byErrno: Record<string, number> } } }[] } };
+    const row = last.processes.rows.find((p) => p.pid === srv.pid);
+    expect(row?.activity.errors.byErrno.EPIPE).toBe(1);
+    const finding = lines.find((l) => l.event === 'finding' && l.kind === 'write_after_peer_close');
+    expect(finding).toMatchObject({ level: 'warn', subject: { pid: srv.pid } });
+    expect(typeof finding!.explanation).toBe('string');
+  });
+
   it('exits 0 on SIGTERM and 2 on a bad option, naming it', async () => {
     const watch = runWatch([]);
     await watch.ready;
@@ -93,5 +112,9 @@ describeKernel('socktrace watch (the CLI)', () => {
     const result = await bad.finished;
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--peer: prefix length in "198.18.0.0\/99"/);
+
+    const badThreshold = await runWatch(['--threshold', 'closeWaitAgeSeconds=soon']).finished;
+    expect(badThreshold.code).toBe(2);
+    expect(badThreshold.stderr).toMatch(/--threshold: closeWaitAgeSeconds must be a number >= 0, got "soon"/);
   });
 });

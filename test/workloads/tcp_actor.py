@@ -233,7 +233,9 @@ def cmd_server_leak(a):
 
     After the peer's FIN the accepted socket sits in CLOSE_WAIT for as long as we
     hold it: the leak socktrace is meant to attribute to this pid.
-    Lines: ready; {"accepted": N, "peers": [...]} once all N saw EOF;
+    With --fork, a child process then shares every accepted socket for --hold seconds.
+    Lines: ready; {"connected": n, "peer": [...]} per accept; {"forked": child_pid} with --fork;
+    {"accepted": N, "peers": [...]} once all N saw EOF;
     {"done": true, "accepted": N, "peers": [...], "held": secs, "stopped_by": null|"SIGTERM"|"stdin"}.
     """
     lsock = listen(a.host, a.port, backlog=max(a.count, 16))
@@ -258,6 +260,7 @@ def cmd_server_leak(a):
                 open_socks.append(conn)
                 peers.append(addr(peer))
                 pending += 1
+                emit({"connected": len(peers), "peer": addr(peer)})
                 sel.register(conn, selectors.EVENT_READ)
                 if len(peers) == a.count:
                     sel.unregister(lsock)
@@ -273,6 +276,15 @@ def cmd_server_leak(a):
                     sel.unregister(key.fileobj)
                     pending -= 1
     sel.close()
+    if a.fork:
+        # A second process holding the same sockets, as after fork() in a pre-forking server.
+        child = os.fork()
+        if child == 0:
+            try:
+                time.sleep(a.hold)
+            finally:
+                os._exit(0)
+        emit({"forked": child})
     emit({"accepted": len(peers), "peers": peers})
 
     set_phase("holding")
@@ -525,6 +537,8 @@ def build_parser():
     sp.add_argument("--count", type=pos_int, default=1)
     sp.add_argument("--hold", type=nonneg_float, default=5.0,
                     help="seconds to hold the CLOSE_WAIT sockets (default 5)")
+    sp.add_argument("--fork", action="store_true",
+                    help="after EOF on all, fork a child that shares the sockets for --hold seconds")
 
     sp = server("server-late-write", cmd_server_late_write, "write after the peer closed (EPIPE)")
     sp.add_argument("--delay", type=nonneg_float, default=1.0,

@@ -1,0 +1,33 @@
+/** The periodic records of `watch --summary`: one summary line, then one line per finding. */
+import type { CoreSummary, Finding } from '../core/summary-model.js';
+
+export interface SummaryRecord {
+  time: string;
+  event: 'summary';
+  totals: CoreSummary['totals'];
+  processes: CoreSummary['processes'];
+  peers: CoreSummary['peers'];
+  processPeers: CoreSummary['processPeers'];
+  services: CoreSummary['services'];
+  findings: number;
+}
+
+export type FindingRecord = { time: string; event: 'finding' } & Finding;
+
+export function toSummaryRecord(summary: CoreSummary): SummaryRecord {
+  return {
+    time: new Date(summary.atMs).toISOString(),
+    event: 'summary',
+    totals: summary.totals,
+    processes: summary.processes,
+    peers: summary.peers,
+    processPeers: summary.processPeers,
+    services: summary.services,
+    findings: summary.findings.length,
+  };
+}
+
+export function toFindingRecords(summary: CoreSummary): FindingRecord[] {
+  const time = new Date(summary.atMs).toISOString();
+  return summary.findings.map((f) => ({ time, event: 'finding', ...f }));
+}

@@ -1,0 +1,131 @@
+/** The core fed inventories: pre-existing sockets, shared owners, reconciliation, fd and port pressure. */
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { coreConfig } from '../../src/core/core-config.js';
+import type { Inventory, InventorySocket, ProcessInfo } from '../../src/core/inventory-model.js';
+import { SocketCore } from '../../src/core/socket-core.js';
+import { decodeBatch } from '../../src/events/decode-batch.js';
+import { buildBatch } from '../support/record-builder.js';
+
+const T0 = 1_800_000_000_000;
+
+function sock(over: Partial<InventorySocket> & { sock: string }): InventorySocket {
+  return {
+    family: 4,
+    netns: 1,
+    local: { addr: '198.18.0.1', port: 8080 },
+    peer: { addr: '198.18.0.2', port: 40000 },
+    state: 'ESTABLISHED',
+    inode: 1,
+    uid: 0,
+    owners: [100],
+    ageLowerBoundMs: null,
+    ...over,
+  };
+}
+
+function proc(over: Partial<ProcessInfo> & { pid: number }): ProcessInfo {
+  return { comm: 'api', cmdline: 'api --serve', uid: 0, fds: 10, fdLimit: 1024, ...over };
+}
+
+function inventory(sockets: InventorySocket[], processes: ProcessInfo[], takenAtMs = T0): Inventory {
+  return { takenAtMs, sockets, processes, problems: [] };
+}
+
+describe('the core seeded from an inventory', () => {
+  it('reports pre-existing CLOSE_WAIT ages as lower bounds, and says so', () => {
+    const core = new SocketCore(coreConfig({ thresholds: { closeWaitAgeSeconds: 60, closeWaitMinSockets: 2 } }));
+    core.applyInventory(
+      inventory(
+        [
+          sock({ sock: 'a1', state: 'LISTEN', peer: { addr: '0.0.0.0', port: 0 } }),
+          sock({ sock: 'a2', state: 'CLOSE_WAIT', ageLowerBoundMs: 3_600_000, peer: { addr: '198.18.0.2', port: 40001 } }),
+          sock({ sock: 'a3', state: 'CLOSE_WAIT', ageLowerBoundMs: 120_000, peer: { addr: '198.18.0.3', port: 40002 } }),
+          sock({ sock: 'a4', state: 'CLOSE_WAIT', ageLowerBoundMs: null, peer: { addr: '198.18.0.3', port: 40003 } }),
+        ],
+        [proc({ pid: 100 })],
+      ),
+    );
+    const summary = core.summarize(T0);
+    const p = summary.processes.rows.find((r) => r.pid === 100)!;
+    expect(p.closeWait).toMatchObject({ count: 3, oldestSeconds: 3600, oldestIsLowerBound: true });
+    expect(p.closeWait.ages).toEqual({ under10s: 1, under1m: 0, under10m: 1, over10m: 1 });
+    const service = summary.services.rows.find((s) => s.port === 8080)!;
+    expect(service.listeners).toEqual([{ pid: 100, comm: 'api' }]);
+    expect(service.closeWait.count).toBe(3);
+    const leak = summary.findings.find((f) => f.kind === 'close_wait_leak')!;
+    expect(leak.evidence).toMatchObject({ closeWaitOverThreshold: 2, oldestIsLowerBound: true });
+    expect(leak.explanation).toMatch(/at least 1 h/);
+    const views = core.socketViews(T0 + 1000);
+    expect(views.find((v) => v.sock === 'a2')).toMatchObject({ stateAgeSeconds: 3601, stateAgeIsLowerBound: true });
+  });
+
+  it('names every process sharing a socket', () => {
+    const core = new SocketCore();
+    core.applyInventory(inventory([sock({ sock: 'b1', owners: [100, 101] })], [proc({ pid: 100 }), proc({ pid: 101, comm: 'worker' })]));
+    const view = core.socketViews(T0)[0]!;
+    expect(view.procs).toEqual([
+      { pid: 100, comm: 'api' },
+      { pid: 101, comm: 'worker' },
+    ]);
+    const rows = core.summarize(T0).processes.rows;
+    expect(rows.map((r) => [r.pid, r.totalSockets])).toEqual(expect.arrayContaining([[100, 1], [101, 1]]));
+  });
+
+  it('joins events to inventoried sockets by cookie, and later inventories correct the table', () => {
+    const core = new SocketCore(coreConfig(), (ns) => T0 + Number(ns / 1_000_000n));
+    core.applyInventory(inventory([sock({ sock: 'c1' }), sock({ sock: 'c2' })], [proc({ pid: 100 })]));
+    // The peer closes c1: an event, 5 s after the inventory.
+    const { events } = decodeBatch(
+      buildBatch([{ kind: 'state_change', tsNs: 5_000_000_000n, sockId: 0xc1n, ownerPid: 100, ownerComm: 'api', oldState: 1, state: 8, local: ['198.18.0.1', 8080], peer: ['198.18.0.2', 40000] }]),
+      1,
+    );
+    core.applyEvents(events);
+    let c1 = core.socketViews(T0 + 6000).find((v) => v.sock === 'c1')!;
+    expect(c1).toMatchObject({ state: 'CLOSE_WAIT', stateAgeSeconds: 1, stateAgeIsLowerBound: false });
+
+    // A later inventory no longer has c2, and nothing said it went: it is gone, and counted.
+    core.applyInventory(inventory([sock({ sock: 'c1', state: 'CLOSE_WAIT' })], [proc({ pid: 100 })], T0 + 10_000));
+    const summary = core.summarize(T0 + 10_000);
+    expect(summary.totals.sockets).toBe(1);
+    expect(summary.totals.reconciledAway).toBe(1);
+    c1 = core.socketViews(T0 + 10_000).find((v) => v.sock === 'c1')!;
+    expect(c1.stateAgeIsLowerBound).toBe(false); // the event's exact time survives the inventory
+  });
+
+  it('warns about fd pressure, critically near the limit', () => {
+    const core = new SocketCore();
+    core.applyInventory(inventory([], [proc({ pid: 7, fds: 850, fdLimit: 1000 }), proc({ pid: 8, fds: 990, fdLimit: 1000 }), proc({ pid: 9, fds: 10 })]));
+    const findings = core.summarize(T0).findings.filter((f) => f.kind === 'fd_pressure');
+    expect(findings.map((f) => [f.subject.pid, f.severity])).toEqual([
+      [8, 'critical'],
+      [7, 'warning'],
+    ]);
+    expect(findings[0]!.explanation).toMatch(/EMFILE/);
+  });
+
+  it('warns when one local address holds most ephemeral ports toward one peer', () => {
+    const core = new SocketCore(coreConfig({ ephemeralPorts: 100 }));
+    const sockets = Array.from({ length: 60 }, (_, i) =>
+      sock({ sock: `d${i}`, state: i < 40 ? 'TIME_WAIT' : 'ESTABLISHED', local: { addr: '198.18.0.1', port: 30000 + i }, peer: { addr: '198.18.5.5', port: 5432 }, owners: [] }),
+    );
+    core.applyInventory(inventory(sockets, []));
+    const finding = core.summarize(T0).findings.find((f) => f.kind === 'ephemeral_port_pressure')!;
+    expect(finding.evidence).toMatchObject({ sockets: 60, timeWait: 40 });
+    expect(finding.subject).toEqual({ local: '198.18.0.1', peer: '198.18.5.5:5432' });
+  });
+});
+
+describe('src/core is pure', () => {
+  it('imports no I/O: no node: modules, nothing from inventory, native, source, cli or output', () => {
+    const dir = new URL('../../src/core/', import.meta.url);
+    for (const file of readdirSync(dir)) {
+      const text = readFileSync(new URL(file, dir), 'utf8');
+      const imports = [...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+      for (const spec of imports) {
+        expect(spec, `${file} imports ${spec}`).not.toMatch(/^node:|\/(inventory|native|source|cli|output|live)\//);
+      }
+      expect(text, file).not.toMatch(/\b(setTimeout|setInterval|Date\.now|process\.)/);
+    }
+  });
+});
