@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './usage-error.js';
 import { snapshotCommand } from './snapshot-command.js';
+import { topCommand } from '../top/top-command.js';
 import { watchCommand } from './watch-command.js';
 
 const USAGE = `Usage: socktrace <command> [options]
@@ -10,12 +11,14 @@ Commands:
   watch      stream TCP events (state changes, RSTs, broken pipes) as JSON lines,
              attributed to the process that owns each socket and to its peer
   snapshot   list every TCP socket now, with owners, rollups and findings
+  top        live full-screen view: who leaks, to whom, how fast
 
 Run 'socktrace <command> --help' for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   watch: watchCommand,
   snapshot: snapshotCommand,
+  top: topCommand,
 };
 
 function version(): string {

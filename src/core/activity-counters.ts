@@ -24,6 +24,8 @@ export class ActivityCounters {
   readonly rstSentWindow = new RateWindow();
   readonly rstReceivedWindow = new RateWindow();
   readonly errorWindow = new RateWindow();
+  /** EPIPE and ECONNRESET only: the "broken pipe" family an application sees after the peer left. */
+  readonly brokenWindow = new RateWindow();
   readonly openedWindow = new RateWindow();
   readonly closedWindow = new RateWindow();
   /** The latest writes after the peer closed (bounded), for the write-after-close finding. */
@@ -43,6 +45,7 @@ export class ActivityCounters {
   error(atMs: number, errno: string): void {
     this.errorsByErrno.set(errno, (this.errorsByErrno.get(errno) ?? 0) + 1);
     this.errorWindow.add(atMs);
+    if (errno === 'EPIPE' || errno === 'ECONNRESET') this.brokenWindow.add(atMs);
   }
 
   openedAt(atMs: number): void {

@@ -89,6 +89,7 @@ export function activityStats(c: ActivityCounters | undefined, nowMs: number): A
     errors: {
       ...rate(c?.errorWindow, [...(c?.errorsByErrno.values() ?? [])].reduce((a, b) => a + b, 0)),
       byErrno: Object.fromEntries(c?.errorsByErrno ?? []),
+      epipeEconnresetPerSecond10s: c ? round(c.brokenWindow.perSecond(nowMs, 10)) : 0,
     },
     opened: rate(c?.openedWindow, c?.opened ?? 0),
     closed: rate(c?.closedWindow, c?.closed ?? 0),

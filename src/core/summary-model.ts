@@ -22,7 +22,7 @@ export interface RateStats {
 export interface ActivityStats {
   rstSent: RateStats & { byReason: Record<string, number> };
   rstReceived: RateStats;
-  errors: RateStats & { byErrno: Record<string, number> };
+  errors: RateStats & { byErrno: Record<string, number>; epipeEconnresetPerSecond10s: number };
   opened: RateStats;
   closed: RateStats;
   writesAfterPeerClose: number;

@@ -1,0 +1,113 @@
+/**
+ * `socktrace top`: the live core on a full screen. Collects (live session, periodic summaries and
+ * inventories) and hands each snapshot to TopApp, which only renders.
+ */
+import { render } from 'ink';
+import { parseArgs } from 'node:util';
+import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from '../cli/core-options.js';
+import { parseChoice, parseSeconds, parseSize } from '../cli/option-values.js';
+import { UsageError } from '../cli/usage-error.js';
+import { startLiveSession } from '../live/live-session.js';
+import type { SourceInfo } from '../source/event-source.js';
+import { TopApp } from './TopApp.js';
+import { VIEWS } from './top-columns.js';
+import { buildTopSnapshot, type TopSnapshot } from './top-snapshot.js';
+
+export const TOP_USAGE = `Usage: socktrace top [options]
+
+A live, full-screen view of who leaks CLOSE_WAIT sockets, to whom, and how fast: per process, per peer
+and per listening port, with RSTs, broken pipes, fds against their limit, and findings.
+
+Options:
+  --interval <seconds>   refresh period (default 1)
+  --view <name>          start in processes (default), peers or services
+  --reconcile <seconds>  re-take the socket inventory this often (default 10)
+  --ring-bytes <size>    kernel ring buffer size (default 8M)
+${CORE_USAGE}
+  -h, --help             show this help
+
+Keys: Tab view, arrows move and sort, / filter, Space pause, Enter details, ? help, q quit.`;
+
+const ENTER_ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
+const LEAVE_ALTERNATE_SCREEN = '\x1b[?1049l';
+
+function backendText(info: SourceInfo): string {
+  const modes = new Set(info.hooks.filter((h) => h.mode !== 'missing').map((h) => h.mode));
+  return `${info.backend} (${[...modes].join('+')})`;
+}
+
+export async function topCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        interval: { type: 'string' },
+        view: { type: 'string' },
+        reconcile: { type: 'string' },
+        'ring-bytes': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        ...CORE_OPTIONS,
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(`top: ${(error as Error).message}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${TOP_USAGE}\n`);
+    return 0;
+  }
+  const interval = parseSeconds('--interval', values.interval) ?? 1;
+  const reconcileEvery = parseSeconds('--reconcile', values.reconcile) ?? 10;
+  const view = parseChoice('--view', values.view, VIEWS) ?? 'processes';
+  const ringBytes = parseSize('--ring-bytes', values['ring-bytes']);
+  const core = { ...coreConfigFromOptions(values), rollupRows: 500 };
+  if (!process.stdout.isTTY || !process.stdin.isTTY) {
+    throw new UsageError('top needs a terminal; for pipes use `socktrace snapshot` or `socktrace watch --summary <s>`');
+  }
+
+  const session = startLiveSession({ source: { ringBytes }, core, trackState: true }, {});
+  const backend = backendText(session.source.info);
+  let lastEvents = 0;
+  let lastAt = Date.now();
+  const snapshot = (): TopSnapshot => {
+    const now = Date.now();
+    const stats = session.source.stats();
+    const rate = ((stats.events - lastEvents) * 1000) / Math.max(1, now - lastAt);
+    lastEvents = stats.events;
+    lastAt = now;
+    return buildTopSnapshot(session.core.summarize(now), {
+      eventsPerSecond: rate,
+      lostTotal: stats.lost,
+      backend,
+      problems: session.startupProblems,
+    });
+  };
+
+  process.stdout.write(ENTER_ALTERNATE_SCREEN);
+  const leave = () => process.stdout.write(LEAVE_ALTERNATE_SCREEN);
+  process.once('exit', leave); // also on a crash: never leave the terminal in the alternate screen
+  const app = render(<TopApp snapshot={snapshot()} initialView={view} />, {
+    // Calm: at most 10 frames a second, each written whole in one write. (Ink's incremental mode drew
+    // frames one line low in the alternate screen under tmux, so it stays off.)
+    maxFps: 10,
+    exitOnCtrlC: true,
+  });
+  const refresh = setInterval(() => app.rerender(<TopApp snapshot={snapshot()} initialView={view} />), interval * 1000);
+  const reconcile = setInterval(() => session.reconcile(), reconcileEvery * 1000);
+  const onTerm = () => app.unmount();
+  process.once('SIGTERM', onTerm);
+  try {
+    await app.waitUntilExit();
+  } finally {
+    clearInterval(refresh);
+    clearInterval(reconcile);
+    process.off('SIGTERM', onTerm);
+    await session.stop();
+    leave();
+    process.off('exit', leave);
+  }
+  return 0;
+}

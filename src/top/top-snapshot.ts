@@ -1,0 +1,129 @@
+/**
+ * What `socktrace top` shows, as plain data: built from a core summary plus the tracer's own figures.
+ * The components render this and nothing else, so they can be tested on synthetic snapshots.
+ */
+import type { CoreSummary, Finding, RollupBase, StateCounts } from '../core/summary-model.js';
+
+export interface AgeCell {
+  seconds: number;
+  lowerBound: boolean;
+}
+
+export interface RowBase {
+  /** Stable across refreshes: what the selection follows. */
+  key: string;
+  closeWait: number;
+  oldestCloseWait: AgeCell | null;
+  established: number;
+  timeWait: number;
+  rstSentPerSec: number;
+  rstReceivedPerSec: number;
+  /** EPIPE + ECONNRESET per second (10 s). */
+  brokenPerSec: number;
+  openedPerSec: number;
+  sockets: number;
+  worstFinding: Finding['severity'] | null;
+}
+
+export interface ProcessRow extends RowBase {
+  pid: number;
+  comm: string;
+  cmdline: string;
+  fds: number | null;
+  fdLimit: number | null;
+}
+
+export interface PeerRow extends RowBase {
+  peer: string;
+}
+
+export interface ServiceRow extends RowBase {
+  port: number;
+  netns: number;
+  listeners: string;
+}
+
+export interface TopHeader {
+  atMs: number;
+  sockets: number;
+  byState: StateCounts;
+  eventsPerSecond: number;
+  lostTotal: number;
+  /** Backend and hook modes, e.g. "native (tp_btf)". */
+  backend: string;
+  problems: string[];
+}
+
+export interface TopSnapshot {
+  header: TopHeader;
+  processes: ProcessRow[];
+  peers: PeerRow[];
+  services: ServiceRow[];
+  findings: Finding[];
+  summary: Pick<CoreSummary, 'processPeers' | 'stories'>;
+}
+
+function worst(findings: Finding[]): Finding['severity'] | null {
+  if (findings.some((f) => f.severity === 'critical')) return 'critical';
+  return findings.length > 0 ? 'warning' : null;
+}
+
+function rowBase(key: string, r: RollupBase, findings: Finding[]): RowBase {
+  const a = r.activity;
+  return {
+    key,
+    closeWait: r.closeWait.count,
+    oldestCloseWait:
+      r.closeWait.oldestSeconds === null ? null : { seconds: r.closeWait.oldestSeconds, lowerBound: r.closeWait.oldestIsLowerBound },
+    established: r.sockets.ESTABLISHED ?? 0,
+    timeWait: r.sockets.TIME_WAIT ?? 0,
+    rstSentPerSec: a.rstSent.perSecond10s,
+    rstReceivedPerSec: a.rstReceived.perSecond10s,
+    brokenPerSec: a.errors.epipeEconnresetPerSecond10s,
+    openedPerSec: a.opened.perSecond10s,
+    sockets: r.totalSockets,
+    worstFinding: worst(findings),
+  };
+}
+
+export interface TracerFigures {
+  eventsPerSecond: number;
+  lostTotal: number;
+  backend: string;
+  problems: string[];
+}
+
+export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): TopSnapshot {
+  const findings = summary.findings;
+  return {
+    header: {
+      atMs: summary.atMs,
+      sockets: summary.totals.sockets,
+      byState: summary.totals.byState,
+      eventsPerSecond: tracer.eventsPerSecond,
+      lostTotal: tracer.lostTotal,
+      backend: tracer.backend,
+      problems: tracer.problems,
+    },
+    processes: summary.processes.rows.map((p) => ({
+      ...rowBase(String(p.pid), p, findings.filter((f) => f.subject.pid === p.pid)),
+      pid: p.pid,
+      comm: p.comm,
+      cmdline: p.cmdline,
+      fds: p.fds,
+      fdLimit: p.fdLimit,
+    })),
+    peers: summary.peers.rows.map((p) => ({
+      ...rowBase(p.peer, p, findings.filter((f) => f.subject.peer === p.peer || f.subject.peer?.startsWith(`${p.peer}:`))),
+      peer: p.peer,
+    })),
+    services: summary.services.rows.map((s) => ({
+      ...rowBase(`${s.netns}|${s.port}`, s, findings.filter((f) => f.subject.port === s.port)),
+      port: s.port,
+      netns: s.netns,
+      listeners: s.listeners.map((l) => `${l.comm}/${l.pid}`).join(','),
+    })),
+    findings,
+    summary: { processPeers: summary.processPeers, stories: summary.stories },
+  };
+}

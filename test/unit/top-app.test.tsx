@@ -1,0 +1,189 @@
+/** socktrace top's components on synthetic snapshots (ink-testing-library): rendering and keys. */
+import { render } from 'ink-testing-library';
+import { afterEach, describe, expect, it } from 'vitest';
+import { coreConfig } from '../../src/core/core-config.js';
+import type { InventorySocket, ProcessInfo } from '../../src/core/inventory-model.js';
+import { SocketCore } from '../../src/core/socket-core.js';
+import { TopApp } from '../../src/top/TopApp.js';
+import { layoutColumns, PROCESS_COLUMNS } from '../../src/top/top-columns.js';
+import { buildTopSnapshot, type TopSnapshot } from '../../src/top/top-snapshot.js';
+
+const T0 = 1_800_000_000_000;
+const tick = () => new Promise((r) => setTimeout(r, 30));
+
+function sock(n: number, over: Partial<InventorySocket>): InventorySocket {
+  return {
+    sock: `s${n}`,
+    family: 4,
+    netns: 1,
+    local: { addr: '198.18.0.1', port: 8080 },
+    peer: { addr: `198.18.1.${n % 3}`, port: 40000 + n },
+    state: 'ESTABLISHED',
+    inode: n,
+    uid: 0,
+    owners: [100],
+    ageLowerBoundMs: null,
+    ...over,
+  };
+}
+
+function proc(pid: number, comm: string, fds = 20, fdLimit = 1024): ProcessInfo {
+  return { pid, comm, cmdline: `${comm} --serve`, uid: 0, fds, fdLimit };
+}
+
+/** A sick host: api leaks 7 CLOSE_WAIT sockets, worker is healthy, cache is near its fd limit. */
+function sickSnapshot(comms: Record<number, string> = {}, at = T0): TopSnapshot {
+  const core = new SocketCore(coreConfig({ thresholds: { closeWaitAgeSeconds: 60, closeWaitMinSockets: 5 } }));
+  const sockets: InventorySocket[] = [
+    sock(0, { state: 'LISTEN', peer: { addr: '0.0.0.0', port: 0 } }),
+    ...Array.from({ length: 7 }, (_, i) => sock(i + 1, { state: 'CLOSE_WAIT', ageLowerBoundMs: 600_000 + i * 1000 })),
+    ...Array.from({ length: 3 }, (_, i) => sock(i + 20, { owners: [200], local: { addr: '198.18.0.1', port: 50000 + i } })),
+    sock(30, { owners: [300], local: { addr: '198.18.0.1', port: 6379 }, state: 'TIME_WAIT' }),
+  ];
+  core.applyInventory({
+    takenAtMs: at,
+    sockets,
+    processes: [proc(100, comms[100] ?? 'api'), proc(200, comms[200] ?? 'worker'), proc(300, comms[300] ?? 'cache', 990, 1000)],
+    problems: [],
+  });
+  return buildTopSnapshot(core.summarize(at), { eventsPerSecond: 12, lostTotal: 0, backend: 'native (tp_btf)', problems: [] });
+}
+
+let unmount: (() => void) | undefined;
+afterEach(() => {
+  unmount?.();
+  unmount = undefined;
+});
+
+function show(snapshot: TopSnapshot) {
+  const app = render(<TopApp snapshot={snapshot} />);
+  unmount = app.unmount;
+  return app;
+}
+
+function rowOrder(frame: string, names: string[]): string[] {
+  return frame
+    .split('\n')
+    .map((l) => names.find((n) => new RegExp(`\\b${n}\\b`).test(l) && /^\s+\d+ /.test(l)))
+    .filter((n): n is string => n !== undefined);
+}
+
+describe('socktrace top', () => {
+  it('shows host totals, the backend, and processes worst first with their columns', () => {
+    const { lastFrame } = show(sickSnapshot());
+    const frame = lastFrame()!;
+    expect(frame).toMatch(/socktrace top/);
+    expect(frame).toMatch(/native \(tp_btf\)/);
+    expect(frame).toMatch(/events\/s 12/);
+    expect(frame).toMatch(/lost 0/);
+    expect(frame).toMatch(/CLOSE_WAIT 7/);
+    expect(frame).toMatch(/PID\s+COMM\s+CLOSE_WAIT↓\s+OLDEST CW\s+RST>\/s\s+RST<\/s\s+PIPE\/s\s+FDS\/LIMIT/);
+    const api = frame.split('\n').find((l) => /\b100 api\b/.test(l))!;
+    expect(api).toMatch(/\b7\s+>=10min6s/);
+    expect(api).toMatch(/20\/1024/);
+    expect(rowOrder(frame, ['api', 'worker', 'cache'])[0]).toBe('api');
+  });
+
+  it('explains the findings for the selected process in the detail pane', () => {
+    const frame = show(sickSnapshot()).lastFrame()!;
+    expect(frame).toMatch(/\[warning\] CLOSE_WAIT leak: api \(pid 100\) holds 7 connections its peers closed over 1 min ago/);
+    expect(frame).toMatch(/never called close\(\)/);
+    expect(frame).toMatch(/peers: 198\.18\.1\.\d/);
+    expect(frame).toMatch(/findings 2/); // the leak and cache's fd pressure
+  });
+
+  it('moves the selection and follows it into the detail pane', async () => {
+    const { lastFrame, stdin } = show(sickSnapshot());
+    stdin.write('j');
+    await tick();
+    stdin.write('j');
+    await tick();
+    const frame = lastFrame()!;
+    expect(frame).toMatch(/cache \(pid 300\)/);
+    expect(frame).toMatch(/\[critical\] File descriptors near the limit: cache \(pid 300\) uses 990 of 1000/);
+  });
+
+  it('switches views with Tab', async () => {
+    const { lastFrame, stdin } = show(sickSnapshot());
+    stdin.write('\t');
+    await tick();
+    expect(lastFrame()).toMatch(/\[Peers\]/);
+    expect(lastFrame()).toMatch(/PEER\s+CLOSE_WAIT/);
+    expect(lastFrame()).toMatch(/198\.18\.1\.1/);
+    stdin.write('\t');
+    await tick();
+    expect(lastFrame()).toMatch(/\[Services\]/);
+    expect(lastFrame()).toMatch(/8080\s+api\/100\s+7/);
+  });
+
+  it('sorts by another column, and reverses', async () => {
+    const { lastFrame, stdin } = show(sickSnapshot());
+    stdin.write('\u001b[D'); // ←: from CLOSE_WAIT to COMM
+    await tick();
+    expect(lastFrame()).toMatch(/COMM↑/);
+    expect(rowOrder(lastFrame()!, ['api', 'worker', 'cache'])).toEqual(['api', 'cache', 'worker']);
+    stdin.write('r');
+    await tick();
+    expect(rowOrder(lastFrame()!, ['api', 'worker', 'cache'])).toEqual(['worker', 'cache', 'api']);
+  });
+
+  it('filters rows with /, and Esc clears the filter', async () => {
+    const { lastFrame, stdin } = show(sickSnapshot());
+    for (const key of ['/', 'w', 'o', 'r', '\r']) {
+      stdin.write(key);
+      await tick();
+    }
+    expect(rowOrder(lastFrame()!, ['api', 'worker', 'cache'])).toEqual(['worker']);
+    expect(lastFrame()).toMatch(/filter: wor/);
+    stdin.write('\u001b');
+    await tick();
+    expect(rowOrder(lastFrame()!, ['api', 'worker', 'cache'])).toHaveLength(3);
+  });
+
+  it('pauses on Space: new snapshots wait until it resumes', async () => {
+    const app = show(sickSnapshot());
+    app.stdin.write(' ');
+    await tick();
+    app.rerender(<TopApp snapshot={sickSnapshot({ 100: 'api-v2' })} />);
+    await tick();
+    expect(app.lastFrame()).toMatch(/PAUSED/);
+    expect(app.lastFrame()).toMatch(/\bapi\b/);
+    expect(app.lastFrame()).not.toMatch(/api-v2/);
+    app.stdin.write(' ');
+    await tick();
+    expect(app.lastFrame()).toMatch(/api-v2/);
+  });
+
+  it('shows help on ?, and any key closes it', async () => {
+    const { lastFrame, stdin } = show(sickSnapshot());
+    stdin.write('?');
+    await tick();
+    expect(lastFrame()).toMatch(/Keys/);
+    expect(lastFrame()).toMatch(/Space\s+pause \/ resume updates/);
+    stdin.write('x');
+    await tick();
+    expect(lastFrame()).not.toMatch(/pause \/ resume updates/);
+  });
+
+  it('never lets a control character from a process name reach the terminal', () => {
+    // Raw, as if a name had bypassed the decoder's escaping: the view must still neutralise it.
+    const hostile = 'evil\u001b]0;owned\u0007\u001b[2J\n\u009b31m\u202etxt';
+    const frame = show(sickSnapshot({ 100: hostile })).lastFrame()!;
+    expect(frame).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(frame).toMatch(/evil\\u\{1b\}/);
+    expect(frame).toMatch(/\\u\{202e\}txt/);
+  });
+
+  it('keeps every line within the terminal width', () => {
+    const frame = show(sickSnapshot({ 100: 'a-very-long-process-name-indeed' })).lastFrame()!;
+    for (const line of frame.split('\n')) expect([...line].length).toBeLessThanOrEqual(100);
+  });
+
+  it('fits 80 columns: flexible columns shrink first, then columns drop from the right', () => {
+    const at80 = layoutColumns(PROCESS_COLUMNS, 79);
+    expect(at80.reduce((n, c) => n + c.width + 1, 2)).toBeLessThanOrEqual(79);
+    expect(at80.map((c) => c.id).slice(0, 8)).toEqual(['pid', 'comm', 'cw', 'oldest', 'rsts', 'rstr', 'broken', 'fds']);
+    const wide = layoutColumns(PROCESS_COLUMNS, 200);
+    expect(wide.map((c) => c.id)).toContain('tw');
+  });
+});
