@@ -153,7 +153,8 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
     const info = core.processes.get(pid);
     return {
       pid,
-      comm: info?.comm ?? names.get(pid) ?? core.byProcess.get(pid)?.name ?? '',
+      // The name events carried is newer than the last inventory's (a process may exec after it).
+      comm: names.get(pid) ?? info?.comm ?? core.byProcess.get(pid)?.name ?? '',
       cmdline: info?.cmdline ?? '',
       fds: info?.fds ?? null,
       fdLimit: info?.fdLimit ?? null,

@@ -93,6 +93,13 @@ export interface TracerFigures {
   problems: string[];
 }
 
+/** Rows worth a line: something open now, a live process, or activity in the last minute. */
+function current(r: RollupBase & { fds?: number | null }): boolean {
+  const a = r.activity;
+  const recent = a.rstSent.perSecond1m + a.rstReceived.perSecond1m + a.errors.perSecond1m + a.opened.perSecond1m + a.closed.perSecond1m;
+  return r.totalSockets > 0 || (r.fds !== undefined && r.fds !== null) || recent > 0;
+}
+
 export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): TopSnapshot {
   const findings = summary.findings;
   return {
@@ -105,7 +112,7 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
       backend: tracer.backend,
       problems: tracer.problems,
     },
-    processes: summary.processes.rows.map((p) => ({
+    processes: summary.processes.rows.filter(current).map((p) => ({
       ...rowBase(String(p.pid), p, findings.filter((f) => f.subject.pid === p.pid)),
       pid: p.pid,
       comm: p.comm,
@@ -113,7 +120,7 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
       fds: p.fds,
       fdLimit: p.fdLimit,
     })),
-    peers: summary.peers.rows.map((p) => ({
+    peers: summary.peers.rows.filter(current).map((p) => ({
       ...rowBase(p.peer, p, findings.filter((f) => f.subject.peer === p.peer || f.subject.peer?.startsWith(`${p.peer}:`))),
       peer: p.peer,
     })),

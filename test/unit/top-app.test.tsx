@@ -79,7 +79,7 @@ describe('socktrace top', () => {
     expect(frame).toMatch(/CLOSE_WAIT 7/);
     expect(frame).toMatch(/PID\s+COMM\s+CLOSE_WAIT↓\s+OLDEST CW\s+RST>\/s\s+RST<\/s\s+PIPE\/s\s+FDS\/LIMIT/);
     const api = frame.split('\n').find((l) => /\b100 api\b/.test(l))!;
-    expect(api).toMatch(/\b7\s+>=10min6s/);
+    expect(api).toMatch(/\b7\s+>=10m6s/);
     expect(api).toMatch(/20\/1024/);
     expect(rowOrder(frame, ['api', 'worker', 'cache'])[0]).toBe('api');
   });
@@ -180,10 +180,16 @@ describe('socktrace top', () => {
   });
 
   it('fits 80 columns: flexible columns shrink first, then columns drop from the right', () => {
+    // 80 columns: every process column, with short titles.
     const at80 = layoutColumns(PROCESS_COLUMNS, 79);
     expect(at80.reduce((n, c) => n + c.width + 1, 2)).toBeLessThanOrEqual(79);
-    expect(at80.map((c) => c.id).slice(0, 8)).toEqual(['pid', 'comm', 'cw', 'oldest', 'rsts', 'rstr', 'broken', 'fds']);
+    expect(at80.map((c) => c.id)).toEqual(['pid', 'comm', 'cw', 'oldest', 'rsts', 'rstr', 'broken', 'fds', 'estab', 'tw']);
+    expect(at80.map((c) => c.title)).toContain('TW');
     const wide = layoutColumns(PROCESS_COLUMNS, 200);
-    expect(wide.map((c) => c.id)).toContain('tw');
+    expect(wide.map((c) => c.title)).toContain('TIME_WAIT');
+    // Narrower still: the flexible name shrinks, then columns go from the right.
+    const at60 = layoutColumns(PROCESS_COLUMNS, 60);
+    expect(at60.reduce((n, c) => n + c.width + 1, 2)).toBeLessThanOrEqual(60);
+    expect(at60.map((c) => c.id).slice(0, 3)).toEqual(['pid', 'comm', 'cw']);
   });
 });
