@@ -1,9 +1,6 @@
 /** The socktrace command line: dispatches to a command and is the one place errors become exit codes. */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './usage-error.js';
-import { snapshotCommand } from './snapshot-command.js';
-import { topCommand } from '../top/top-command.js';
-import { watchCommand } from './watch-command.js';
 
 const USAGE = `Usage: socktrace <command> [options]
 
@@ -15,10 +12,13 @@ Commands:
 
 Run 'socktrace <command> --help' for a command's options.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  watch: watchCommand,
-  snapshot: snapshotCommand,
-  top: topCommand,
+type Command = (argv: string[]) => Promise<number>;
+
+// Loaded on demand: a command pays only for its own modules (top's React and Ink stay out of watch).
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  watch: async () => (await import('./watch-command.js')).watchCommand,
+  snapshot: async () => (await import('./snapshot-command.js')).snapshotCommand,
+  top: async () => (await import('../top/top-command.js')).topCommand,
 };
 
 function version(): string {
@@ -37,9 +37,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${version()}\n`);
       return 0;
     }
-    const run = COMMANDS[command];
-    if (!run) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
-    return await run(rest);
+    const load = COMMANDS[command];
+    if (!load) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+    return await (await load())(rest);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`socktrace: ${error.message}\n`);

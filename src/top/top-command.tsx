@@ -2,14 +2,12 @@
  * `socktrace top`: the live core on a full screen. Collects (live session, periodic summaries and
  * inventories) and hands each snapshot to TopApp, which only renders.
  */
-import { render } from 'ink';
 import { parseArgs } from 'node:util';
 import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from '../cli/core-options.js';
 import { parseChoice, parseSeconds, parseSize } from '../cli/option-values.js';
 import { UsageError } from '../cli/usage-error.js';
 import { startLiveSession } from '../live/live-session.js';
 import type { SourceInfo } from '../source/event-source.js';
-import { TopApp } from './TopApp.js';
 import { VIEWS } from './top-columns.js';
 import { buildTopSnapshot, type TopSnapshot } from './top-snapshot.js';
 
@@ -67,6 +65,13 @@ export async function topCommand(argv: string[]): Promise<number> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     throw new UsageError('top needs a terminal; for pipes use `socktrace snapshot` or `socktrace watch --summary <s>`');
   }
+
+  // Ink renders only its last frame when it believes it runs in CI (CI=true): an interactive terminal
+  // is no CI log, so forget that before Ink looks (it reads the environment when first imported).
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
+  const { render } = await import('ink');
+  const { TopApp } = await import('./TopApp.js');
 
   const session = startLiveSession({ source: { ringBytes }, core, trackState: true }, {});
   const backend = backendText(session.source.info);
