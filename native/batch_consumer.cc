@@ -10,16 +10,12 @@
 
 namespace socktrace {
 
-namespace {
-// Poll timeout: bounds how late a quiet batch and a new loss count reach JavaScript.
-constexpr int kPollMillis = 100;
-}  // namespace
-
-BatchConsumer::BatchConsumer(int ring_map_fd, int lost_map_fd, size_t max_batch_records, Deliver deliver,
-                             std::function<void()> detach)
+BatchConsumer::BatchConsumer(int ring_map_fd, int lost_map_fd, size_t max_batch_records, int poll_millis,
+                             Deliver deliver, std::function<void()> detach)
     : ring_map_fd_(ring_map_fd),
       lost_map_fd_(lost_map_fd),
       max_batch_records_(max_batch_records),
+      poll_millis_(poll_millis),
       deliver_(std::move(deliver)),
       detach_(std::move(detach)),
       pending_(new Batch()) {
@@ -80,7 +76,11 @@ void BatchConsumer::Run(const std::atomic<bool>& stop) {
   pending_->bytes.reserve(max_batch_records_ * sizeof(socktrace_event));
   std::string error;
   while (!stop.load(std::memory_order_acquire) && !delivery_failed_) {
-    int n = ring_buffer__poll(ring_, kPollMillis);
+    // The poll timeout bounds how late an event reaches JavaScript: the kernel wakes us only when much
+    // is waiting (wakeup_bytes), so quiet periods are covered by this timeout.
+    int n = ring_buffer__poll(ring_, poll_millis_);
+    // Without a wakeup, epoll does not report the ring ready: read what is there either way.
+    if (n >= 0 && !delivery_failed_) n = ring_buffer__consume(ring_);
     if (n < 0 && n != -EINTR && !delivery_failed_) {
       error = std::string("reading the ring buffer failed: ") + strerror(-n);
       break;

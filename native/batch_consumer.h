@@ -27,7 +27,7 @@ class BatchConsumer {
   // JavaScript is gone. detach() removes the BPF links so the final drain sees every event there is.
   using Deliver = std::function<bool(std::unique_ptr<Batch>)>;
 
-  BatchConsumer(int ring_map_fd, int lost_map_fd, size_t max_batch_records, Deliver deliver,
+  BatchConsumer(int ring_map_fd, int lost_map_fd, size_t max_batch_records, int poll_millis, Deliver deliver,
                 std::function<void()> detach);
   ~BatchConsumer();
 
@@ -44,6 +44,7 @@ class BatchConsumer {
   int ring_map_fd_;
   int lost_map_fd_;
   size_t max_batch_records_;
+  int poll_millis_;
   Deliver deliver_;
   std::function<void()> detach_;
   ring_buffer* ring_ = nullptr;

@@ -89,7 +89,9 @@ uint32_t ReadUint(const Napi::Object& options, const char* key, uint32_t fallbac
 Napi::Function Tracer::Define(Napi::Env env) {
   return DefineClass(env, "Tracer",
                      {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop"),
-                      InstanceMethod<&Tracer::SeedOwners>("seedOwners")});
+                      InstanceMethod<&Tracer::SeedOwners>("seedOwners"),
+                      InstanceMethod<&Tracer::SetFilter>("setFilter"),
+                      InstanceMethod<&Tracer::Transitions>("transitions")});
 }
 
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
@@ -106,6 +108,10 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
     options_.owner_entries = ReadUint(o, "ownerEntries", options_.owner_entries, 1024, 1u << 24);
     options_.seed_entries = ReadUint(o, "seedEntries", options_.seed_entries, 1024, 1u << 24);
     options_.max_batch_records = ReadUint(o, "maxBatchRecords", options_.max_batch_records, 1, 1u << 20);
+    options_.poll_millis = ReadUint(o, "pollMillis", options_.poll_millis, 1, 1000);
+    options_.wakeup_bytes = ReadUint(o, "wakeupBytes", 0, 0, 1u << 30);
+    options_.emit_kinds = ReadUint(o, "emitKinds", options_.emit_kinds, 0, 0xffffffffu);
+    options_.emit_states = ReadUint(o, "emitStates", options_.emit_states, 0, 0xffffffffu);
     Napi::Value hooks = o.Get("hooks");
     if (!hooks.IsUndefined()) {
       std::string h = hooks.IsString() ? hooks.As<Napi::String>().Utf8Value() : "";
@@ -253,10 +259,15 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     DestroyBpf();
     throw Napi::Error::New(env, msg);
   }
+  // .data and .bss are shared with the programs: what crosses the ring can change while they run.
+  skel_->data->emit_kinds = options_.emit_kinds;
+  skel_->data->emit_states = options_.emit_states;
+  skel_->bss->wakeup_bytes = options_.wakeup_bytes ? options_.wakeup_bytes : options_.ring_bytes / 8;
   Attach(env);
 
   consumer_.reset(new BatchConsumer(
       bpf_map__fd(skel_->maps.events), bpf_map__fd(skel_->maps.lost_events), options_.max_batch_records,
+      static_cast<int>(options_.poll_millis),
       [this](std::unique_ptr<Batch> batch) {
         Batch* raw = batch.release();
         if (batches_.BlockingCall(raw) != napi_ok) {
@@ -325,6 +336,31 @@ Napi::Value Tracer::SeedOwners(const Napi::CallbackInfo& info) {
     if (bpf_map_update_elem(fd, &records[i].cookie, &owner, BPF_ANY) == 0) written++;
   }
   return Napi::Number::New(env, written);
+}
+
+Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr || stop_.load()) throw Napi::Error::New(env, "socktrace: setFilter() needs a started, running Tracer");
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Expected first argument to be { emitKinds, emitStates }");
+  Napi::Object o = info[0].As<Napi::Object>();
+  skel_->data->emit_kinds = ReadUint(o, "emitKinds", skel_->data->emit_kinds, 0, 0xffffffffu);
+  skel_->data->emit_states = ReadUint(o, "emitStates", skel_->data->emit_states, 0, 0xffffffffu);
+  return env.Undefined();
+}
+
+Napi::Value Tracer::Transitions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "socktrace: transitions() needs a started Tracer");
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
+  Napi::Array counts = Napi::Array::New(env, 16);
+  for (uint32_t state = 0; state < 16; state++) {
+    uint64_t total = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.transitions), &state, per_cpu.data()) == 0)
+      for (uint64_t v : per_cpu) total += v;
+    counts.Set(state, Napi::Number::New(env, static_cast<double>(total)));
+  }
+  return counts;
 }
 
 void Tracer::OnEnvTeardown(Tracer* self) {

@@ -25,6 +25,10 @@ struct TracerOptions {
   uint32_t owner_entries = 262144;  // LRU of socket owners
   uint32_t seed_entries = 65536;    // owners seeded from user space's inventory
   uint32_t max_batch_records = 4096;
+  uint32_t poll_millis = 20;        // longest an event waits for the reader when wakeups are batched
+  uint64_t wakeup_bytes = 0;        // 0: ring_bytes / 8
+  uint32_t emit_kinds = 0xffffffff; // 1 << kind
+  uint32_t emit_states = 0xffffffff; // 1 << TCP state
   HookPreference preference = HookPreference::kAuto;
   std::vector<std::string> pretend_missing;  // hooks to plan as absent: exercises fallbacks on new kernels
 };
@@ -41,6 +45,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SeedOwners(const Napi::CallbackInfo& info);
+  Napi::Value SetFilter(const Napi::CallbackInfo& info);
+  Napi::Value Transitions(const Napi::CallbackInfo& info);
 
   // Opens, plans and loads the object; retries with classic tracepoints if tp_btf programs fail to load.
   void Load(Napi::Env env, std::vector<std::string>* notes);

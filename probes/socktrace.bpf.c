@@ -32,6 +32,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define ST_TCP_ESTABLISHED 1
 #define ST_TCP_SYN_SENT 2
 #define ST_TCP_FIN_WAIT1 4
+#define ST_TCP_FIN_WAIT2 5
+#define ST_TCP_CLOSING 11
 #define ST_TCP_TIME_WAIT 6
 #define ST_TCP_CLOSE 7
 #define ST_TCP_CLOSE_WAIT 8
@@ -54,6 +56,7 @@ const volatile unsigned long long id_salt = 0; /* hides kernel addresses in fall
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536); /* resized by user space before load */
+	__uint(map_flags, BPF_F_NO_COMMON_LRU); /* per-CPU LRU lists: no global lock on the hot path */
 	__type(key, unsigned long long); /* struct sock address: the one key every hook can compute */
 	__type(value, struct socktrace_owner);
 } owners SEC(".maps");
@@ -90,6 +93,25 @@ struct {
 	__uint(max_entries, 4 << 20); /* resized by user space before load */
 } events SEC(".maps");
 
+/*
+ * What crosses the ring, changeable while running (user space writes these .data/.bss words): event kinds
+ * as 1 << kind, and state changes whose old or new state is in emit_states (1 << state). What does not
+ * cross is still counted in `transitions`, so a consumer that needs only CLOSE_WAIT and RSTs pays for
+ * little else.
+ */
+volatile unsigned int emit_kinds = 0xffffffff;
+volatile unsigned int emit_states = 0xffffffff;
+/* Bytes waiting in the ring before a submit wakes the reader; below it the reader's poll timeout does. */
+volatile unsigned long long wakeup_bytes = 0;
+
+/* State changes by new state, per CPU: every transition, emitted or not. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 16);
+	__type(key, unsigned int);
+	__type(value, unsigned long long);
+} transitions SEC(".maps");
+
 /* Failed ring-buffer reserves, per CPU: user space sums them into `lost` events. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -100,17 +122,28 @@ struct {
 
 /* ---------- socket facts ---------- */
 
-static __always_inline bool sock_is_tcp(const struct sock *sk)
+/*
+ * tp_btf arguments are typed kernel pointers: plain loads (which the verifier makes fault-safe) cost far
+ * less than the bpf_probe_read_kernel() calls that classic tracepoints need. Every reader takes `btf`,
+ * a constant at each call site, so each program keeps only its own kind of read.
+ */
+#define SK_READ(btf, sk, field) ((btf) ? (sk)->field : BPF_CORE_READ(sk, field))
+
+static __always_inline bool sock_is_tcp(const struct sock *sk, bool btf)
 {
-	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	unsigned short family = SK_READ(btf, sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return false;
-	/* sk_protocol was a bitfield before 5.6; the probed read handles both layouts. */
+	/* sk_protocol was a bitfield before 5.6; the bitfield readers handle both layouts. */
+	if (btf)
+		return BPF_CORE_READ_BITFIELD(sk, sk_protocol) == IPPROTO_TCP;
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP;
 }
 
-static __always_inline unsigned int sock_netns(const struct sock *sk)
+static __always_inline unsigned int sock_netns(const struct sock *sk, bool btf)
 {
+	if (btf)
+		return sk->__sk_common.skc_net.net->ns.inum;
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
@@ -142,15 +175,15 @@ static __always_inline unsigned long long sock_id(const struct sock *sk, unsigne
 	return (addr ^ id_salt) | (1ULL << 63);
 }
 
-static __always_inline void fill_addrs_from_sock(struct socktrace_event *e, const struct sock *sk)
+static __always_inline void fill_addrs_from_sock(struct socktrace_event *e, const struct sock *sk, bool btf)
 {
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->family = SK_READ(btf, sk, __sk_common.skc_family);
+	e->sport = SK_READ(btf, sk, __sk_common.skc_num);
 	/* Closing releases the port (inet_num = 0) before the CLOSE state is traced; inet_sport survives.
 	 * Only full sockets ever have skc_num 0 here, so the inet_sock cast is safe. */
-	if (e->sport == 0)
+	if (e->sport == 0) /* rare: a probed read (a typed load past struct sock would not verify) */
 		e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->dport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
 	/* Explicit sizes: BPF_CORE_READ_INTO on a byte array would copy a single byte. */
 	if (e->family == AF_INET) {
 		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
@@ -196,8 +229,10 @@ static __always_inline bool fill_addrs_from_incoming_skb(struct socktrace_event 
 
 /* ---------- owners ---------- */
 
-static __always_inline bool current_is_kernel_thread(void)
+static __always_inline bool current_is_kernel_thread(bool btf)
 {
+	if (btf)
+		return bpf_get_current_task_btf()->flags & PF_KTHREAD;
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	return BPF_CORE_READ(task, flags) & PF_KTHREAD;
 }
@@ -212,7 +247,7 @@ static __always_inline void owner_from_current(struct socktrace_owner *o)
 }
 
 /* Called only from hooks that run in the owner's process context. Cheap when nothing changed. */
-static __always_inline void learn_owner(const struct sock *sk)
+static __always_inline void learn_owner(const struct sock *sk, bool btf)
 {
 	unsigned long long key = (unsigned long long)sk;
 	unsigned int pid = bpf_get_current_pid_tgid() >> 32;
@@ -220,7 +255,7 @@ static __always_inline void learn_owner(const struct sock *sk)
 
 	if (known && known->pid == pid)
 		return;
-	if (current_is_kernel_thread()) /* in-kernel users (NFS, TLS offload work) own nothing */
+	if (current_is_kernel_thread(btf)) /* in-kernel users (NFS, TLS offload work) own nothing */
 		return;
 	struct socktrace_owner o = {};
 	owner_from_current(&o);
@@ -259,6 +294,22 @@ static __always_inline void stamp_owner(struct socktrace_event *e, const struct 
 }
 
 /* ---------- events ---------- */
+
+static __always_inline bool wanted(unsigned char kind)
+{
+	return emit_kinds & (1u << kind);
+}
+
+/* Batches wakeups: the reader is woken only once enough is waiting, else it finds it on its next poll. */
+static __always_inline void submit(void *e)
+{
+	unsigned long long threshold = wakeup_bytes;
+	unsigned long long flags = 0;
+	if (threshold)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= threshold ? BPF_RB_FORCE_WAKEUP
+										  : BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
 
 static __always_inline struct socktrace_event *reserve_event(unsigned char kind)
 {
@@ -301,16 +352,32 @@ static __always_inline void describe_sock(struct socktrace_event *e, const struc
 	unsigned long long cookie = sock_cookie(sk, btf);
 
 	e->sock_id = sock_id(sk, cookie, &e->flags);
-	e->netns = sock_netns(sk);
+	e->netns = sock_netns(sk, btf);
 	if (!e->state)
-		e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	fill_addrs_from_sock(e, sk);
+		e->state = SK_READ(btf, sk, __sk_common.skc_state);
+	fill_addrs_from_sock(e, sk, btf);
 	stamp_owner(e, sk, cookie);
+}
+
+/*
+ * A clean active close hands the connection to a TIME_WAIT socket that keeps the cookie but no owner:
+ * remember who closed it, so an RST that TIME_WAIT socket sends still names them.
+ */
+static __always_inline void remember_former_owner(const struct sock *sk, bool btf)
+{
+	unsigned long long key = (unsigned long long)sk;
+	struct socktrace_owner *o = bpf_map_lookup_elem(&owners, &key);
+	unsigned long long cookie = o ? sock_cookie(sk, btf) : 0;
+	if (!cookie)
+		return;
+	struct socktrace_owner former = *o;
+	former.source = SOCKTRACE_OWNER_CLOSED;
+	bpf_map_update_elem(&former_owners, &cookie, &former, BPF_ANY);
 }
 
 static __always_inline void on_state_change(const struct sock *sk, int oldstate, int newstate, bool btf)
 {
-	if (!sk || !sock_is_tcp(sk))
+	if (!sk || !sock_is_tcp(sk, btf))
 		return;
 
 	/* These transitions only happen inside the owner's own syscalls (connect, listen, close, shutdown). */
@@ -318,12 +385,11 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 			       (oldstate == ST_TCP_ESTABLISHED && newstate == ST_TCP_FIN_WAIT1) ||
 			       (oldstate == ST_TCP_CLOSE_WAIT && newstate == ST_TCP_LAST_ACK);
 	if (process_context)
-		learn_owner(sk);
+		learn_owner(sk, btf);
 
-	unsigned short port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (newstate == ST_TCP_LISTEN) {
 		unsigned long long key = (unsigned long long)sk;
-		unsigned long long lkey = listener_key(sock_netns(sk), port);
+		unsigned long long lkey = listener_key(sock_netns(sk, btf), SK_READ(btf, sk, __sk_common.skc_num));
 		struct socktrace_owner *o = bpf_map_lookup_elem(&owners, &key);
 		if (o) {
 			struct socktrace_owner l = *o;
@@ -334,12 +400,24 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 		/* Only the listener itself closes this way; its accepted children leave LISTEN for SYN_RECV.
 		 * With SO_REUSEPORT another process may hold the port too: drop only our own entry. */
 		unsigned long long key = (unsigned long long)sk;
-		unsigned long long lkey = listener_key(sock_netns(sk), port);
+		unsigned long long lkey = listener_key(sock_netns(sk, btf), SK_READ(btf, sk, __sk_common.skc_num));
 		struct socktrace_owner *o = bpf_map_lookup_elem(&owners, &key);
 		struct socktrace_owner *l = bpf_map_lookup_elem(&listeners, &lkey);
 		if (l && (!o || o->pid == l->pid))
 			bpf_map_delete_elem(&listeners, &lkey);
+	} else if (newstate == ST_TCP_CLOSE && (oldstate == ST_TCP_FIN_WAIT1 || oldstate == ST_TCP_FIN_WAIT2 ||
+						oldstate == ST_TCP_CLOSING)) {
+		remember_former_owner(sk, btf);
 	}
+
+	unsigned int slot = newstate & 15;
+	unsigned long long *count = bpf_map_lookup_elem(&transitions, &slot);
+	if (count)
+		*count += 1;
+	/* A new connection's first step is LISTEN -> SYN_RECV on the child: not a listener's own change. */
+	unsigned int old_bit = oldstate == ST_TCP_LISTEN && newstate != ST_TCP_CLOSE ? 0 : 1u << (oldstate & 31);
+	if (!wanted(SOCKTRACE_KIND_STATE_CHANGE) || !(emit_states & (old_bit | (1u << (newstate & 31)))))
+		return;
 
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_STATE_CHANGE);
 	if (!e)
@@ -347,12 +425,14 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 	e->old_state = oldstate;
 	e->state = newstate;
 	describe_sock(e, sk, btf);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 static __always_inline void on_send_reset(const struct sock *sk, const struct sk_buff *skb, int reason,
 					  bool btf)
 {
+	if (!wanted(SOCKTRACE_KIND_RST_SENT))
+		return;
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_RST_SENT);
 	if (!e)
 		return;
@@ -368,18 +448,18 @@ static __always_inline void on_send_reset(const struct sock *sk, const struct sk
 	/* The packet being answered names the RST's true 4-tuple (a listener's own addresses do not). */
 	if (skb)
 		fill_addrs_from_incoming_skb(e, skb);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 static __always_inline void on_receive_reset(const struct sock *sk, bool btf)
 {
-	if (!sk)
+	if (!sk || !wanted(SOCKTRACE_KIND_RST_RECEIVED))
 		return;
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_RST_RECEIVED);
 	if (!e)
 		return;
 	describe_sock(e, sk, btf);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 static __always_inline void on_destroy(const struct sock *sk, bool btf)
@@ -387,17 +467,10 @@ static __always_inline void on_destroy(const struct sock *sk, bool btf)
 	if (!sk)
 		return;
 	unsigned long long key = (unsigned long long)sk;
-	struct socktrace_owner *o = bpf_map_lookup_elem(&owners, &key);
-	unsigned long long cookie = sock_cookie(sk, btf);
-	if (o && cookie) {
-		struct socktrace_owner former = *o;
-		former.source = SOCKTRACE_OWNER_CLOSED;
-		bpf_map_update_elem(&former_owners, &cookie, &former, BPF_ANY);
-	}
-	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_DESTROY);
+	struct socktrace_event *e = wanted(SOCKTRACE_KIND_DESTROY) ? reserve_event(SOCKTRACE_KIND_DESTROY) : 0;
 	if (e) {
 		describe_sock(e, sk, btf);
-		bpf_ringbuf_submit(e, 0);
+		submit(e);
 	}
 	bpf_map_delete_elem(&owners, &key);
 }
@@ -412,17 +485,17 @@ static __always_inline bool is_connection_error(int err)
 /* sock_sendmsg/sock_recvmsg: always the caller's process context, so also where owners are learned. */
 static __always_inline void on_msg_length(const struct sock *sk, int ret, unsigned char kind, bool btf)
 {
-	if (!sk || !sock_is_tcp(sk))
+	if (!sk || !sock_is_tcp(sk, btf))
 		return;
-	learn_owner(sk);
-	if (ret >= 0 || !is_connection_error(-ret))
+	learn_owner(sk, btf);
+	if (ret >= 0 || !is_connection_error(-ret) || !wanted(kind))
 		return;
 	struct socktrace_event *e = reserve_event(kind);
 	if (!e)
 		return;
 	e->err = -ret;
 	describe_sock(e, sk, btf);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 /* ---------- tp_btf programs ---------- */
@@ -558,8 +631,8 @@ static __always_inline const struct sock *sock_of_fd(long fd)
 static __always_inline void learn_owner_of_fd(long fd)
 {
 	const struct sock *sk = sock_of_fd(fd);
-	if (sk && sock_is_tcp(sk))
-		learn_owner(sk);
+	if (sk && sock_is_tcp(sk, false))
+		learn_owner(sk, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
@@ -608,20 +681,20 @@ static __always_inline void on_syscall_exit(long ret, unsigned char kind)
 		return;
 	int saved = *fd;
 	bpf_map_delete_elem(&syscall_fds, &tid);
-	if (ret >= 0 || !is_connection_error(-ret))
+	if (ret >= 0 || !is_connection_error(-ret) || !wanted(kind))
 		return;
 	/* The fd is still open at exit, so it still names the socket that failed. */
 	const struct sock *sk = sock_of_fd(saved);
-	if (!sk || !sock_is_tcp(sk))
+	if (!sk || !sock_is_tcp(sk, false))
 		return;
-	learn_owner(sk);
+	learn_owner(sk, false);
 	struct socktrace_event *e = reserve_event(kind);
 	if (!e)
 		return;
 	e->err = -ret;
 	e->flags |= SOCKTRACE_FLAG_FROM_SYSCALL;
 	describe_sock(e, sk, false);
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 #define SYSCALL_ERROR_HOOKS(name, kind)                                        \

@@ -16,6 +16,19 @@ export interface NativeTracerOptions {
   hooks?: 'auto' | 'classic';
   /** Hooks to plan as if the kernel lacked them, so fallbacks can be exercised on a new kernel. */
   pretendMissing?: string[];
+  /** How long (ms) the reader may sleep between polls: the longest an event waits (default 20). */
+  pollMillis?: number;
+  /** Bytes waiting in the ring that make the kernel wake the reader at once (default ringBytes / 8). */
+  wakeupBytes?: number;
+  /** Kinds that cross the ring, as a mask of 1 << kind code (default all). */
+  emitKinds?: number;
+  /** State changes that cross the ring: old or new state in this mask of 1 << state (default all). */
+  emitStates?: number;
+}
+
+export interface KernelFilter {
+  emitKinds?: number;
+  emitStates?: number;
 }
 
 export interface BatchMeta {
@@ -55,6 +68,10 @@ export interface NativeTracer {
   stop(): void;
   /** Writes owners of pre-existing sockets (32-byte records: cookie, pid, uid, comm); returns how many. */
   seedOwners(records: ArrayBuffer): number;
+  /** Changes what crosses the ring, while running. */
+  setFilter(filter: KernelFilter): void;
+  /** State changes since start by new state (index = TCP state), emitted or not. */
+  transitions(): number[];
 }
 
 export interface NativeRecordLayout {
