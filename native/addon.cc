@@ -5,6 +5,7 @@
 
 #include "errors.h"
 #include "inventory.h"
+#include "kernel_facts.h"
 #include "record_layout.h"
 #include "tracer.h"
 
@@ -17,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recordLayout", Napi::Function::New(env, RecordLayout, "recordLayout"));
   exports.Set("inventory", Napi::Function::New(env, Inventory, "inventory"));
   exports.Set("inventoryLayout", Napi::Function::New(env, InventoryLayout, "inventoryLayout"));
+  exports.Set("kernelFacts", Napi::Function::New(env, KernelFacts, "kernelFacts"));
   return exports;
 }
 

@@ -9,6 +9,8 @@ Commands:
              attributed to the process that owns each socket and to its peer
   snapshot   list every TCP socket now, with owners, rollups and findings
   top        live full-screen view: who leaks, to whom, how fast
+  daemon     run unattended: JSON logs, Prometheus metrics, SIGHUP reload
+  doctor     check kernel, privileges and backend; say what to do about what is missing
 
 Run 'socktrace <command> --help' for a command's options.`;
 
@@ -19,6 +21,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   watch: async () => (await import('./watch-command.js')).watchCommand,
   snapshot: async () => (await import('./snapshot-command.js')).snapshotCommand,
   top: async () => (await import('../top/top-command.js')).topCommand,
+  daemon: async () => (await import('../daemon/daemon-command.js')).daemonCommand,
+  doctor: async () => (await import('./doctor-command.js')).doctorCommand,
 };
 
 function version(): string {

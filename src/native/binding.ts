@@ -111,6 +111,8 @@ export interface NativeBinding {
   /** Every TCP socket in these network namespaces (sock_diag), synchronously. */
   inventory(namespaces: NamespaceRef[]): NativeInventory;
   inventoryLayout(): NativeInventoryLayout;
+  /** For doctor: vmlinux BTF, tp_btf targets among `tracepoints`, ring buffer support. */
+  kernelFacts(tracepoints: string[]): { btf: boolean; tpBtf: Record<string, boolean>; ringbuf: string };
 }
 
 export class BindingLoadError extends Error {

@@ -1,5 +1,5 @@
 /** What every backend offers its consumers: typed events in order, losses counted, a clean stop. */
-import type { HookInfo } from '../native/binding.js';
+import type { HookInfo, KernelFilter } from '../native/binding.js';
 import type { SockEvent } from '../events/sock-event.js';
 import type { Inventory } from '../core/inventory-model.js';
 
@@ -36,4 +36,8 @@ export interface RunningSource {
   stop(): Promise<SourceStats>;
   /** Tells the kernel side who owns sockets opened before it started; returns how many it took. */
   seedOwners(inventory: Inventory): number;
+  /** Changes, while running, which events cross from the kernel. */
+  setFilter(filter: KernelFilter): void;
+  /** State changes since start by new state (index = TCP state), whether they crossed or not. */
+  transitions(): number[];
 }

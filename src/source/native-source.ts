@@ -60,5 +60,9 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     seedOwners(inventory) {
       return finished ? 0 : tracer.seedOwners(seedRecords(inventory));
     },
+    setFilter(filter) {
+      if (!finished) tracer.setFilter(filter);
+    },
+    transitions: () => (finished ? new Array<number>(16).fill(0) : tracer.transitions()),
   };
 }

@@ -1,0 +1,156 @@
+/**
+ * `socktrace doctor`: can socktrace run here, with which backend and hooks, and if not, what to do.
+ * Each check says what it found and, when something is missing, the fix.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { parseArgs } from 'node:util';
+import { candidatePaths, loadBinding, type HookInfo, type NativeBinding } from '../native/binding.js';
+import { UsageError } from './usage-error.js';
+
+export const DOCTOR_USAGE = `Usage: socktrace doctor [--json] [--no-load]
+
+Checks the kernel (version, BTF, tracepoints, ring buffers), privileges and the native addon, says
+which backend and which hook for each tracepoint socktrace will use and why, and what to do about
+anything missing. Unless --no-load, it also loads and detaches socktrace's programs once, as proof.
+Exit status 0 when socktrace can run, 1 when it cannot.`;
+
+interface Check {
+  name: string;
+  ok: boolean;
+  /** Missing but socktrace still works (a fallback is used). */
+  degraded?: boolean;
+  detail: string;
+  fix?: string;
+}
+
+const TRACEPOINTS: { category: string; name: string; role: string; fallback?: string }[] = [
+  { category: 'sock', name: 'inet_sock_set_state', role: 'every TCP state change (required)' },
+  { category: 'tcp', name: 'tcp_send_reset', role: 'RSTs sent, with the kernel reason (6.10+)' },
+  { category: 'tcp', name: 'tcp_receive_reset', role: 'RSTs received' },
+  { category: 'tcp', name: 'tcp_destroy_sock', role: 'sockets freed' },
+  { category: 'sock', name: 'sock_send_length', role: 'send errors (EPIPE, ECONNRESET)', fallback: 'syscall exits of write/send*' },
+  { category: 'sock', name: 'sock_recv_length', role: 'receive errors', fallback: 'syscall exits of read/recv*' },
+  { category: 'syscalls', name: 'sys_exit_accept4', role: "accept's return: owners of accepted sockets", fallback: "the listener's owner" },
+];
+
+const CAPS: [number, string, string][] = [
+  [39, 'CAP_BPF', 'load BPF programs and maps'],
+  [38, 'CAP_PERFMON', 'attach to tracepoints'],
+  [21, 'CAP_SYS_ADMIN', 'enter network namespaces (inventory), mount tracefs'],
+  [19, 'CAP_SYS_PTRACE', "read other processes' /proc/<pid>/fd (socket owners)"],
+  [2, 'CAP_DAC_READ_SEARCH', "read /proc entries of other users' processes"],
+];
+
+function effectiveCaps(): bigint | null {
+  try {
+    const line = readFileSync('/proc/self/status', 'utf8').split('\n').find((l) => l.startsWith('CapEff:'));
+    return line ? BigInt(`0x${line.slice(7).trim()}`) : null;
+  } catch {
+    return null;
+  }
+}
+
+function tracefsDir(): string | null {
+  for (const d of ['/sys/kernel/debug/tracing', '/sys/kernel/tracing']) if (existsSync(`${d}/events`)) return d;
+  return null;
+}
+
+export function runChecks(load: boolean): { checks: Check[]; hooks: HookInfo[] | null; backend: string; canRun: boolean } {
+  const checks: Check[] = [];
+  const [major, minor] = release().split('.').map((n) => parseInt(n, 10)) as [number, number];
+  const kernelOk = major > 5 || (major === 5 && minor >= 8);
+  checks.push({ name: 'kernel', ok: kernelOk, detail: `Linux ${release()}`, fix: kernelOk ? undefined : 'socktrace needs Linux 5.8+ (BPF ring buffers)' });
+
+  const btf = existsSync('/sys/kernel/btf/vmlinux');
+  checks.push({ name: 'BTF', ok: btf, detail: btf ? '/sys/kernel/btf/vmlinux present' : 'no /sys/kernel/btf/vmlinux', fix: btf ? undefined : 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (CO-RE and tp_btf need it)' });
+
+  const tracefs = tracefsDir();
+  checks.push({
+    name: 'tracefs',
+    ok: tracefs !== null,
+    degraded: tracefs === null,
+    detail: tracefs ? `mounted at ${tracefs}` : 'not mounted, or not readable by this user',
+    fix: tracefs ? undefined : 'mount -t tracefs tracefs /sys/kernel/tracing (socktrace tries this itself when root); classic tracepoints need it',
+  });
+
+  const caps = effectiveCaps();
+  const root = process.getuid?.() === 0;
+  for (const [bit, name, why] of CAPS) {
+    const has = caps !== null && ((caps >> BigInt(bit)) & 1n) === 1n;
+    checks.push({ name, ok: has, degraded: !has && bit !== 39 && bit !== 38, detail: `${has ? 'have' : 'missing'}: needed to ${why}`, fix: has ? undefined : `run as root, or grant ${name} (see packaging/socktrace.service)${root ? '' : '; not running as root'}` });
+  }
+
+  let binding: NativeBinding | null = null;
+  try {
+    binding = loadBinding();
+    checks.push({ name: 'native addon', ok: true, detail: candidatePaths().find((p) => existsSync(p)) ?? 'loaded' });
+  } catch (error) {
+    checks.push({ name: 'native addon', ok: false, detail: (error as Error).message.split('\n')[0]!, fix: 'build it: bash scripts/setup (or npm run build)' });
+  }
+
+  const facts = binding?.kernelFacts(TRACEPOINTS.map((t) => t.name)) ?? null;
+  if (facts) {
+    const rb = facts.ringbuf;
+    checks.push({ name: 'ring buffer', ok: rb === 'yes', detail: `BPF_MAP_TYPE_RINGBUF: ${rb}`, fix: rb === 'yes' ? undefined : rb === 'no' ? 'needs Linux 5.8+' : 'could not probe: privileges missing (see above)' });
+  }
+  for (const t of TRACEPOINTS) {
+    const classic = tracefs !== null && existsSync(`${tracefs}/events/${t.category}/${t.name}`);
+    const typed = facts?.tpBtf[t.name] ?? false;
+    const ok = typed || classic;
+    checks.push({
+      name: `${t.category}:${t.name}`,
+      ok: ok || t.fallback !== undefined,
+      degraded: !ok && t.fallback !== undefined,
+      detail: `${t.role}: ${typed ? 'tp_btf' : classic ? 'classic tracepoint' : 'absent'}${!ok && t.fallback ? `; using ${t.fallback}` : ''}`,
+      fix: ok ? undefined : t.fallback ? undefined : 'this kernel lacks it; socktrace cannot work without it',
+    });
+  }
+
+  let hooks: HookInfo[] | null = null;
+  if (load && binding && root) {
+    try {
+      const tracer = new binding.Tracer({ ringBytes: 64 * 1024 });
+      const info = tracer.start(() => {});
+      tracer.stop();
+      hooks = info.hooks.filter((h) => !h.why.startsWith('not needed'));
+      checks.push({ name: 'load test', ok: true, detail: `loaded, attached and detached ${hooks.filter((h) => h.mode !== 'missing').length} programs${info.notes.length ? ` (${info.notes.join('; ')})` : ''}` });
+    } catch (error) {
+      checks.push({ name: 'load test', ok: false, detail: (error as Error).message.split('\n')[0]!, fix: 'see the message; SOCKTRACE_LIBBPF_DEBUG=1 shows the verifier log' });
+    }
+  }
+
+  const canRun = checks.every((c) => c.ok || c.degraded);
+  const backend = binding ? 'native (libbpf addon): loaded, so it is used' : 'none: the native addon is missing (a bpftrace backend is planned)';
+  return { checks, hooks, backend, canRun };
+}
+
+export async function doctorCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { json: { type: 'boolean' }, 'no-load': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (error) {
+    throw new UsageError(`doctor: ${(error as Error).message}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${DOCTOR_USAGE}\n`);
+    return 0;
+  }
+  const report = runChecks(!values['no-load']);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    const lines = report.checks.map((c) => {
+      const mark = c.ok && !c.degraded ? 'ok  ' : c.degraded ? 'warn' : 'FAIL';
+      return `${mark}  ${c.name.padEnd(24)} ${c.detail}${c.fix ? `\n      -> ${c.fix}` : ''}`;
+    });
+    lines.push('', `backend: ${report.backend}`);
+    if (report.hooks) {
+      lines.push('hooks:');
+      for (const h of report.hooks) lines.push(`  ${h.name.padEnd(22)} ${h.mode.padEnd(10)} ${h.why}`);
+    }
+    lines.push('', report.canRun ? 'socktrace can run here.' : 'socktrace cannot run here: fix the FAIL lines above.');
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return report.canRun ? 0 : 1;
+}

@@ -1,0 +1,103 @@
+/** The daemon's configuration: its schema, its defaults, and how a file and flags combine. */
+import { DEFAULT_THRESHOLDS, type FindingThresholds } from '../core/core-config.js';
+import { EVENT_KINDS } from '../events/sock-event.js';
+import { TCP_STATES } from '../events/tcp-names.js';
+import type { Schema } from './config-schema.js';
+
+export const LOGGED_KINDS = [...EVENT_KINDS, 'lost'] as const;
+export type LoggedKind = (typeof LOGGED_KINDS)[number];
+
+export interface DaemonConfig {
+  metrics: { listen: string; maxProcesses: number };
+  log: {
+    file: string;
+    maxBytes: number;
+    keep: number;
+    level: 'debug' | 'info' | 'warn' | 'error';
+    events: LoggedKind[];
+    states: string[];
+    rateLimit: { windowSeconds: number; maxPerKey: number };
+    summarySeconds: number;
+  };
+  tracer: { ringBytes: number; hooks: 'auto' | 'classic'; reconcileSeconds: number; states: string[] };
+  core: { maxSockets: number; thresholds: FindingThresholds };
+}
+
+export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
+  metrics: { listen: '127.0.0.1:9637', maxProcesses: 50 },
+  log: {
+    file: '',
+    maxBytes: 100 * 1024 * 1024,
+    keep: 5,
+    level: 'info',
+    events: ['rst_sent', 'rst_received', 'send_error', 'recv_error', 'lost', 'state_change'],
+    states: ['CLOSE_WAIT'],
+    rateLimit: { windowSeconds: 10, maxPerKey: 5 },
+    summarySeconds: 60,
+  },
+  // Only changes into or out of these states cross from the kernel (the rest are counted there):
+  // CLOSE_WAIT for exact leak ages, LISTEN for services; inventories keep every other count right.
+  tracer: { ringBytes: 8 * 1024 * 1024, hooks: 'auto', reconcileSeconds: 15, states: ['CLOSE_WAIT', 'LISTEN'] },
+  core: { maxSockets: 262_144, thresholds: DEFAULT_THRESHOLDS },
+};
+
+const thresholdFields: Record<string, Schema> = Object.fromEntries(
+  Object.keys(DEFAULT_THRESHOLDS).map((k) => [k, { kind: 'number', min: 0, max: 1e9 } as Schema]),
+);
+
+export const DAEMON_SCHEMA: Schema = {
+  kind: 'object',
+  fields: {
+    metrics: {
+      kind: 'object',
+      fields: { listen: { kind: 'listen' }, maxProcesses: { kind: 'int', min: 1, max: 10_000 } },
+    },
+    log: {
+      kind: 'object',
+      fields: {
+        file: { kind: 'string' },
+        maxBytes: { kind: 'size', min: 4096, max: 2 ** 40 },
+        keep: { kind: 'int', min: 0, max: 1000 },
+        level: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
+        events: { kind: 'list', of: { kind: 'enum', values: LOGGED_KINDS } },
+        states: { kind: 'list', of: { kind: 'enum', values: TCP_STATES.slice(1) } },
+        rateLimit: {
+          kind: 'object',
+          fields: { windowSeconds: { kind: 'number', min: 0.1, max: 86_400 }, maxPerKey: { kind: 'int', min: 1, max: 1_000_000 } },
+        },
+        summarySeconds: { kind: 'number', min: 0, max: 86_400 },
+      },
+    },
+    tracer: {
+      kind: 'object',
+      fields: {
+        ringBytes: { kind: 'size', min: 4096, max: 2 ** 30 },
+        hooks: { kind: 'enum', values: ['auto', 'classic'] },
+        reconcileSeconds: { kind: 'number', min: 1, max: 86_400 },
+        states: { kind: 'list', of: { kind: 'enum', values: TCP_STATES.slice(1) } },
+      },
+    },
+    core: {
+      kind: 'object',
+      fields: {
+        maxSockets: { kind: 'int', min: 1, max: 50_000_000 },
+        thresholds: { kind: 'object', fields: thresholdFields },
+      },
+    },
+  },
+};
+
+type Partial2<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : Partial2<T[K]>) : T[K] };
+export type DaemonConfigPatch = Partial2<DaemonConfig>;
+
+/** Defaults, then the file, then flags: objects merge key by key, lists and values replace. */
+export function mergeConfig(base: DaemonConfig, ...patches: DaemonConfigPatch[]): DaemonConfig {
+  const merge = (a: unknown, b: unknown): unknown => {
+    if (b === undefined) return a;
+    if (typeof a !== 'object' || a === null || Array.isArray(a) || typeof b !== 'object' || b === null || Array.isArray(b)) return b;
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(b)) out[k] = merge(out[k], v);
+    return out;
+  };
+  return patches.reduce<DaemonConfig>((acc, p) => merge(acc, p) as DaemonConfig, base);
+}

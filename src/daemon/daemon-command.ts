@@ -1,0 +1,272 @@
+/**
+ * `socktrace daemon`: runs unattended. Logs (JSON lines, rate-limited storms, summaries, findings),
+ * Prometheus metrics, SIGHUP reload, SIGTERM exit. The configuration is checked before anything is
+ * loaded into the kernel.
+ */
+import type { Server } from 'node:http';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../cli/usage-error.js';
+import { parseListen } from '../config/config-schema.js';
+import { DAEMON_SCHEMA, DEFAULT_DAEMON_CONFIG, mergeConfig, type DaemonConfig, type DaemonConfigPatch } from '../config/daemon-config.js';
+import { ConfigError, loadConfigFile } from '../config/load-config.js';
+import { coreConfig } from '../core/core-config.js';
+import type { CoreSummary } from '../core/summary-model.js';
+import { startLiveSession, type LiveSession } from '../live/live-session.js';
+import { toEventRecord, toLostRecord } from '../output/event-record.js';
+import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js';
+import { sampleWallClock } from '../source/monotonic-clock.js';
+import { openDaemonLog, type DaemonLog } from './daemon-log.js';
+import { rateLimitKey, shouldLog } from './event-log-policy.js';
+import { kernelFilterFor } from './kernel-filter.js';
+import { DaemonMetrics, serveMetrics } from './metrics.js';
+import { RateLimiter } from './rate-limiter.js';
+
+export const DAEMON_USAGE = `Usage: socktrace daemon [--config <file>] [--metrics <host:port|off>] [--log-file <path>]
+
+Runs socktrace unattended: JSON-line logs (events, storms folded into counted records, periodic
+summaries, findings as warn records) and Prometheus metrics (default 127.0.0.1:9637/metrics).
+Sensible defaults without a config; --config <file> (JSON or YAML) sets everything (see
+packaging/socktrace.yaml); flags override the file. SIGHUP reloads the config; SIGTERM exits.`;
+
+/** SIGTERM must end the process within 2 s: whatever is still running by then is cut short. */
+const STOP_DEADLINE_MS = 1500;
+
+interface Flags {
+  configFile?: string;
+  patch: DaemonConfigPatch;
+}
+
+function parseFlags(argv: string[]): Flags & { help: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        metrics: { type: 'string' },
+        'log-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError(`daemon: ${(error as Error).message}`);
+  }
+  if (values.metrics !== undefined && parseListen(values.metrics) === null) {
+    throw new UsageError(`--metrics: expected host:port (e.g. 127.0.0.1:9637) or "off", got "${values.metrics}"`);
+  }
+  const patch: DaemonConfigPatch = {};
+  if (values.metrics !== undefined) patch.metrics = { listen: values.metrics };
+  if (values['log-file'] !== undefined) patch.log = { file: values['log-file'] };
+  return { configFile: values.config, patch, help: values.help ?? false };
+}
+
+/** Defaults <- file <- flags. Throws ConfigError (exit 2) naming the file and the key. */
+function resolveConfig(flags: Flags): DaemonConfig {
+  const fromFile = flags.configFile ? loadConfigFile<DaemonConfigPatch>(flags.configFile, DAEMON_SCHEMA) : {};
+  return mergeConfig(DEFAULT_DAEMON_CONFIG, fromFile, flags.patch);
+}
+
+/** Dotted paths whose values differ between two configurations. */
+function changedPaths(a: unknown, b: unknown, path = ''): string[] {
+  if (typeof a === 'object' && a !== null && !Array.isArray(a) && typeof b === 'object' && b !== null && !Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) => changedPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+}
+
+class Daemon {
+  private config: DaemonConfig;
+  private log: DaemonLog;
+  private readonly session: LiveSession;
+  private readonly metrics: DaemonMetrics;
+  private readonly limiter: RateLimiter<Record<string, unknown>>;
+  private server: Server | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private cachedSummary: { atMs: number; summary: CoreSummary } | null = null;
+  private readonly clock = sampleWallClock();
+
+  constructor(
+    private readonly flags: Flags,
+    config: DaemonConfig,
+  ) {
+    this.config = config;
+    this.log = openDaemonLog(config.log);
+    this.limiter = new RateLimiter(config.log.rateLimit.windowSeconds * 1000, config.log.rateLimit.maxPerKey);
+    this.session = startLiveSession(
+      {
+        source: { ringBytes: config.tracer.ringBytes, hooks: config.tracer.hooks, ...kernelFilterFor(config) },
+        core: coreConfig({ maxSockets: config.core.maxSockets, thresholds: config.core.thresholds }),
+        trackState: true,
+      },
+      {
+        onEvents: (events) => {
+          this.metrics.observe(events);
+          for (const e of events) {
+            if (!shouldLog(e, this.config.log)) continue;
+            const record = toEventRecord(e, this.clock) as unknown as Record<string, unknown>;
+            if (this.limiter.admit(rateLimitKey(e), record, Date.now())) this.log.logger.info(record);
+          }
+        },
+        onLost: (count, total) => {
+          if ((this.config.log.events as string[]).includes('lost')) this.log.logger.warn(toLostRecord(count, total));
+        },
+        onError: (error) => this.log.logger.error({ msg: error.message }),
+      },
+    );
+    this.metrics = new DaemonMetrics({
+      summary: () => this.summary(),
+      stats: () => this.session.source.stats(),
+      transitions: () => this.session.source.transitions(),
+      maxProcesses: () => this.config.metrics.maxProcesses,
+    });
+  }
+
+  async start(): Promise<void> {
+    const info = this.session.source.info;
+    this.log.logger.info({
+      msg: 'socktrace daemon started',
+      hooks: info.hooks.filter((h) => !h.why.startsWith('not needed')).map((h) => `${h.name}:${h.mode}`),
+      notes: info.notes,
+      seededOwners: this.session.seeded,
+      problems: this.session.startupProblems,
+      metrics: this.config.metrics.listen,
+    });
+    await this.openMetrics();
+    this.schedule();
+  }
+
+  /** A summary at most a second old: scrapes and summaries share it. */
+  private summary(): CoreSummary {
+    const now = Date.now();
+    if (!this.cachedSummary || now - this.cachedSummary.atMs > 1000) {
+      this.cachedSummary = { atMs: now, summary: this.session.core.summarize(now) };
+    }
+    return this.cachedSummary.summary;
+  }
+
+  private async openMetrics(): Promise<void> {
+    const listen = parseListen(this.config.metrics.listen);
+    if (listen === null || listen === 'off') return;
+    try {
+      this.server = await serveMetrics(this.metrics, listen.host, listen.port);
+    } catch (error) {
+      throw new Error(`socktrace: cannot serve metrics on ${this.config.metrics.listen}: ${(error as Error).message}`);
+    }
+  }
+
+  private schedule(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [
+      setInterval(() => this.reconcile(), this.config.tracer.reconcileSeconds * 1000),
+      setInterval(() => this.drainFolded(false), 1000),
+    ];
+    if (this.config.log.summarySeconds > 0) {
+      this.timers.push(setInterval(() => this.logSummary(), this.config.log.summarySeconds * 1000));
+    }
+  }
+
+  private reconcile(): void {
+    const inventory = this.session.reconcile();
+    for (const p of inventory.problems) this.log.logger.warn({ msg: `inventory: ${p}` });
+    this.cachedSummary = null;
+  }
+
+  private logSummary(): void {
+    this.cachedSummary = null;
+    const summary = this.summary();
+    this.log.logger.info(toSummaryRecord(summary));
+    for (const f of toFindingRecords(summary)) this.log.logger.warn(f);
+  }
+
+  /** Storms the rate limiter held back, each as one record with its count. */
+  private drainFolded(everything: boolean): void {
+    for (const folded of this.limiter.drain(Date.now(), everything)) {
+      this.log.logger.info({
+        ...folded.sample,
+        repeated: folded.repeated,
+        repeatedFrom: new Date(folded.firstMs).toISOString(),
+        repeatedTo: new Date(folded.lastMs).toISOString(),
+      });
+    }
+  }
+
+  async reload(): Promise<void> {
+    let next: DaemonConfig;
+    try {
+      next = resolveConfig(this.flags);
+    } catch (error) {
+      this.log.logger.error({ msg: `reload failed, keeping the running configuration: ${(error as Error).message}` });
+      return;
+    }
+    const changed = changedPaths(this.config, next);
+    const needRestart = changed.filter((p) => p === 'tracer.ringBytes' || p === 'tracer.hooks' || p === 'core.maxSockets');
+    const previous = this.config;
+    this.config = next;
+    if (changed.some((p) => p.startsWith('log.file') || p.startsWith('log.maxBytes') || p.startsWith('log.keep') || p === 'log.level')) {
+      const old = this.log;
+      this.log = openDaemonLog(next.log);
+      await old.close();
+    }
+    this.limiter.reconfigure(next.log.rateLimit.windowSeconds * 1000, next.log.rateLimit.maxPerKey);
+    Object.assign(this.session.core.config.thresholds, next.core.thresholds);
+    this.session.source.setFilter(kernelFilterFor(next));
+    if (next.metrics.listen !== previous.metrics.listen) {
+      await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+      this.server = null;
+      try {
+        await this.openMetrics();
+      } catch (error) {
+        this.log.logger.error({ msg: (error as Error).message });
+      }
+    }
+    this.schedule();
+    this.cachedSummary = null;
+    this.log.logger.info({ msg: 'configuration reloaded', changed });
+    if (needRestart.length) this.log.logger.warn({ msg: 'these settings take effect at the next start', settings: needRestart });
+  }
+
+  async stop(signal: string): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.server?.close();
+    this.server?.closeAllConnections?.();
+    const stats = await this.session.stop();
+    this.drainFolded(true);
+    this.log.logger.info({ msg: `socktrace daemon stopped (${signal})`, events: stats.events, lost: stats.lost, rejected: stats.rejected });
+    await this.log.close();
+  }
+}
+
+export async function daemonCommand(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv);
+  if (flags.help) {
+    process.stdout.write(`${DAEMON_USAGE}\n`);
+    return 0;
+  }
+  // Everything about the configuration is settled before any BPF is loaded.
+  const config = resolveConfig(flags);
+  const daemon = new Daemon(flags, config);
+  try {
+    await daemon.start();
+  } catch (error) {
+    await daemon.stop('startup failure').catch(() => {});
+    throw error;
+  }
+
+  return await new Promise<number>((resolve) => {
+    const onHup = () => void daemon.reload();
+    const finish = (signal: NodeJS.Signals) => {
+      process.off('SIGHUP', onHup);
+      // The programs detach when the process ends even if the clean path stalls.
+      setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
+      daemon.stop(signal).finally(() => resolve(0));
+    };
+    process.on('SIGHUP', onHup);
+    process.once('SIGTERM', () => finish('SIGTERM'));
+    process.once('SIGINT', () => finish('SIGINT'));
+  });
+}
+
+

@@ -1,0 +1,18 @@
+/** What the daemon needs from the kernel, as the tracer's filter masks. */
+import type { DaemonConfig } from '../config/daemon-config.js';
+import { KIND_CODES } from '../native/record-layout.js';
+import type { KernelFilter } from '../native/binding.js';
+import { TCP_STATES } from '../events/tcp-names.js';
+
+export function kernelFilterFor(config: DaemonConfig): Required<KernelFilter> {
+  // RSTs and errors feed the metrics always; state changes feed the core (CLOSE_WAIT ages, listeners).
+  let kinds =
+    (1 << KIND_CODES.rst_sent) | (1 << KIND_CODES.rst_received) | (1 << KIND_CODES.send_error) | (1 << KIND_CODES.recv_error) | (1 << KIND_CODES.state_change);
+  if ((config.log.events as string[]).includes('destroy')) kinds |= 1 << KIND_CODES.destroy;
+  let states = 0;
+  for (const s of [...config.tracer.states, ...config.log.states]) {
+    const code = (TCP_STATES as readonly string[]).indexOf(s);
+    if (code > 0) states |= 1 << code;
+  }
+  return { emitKinds: kinds >>> 0, emitStates: states >>> 0 };
+}

@@ -1,0 +1,161 @@
+/**
+ * Prometheus metrics (prom-client): counters fed by events as they arrive, gauges computed from the
+ * core when scraped. Per-process series are bounded: the `maxProcesses` with the most sockets get their
+ * own, the rest are summed under comm="other".
+ */
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { CoreSummary } from '../core/summary-model.js';
+import type { SockEvent } from '../events/sock-event.js';
+import { TCP_STATES } from '../events/tcp-names.js';
+import type { SourceStats } from '../source/event-source.js';
+
+export interface MetricsInputs {
+  /** A fresh (or recent) core summary. */
+  summary(): CoreSummary;
+  stats(): SourceStats;
+  transitions(): number[];
+  maxProcesses(): number;
+}
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  private readonly rsts: Counter;
+  private readonly errors: Counter;
+
+  constructor(inputs: MetricsInputs) {
+    const r = this.registry;
+    this.rsts = new Counter({ name: 'socktrace_rst_total', help: 'TCP resets by direction (sent, received) and kernel reason', labelNames: ['direction', 'reason'], registers: [r] });
+    this.errors = new Counter({ name: 'socktrace_socket_errors_total', help: 'Errors returned to applications on TCP sockets, by direction (send, recv) and errno', labelNames: ['direction', 'errno'], registers: [r] });
+
+    // Totals kept elsewhere become counters by adding what grew since the last scrape.
+    const counterFrom = (name: string, help: string, read: () => number) => {
+      let last = 0;
+      new Counter({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          const now = read();
+          if (now > last) this.inc(now - last);
+          last = Math.max(last, now);
+        },
+      });
+    };
+    counterFrom('socktrace_events_total', 'Events the kernel delivered to socktrace', () => inputs.stats().events);
+    counterFrom('socktrace_events_lost_total', 'Events the kernel could not deliver (ring buffer full), counted in the kernel', () => inputs.stats().lost);
+    counterFrom('socktrace_events_rejected_total', 'Records that did not decode', () => inputs.stats().rejected);
+    counterFrom('socktrace_table_evictions_total', 'Sockets and rollup keys evicted from the tables at their caps', () => {
+      const t = inputs.summary().totals;
+      return t.socketEvictions + t.rollupEvictions;
+    });
+
+    const lastTransitions = new Array<number>(16).fill(0);
+    new Counter({
+      name: 'socktrace_state_transitions_total',
+      help: 'TCP state changes by new state, counted in the kernel',
+      labelNames: ['state'],
+      registers: [r],
+      collect() {
+        inputs.transitions().forEach((n, state) => {
+          const name = TCP_STATES[state];
+          if (!name || state === 0 || n <= lastTransitions[state]!) return;
+          this.inc({ state: name }, n - lastTransitions[state]!);
+          lastTransitions[state] = n;
+        });
+      },
+    });
+
+    new Gauge({
+      name: 'socktrace_sockets',
+      help: 'TCP sockets on the host by state',
+      labelNames: ['state'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(inputs.summary().totals.byState)) this.set({ state }, n ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'socktrace_process_sockets',
+      help: 'TCP sockets per owning process and state (the processes with the most sockets; the rest as comm="other")',
+      labelNames: ['pid', 'comm', 'state'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const rows = [...inputs.summary().processes.rows].sort((a, b) => b.totalSockets - a.totalSockets || b.closeWait.count - a.closeWait.count);
+        const limit = inputs.maxProcesses();
+        const other: Record<string, number> = {};
+        rows.forEach((p, i) => {
+          for (const [state, n] of Object.entries(p.sockets)) {
+            if (i < limit) this.set({ pid: String(p.pid), comm: p.comm, state }, n ?? 0);
+            else other[state] = (other[state] ?? 0) + (n ?? 0);
+          }
+        });
+        for (const [state, n] of Object.entries(other)) this.set({ pid: '', comm: 'other', state }, n);
+      },
+    });
+    new Gauge({
+      name: 'socktrace_process_close_wait_oldest_seconds',
+      help: 'Age of the oldest CLOSE_WAIT socket per process (a lower bound for sockets older than socktrace)',
+      labelNames: ['pid', 'comm'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const rows = inputs.summary().processes.rows.filter((p) => p.closeWait.oldestSeconds !== null);
+        rows.sort((a, b) => b.closeWait.count - a.closeWait.count);
+        for (const p of rows.slice(0, inputs.maxProcesses())) this.set({ pid: String(p.pid), comm: p.comm }, p.closeWait.oldestSeconds!);
+      },
+    });
+    new Gauge({
+      name: 'socktrace_findings',
+      help: 'Current findings by kind and severity',
+      labelNames: ['kind', 'severity'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const f of inputs.summary().findings) this.inc({ kind: f.kind, severity: f.severity });
+      },
+    });
+  }
+
+  observe(events: readonly SockEvent[]): void {
+    for (const e of events) {
+      if (e.kind === 'rst_sent') this.rsts.inc({ direction: 'sent', reason: e.reason ?? 'UNKNOWN' });
+      else if (e.kind === 'rst_received') this.rsts.inc({ direction: 'received', reason: '' });
+      else if (e.kind === 'send_error') this.errors.inc({ direction: 'send', errno: e.errno ?? 'UNKNOWN' });
+      else if (e.kind === 'recv_error') this.errors.inc({ direction: 'recv', errno: e.errno ?? 'UNKNOWN' });
+    }
+  }
+}
+
+/** Serves /metrics and /healthz; resolves once listening, rejects with the bind error. */
+export function serveMetrics(metrics: DaemonMetrics, host: string, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry
+        .metrics()
+        .then((body) => {
+          res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+          res.end(body);
+        })
+        .catch((error: Error) => {
+          res.writeHead(500, { 'Content-Type': 'text/plain' });
+          res.end(`socktrace: metrics failed: ${error.message}\n`);
+        });
+    } else if (req.url === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('ok\n');
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain' });
+      res.end('socktrace: try /metrics or /healthz\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server);
+    });
+  });
+}
