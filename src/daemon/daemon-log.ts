@@ -11,7 +11,7 @@ export interface DaemonLog {
 
 export function openDaemonLog(config: DaemonConfig['log']): DaemonLog {
   const file = config.file ? new RotatingFile(config.file, config.maxBytes, config.keep) : null;
-  const stdout = file ? null : pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const stdout = file ? null : pino.destination({ dest: 1, sync: false, minLength: 0 });
   const logger = pino(
     {
       level: config.level,

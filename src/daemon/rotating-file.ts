@@ -14,7 +14,9 @@ export class RotatingFile {
     private readonly maxBytes: number,
     private readonly keep: number,
   ) {
-    this.sink = pino.destination({ dest: path, sync: false, mkdir: true, minLength: 4096 });
+    // minLength 0: each record leaves at once (batched only while a write is in flight), so a quiet
+    // daemon never sits on a buffered line.
+    this.sink = pino.destination({ dest: path, sync: false, mkdir: true, minLength: 0 });
     this.bytes = existsSync(path) ? statSync(path).size : 0;
   }
 
