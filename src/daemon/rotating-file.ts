@@ -1,12 +1,23 @@
 /**
  * A log file that rotates by size: file -> file.1 -> … -> file.<keep>, the oldest dropped. Writes go
- * through pino's asynchronous destination (SonicBoom); rotation flushes it, renames, and reopens.
+ * through pino's asynchronous destination (SonicBoom) on a descriptor opened synchronously, so it can
+ * be flushed at any moment; rotation flushes, renames, and starts a new destination.
  */
-import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { pino } from 'pino';
 
+type Sink = ReturnType<typeof pino.destination>;
+
+function openSink(path: string): Sink {
+  mkdirSync(dirname(path), { recursive: true });
+  // minLength 0: each record leaves at once (batched only while a write is in flight), so a quiet
+  // daemon never sits on a buffered line.
+  return pino.destination({ dest: openSync(path, 'a'), sync: false, minLength: 0 });
+}
+
 export class RotatingFile {
-  private readonly sink: ReturnType<typeof pino.destination>;
+  private sink: Sink;
   private bytes: number;
 
   constructor(
@@ -14,9 +25,7 @@ export class RotatingFile {
     private readonly maxBytes: number,
     private readonly keep: number,
   ) {
-    // minLength 0: each record leaves at once (batched only while a write is in flight), so a quiet
-    // daemon never sits on a buffered line.
-    this.sink = pino.destination({ dest: path, sync: false, mkdir: true, minLength: 0 });
+    this.sink = openSink(path);
     this.bytes = existsSync(path) ? statSync(path).size : 0;
   }
 
@@ -29,7 +38,9 @@ export class RotatingFile {
   }
 
   rotate(): void {
-    this.sink.flushSync();
+    const old = this.sink;
+    old.flushSync();
+    old.end();
     if (this.keep === 0) {
       rmSync(this.path, { force: true });
     } else {
@@ -39,7 +50,7 @@ export class RotatingFile {
       }
       renameSync(this.path, `${this.path}.1`);
     }
-    this.sink.reopen();
+    this.sink = openSink(this.path);
     this.bytes = 0;
   }
 
