@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Connection-churn overhead of `socktrace watch > /dev/null`, measured side by side in one run:
-// rounds alternate "no tracer" and "watch attached" phases of the same loopback churn (bench/churn.c),
-// so drift (TIME_WAIT build-up, other load) hits both alike. Prints a table and a JSON summary.
+// Connection-churn overhead of socktrace, measured side by side in one run: each round runs the same
+// loopback churn (bench/churn.c) with no tracer, then with each tracer attached in turn
+// (`socktrace daemon` with its default configuration, `socktrace watch > /dev/null`), so drift
+// (TIME_WAIT build-up, other load) hits all alike. Prints a table and a JSON summary with ratios.
 //
 // The churn's client and server are pinned to CPU 0 by default (--cpus). Unpinned, this 2-core machine
 // runs loopback churn ~40% *faster* as soon as anything keeps the other core busy (client and server then
@@ -9,6 +10,7 @@
 // phases run the churn the same way and the ratio shows what tracing costs the traced CPU.
 //
 //   node bench/churn-overhead.mjs [--seconds 5] [--rounds 3] [--family ipv4|ipv6] [--cpus 0|all]
+//                                 [--tracers daemon,watch]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     family: { type: 'string', default: 'ipv4' },
     cpus: { type: 'string', default: '0' },
+    tracers: { type: 'string', default: 'daemon,watch' },
   },
 });
 const seconds = Number(values.seconds);
@@ -52,58 +55,83 @@ function runChurn(bin) {
   return JSON.parse(out.trim());
 }
 
-/** Starts `socktrace watch` with stdout to /dev/null; resolves once it says it is watching. */
-function startWatch() {
-  const child = spawn(process.execPath, [join(root, 'bin', 'socktrace.js'), 'watch'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+const TRACERS = {
+  // stdout to /dev/null; ready once it says it is watching (stderr)
+  watch: { args: ['watch'], stdout: 'ignore', ready: (out, err) => err.includes('watching') },
+  // its default configuration, metrics off; ready once it logs that it started (stdout)
+  daemon: { args: ['daemon', '--metrics', 'off'], stdout: 'pipe', ready: (out) => out.includes('socktrace daemon started') },
+  // the daemon with nothing but LISTEN changes, RSTs and errors crossing (CLOSE_WAIT ages from inventories)
+  'daemon-lean': {
+    args: ['daemon', '--metrics', 'off', '--config', join(root, 'bench', 'daemon-lean.yaml')],
+    stdout: 'pipe',
+    ready: (out) => out.includes('socktrace daemon started'),
+  },
+};
+const tracers = values.tracers.split(',').filter(Boolean);
+for (const t of tracers) {
+  if (!TRACERS[t]) {
+    console.error(`churn-overhead: unknown tracer "${t}"; known: ${Object.keys(TRACERS).join(', ')}`);
+    process.exit(2);
+  }
+}
+
+/** Starts a socktrace command; resolves once it is attached. stop() ends it and returns its output. */
+function startTracer(name) {
+  const spec = TRACERS[name];
+  const child = spawn(process.execPath, [join(root, 'bin', 'socktrace.js'), ...spec.args], {
+    stdio: ['ignore', spec.stdout, 'pipe'],
   });
-  let stderr = '';
+  let out = '';
+  let err = '';
   const ready = new Promise((resolve, reject) => {
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      if (stderr.includes('watching')) resolve();
-    });
-    child.on('exit', (code) => reject(new Error(`watch exited early (${code}): ${stderr}`)));
+    const check = () => spec.ready(out, err) && resolve();
+    child.stdout?.on('data', (d) => ((out += d), check()));
+    child.stderr.on('data', (d) => ((err += d), check()));
+    child.on('exit', (code) => reject(new Error(`${name} exited early (${code}): ${err}`)));
   });
   const stop = () =>
     new Promise((resolve) => {
-      child.on('exit', () => resolve(stderr));
+      child.on('exit', () => resolve({ out, err }));
       child.kill('SIGINT');
     });
   return { ready, stop };
 }
 
+/** events and losses, from watch's last stderr line or the daemon's last log record */
+function tracerCounts(name, { out, err }) {
+  if (!name.startsWith('daemon')) {
+    const m = /stopped: (\d+) events, (\d+) lost/.exec(err);
+    return { events: Number(m?.[1]), lost: Number(m?.[2]) };
+  }
+  const last = out.trim().split('\n').map((l) => JSON.parse(l)).findLast((r) => typeof r.events === 'number');
+  return { events: last?.events, lost: last?.lost };
+}
+
 const bin = buildChurn();
 const phases = [];
 for (let r = 0; r < rounds; r++) {
-  const base = runChurn(bin);
-  phases.push({ round: r + 1, tracer: 'none', ...base });
-  const watch = startWatch();
-  await watch.ready;
-  const traced = runChurn(bin);
-  const summary = await watch.stop();
-  const stats = /stopped: (\d+) events, (\d+) lost/.exec(summary);
-  phases.push({ round: r + 1, tracer: 'watch', ...traced, events: Number(stats?.[1]), lost: Number(stats?.[2]) });
+  phases.push({ round: r + 1, tracer: 'none', ...runChurn(bin) });
+  for (const name of tracers) {
+    const tracer = startTracer(name);
+    await tracer.ready;
+    const traced = runChurn(bin);
+    const counts = tracerCounts(name, await tracer.stop());
+    phases.push({ round: r + 1, tracer: name, ...traced, ...counts });
+  }
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const baseRate = mean(phases.filter((p) => p.tracer === 'none').map((p) => p.rate));
-const watchRate = mean(phases.filter((p) => p.tracer === 'watch').map((p) => p.rate));
+const rateOf = (name) => mean(phases.filter((p) => p.tracer === name).map((p) => p.rate));
+const baseRate = rateOf('none');
 console.log('round  tracer  connections/s  events   lost');
 for (const p of phases) {
   console.log(
     `${String(p.round).padEnd(6)} ${p.tracer.padEnd(7)} ${p.rate.toFixed(0).padStart(13)}  ${String(p.events ?? '-').padStart(7)} ${String(p.lost ?? '-').padStart(6)}`,
   );
 }
-console.log(
-  JSON.stringify({
-    bench: 'churn-overhead',
-    family: values.family,
-    cpus: values.cpus,
-    seconds,
-    rounds,
-    rate_without: Math.round(baseRate),
-    rate_with_watch: Math.round(watchRate),
-    ratio_watch: Number((watchRate / baseRate).toFixed(3)),
-  }),
-);
+const summary = { bench: 'churn-overhead', family: values.family, cpus: values.cpus, seconds, rounds, rate_without: Math.round(baseRate) };
+for (const name of tracers) {
+  summary[`rate_with_${name}`] = Math.round(rateOf(name));
+  summary[`ratio_${name}`] = Number((rateOf(name) / baseRate).toFixed(3));
+}
+console.log(JSON.stringify(summary));
