@@ -1,0 +1,29 @@
+/** The shipped configuration files stay valid and say what the defaults are. */
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { validate } from '../../src/config/config-schema.js';
+import { DAEMON_SCHEMA, DEFAULT_DAEMON_CONFIG, mergeConfig, type DaemonConfigPatch } from '../../src/config/daemon-config.js';
+import { loadConfigFile } from '../../src/config/load-config.js';
+
+const root = new URL('../../', import.meta.url);
+
+it('packaging/socktrace.yaml is valid and spells out exactly the defaults', () => {
+  const file = loadConfigFile<DaemonConfigPatch>(new URL('packaging/socktrace.yaml', root).pathname, DAEMON_SCHEMA);
+  expect(mergeConfig(DEFAULT_DAEMON_CONFIG, file)).toEqual(DEFAULT_DAEMON_CONFIG);
+  // Every default is written out, so the example documents them all.
+  expect(mergeConfig(DEFAULT_DAEMON_CONFIG, file)).toEqual(mergeConfig(DEFAULT_DAEMON_CONFIG, file, {}));
+  expect(Object.keys(file).sort()).toEqual(Object.keys(DEFAULT_DAEMON_CONFIG).sort());
+});
+
+it("the DaemonSet's ConfigMap holds a valid configuration that differs only in the metrics address", () => {
+  const docs = parseAllDocuments(readFileSync(new URL('packaging/kubernetes/daemonset.yaml', root), 'utf8')).map((d) => d.toJS());
+  expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ConfigMap', 'DaemonSet']);
+  const configMap = docs[1] as { data: Record<string, string> };
+  const text = Object.values(configMap.data)[0]!;
+  const parsed = validate(parseAllDocuments(text)[0]!.toJS(), DAEMON_SCHEMA, '') as DaemonConfigPatch;
+  const merged = mergeConfig(DEFAULT_DAEMON_CONFIG, parsed);
+  expect(merged).toEqual({ ...DEFAULT_DAEMON_CONFIG, metrics: { ...DEFAULT_DAEMON_CONFIG.metrics, listen: '0.0.0.0:9637' } });
+  const pod = (docs[2] as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template;
+  expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9637', 'prometheus.io/path': '/metrics' });
+});
