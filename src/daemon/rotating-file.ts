@@ -1,7 +1,7 @@
 /**
- * A log file that rotates by size: file -> file.1 -> … -> file.<keep>, the oldest dropped. Writes go
- * through pino's asynchronous destination (SonicBoom) on a descriptor opened synchronously, so it can
- * be flushed at any moment; rotation flushes, renames, and starts a new destination.
+ * A log file that rotates by size: file -> file.1 -> … -> file.<keep>, the oldest dropped. Writes are
+ * synchronous (SonicBoom with sync: true): the daemon's log is rate-limited and small, and an
+ * asynchronous write still in flight at rotation could land after a later, flushed one.
  */
 import { existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -11,9 +11,7 @@ type Sink = ReturnType<typeof pino.destination>;
 
 function openSink(path: string): Sink {
   mkdirSync(dirname(path), { recursive: true });
-  // minLength 0: each record leaves at once (batched only while a write is in flight), so a quiet
-  // daemon never sits on a buffered line.
-  return pino.destination({ dest: openSync(path, 'a'), sync: false, minLength: 0 });
+  return pino.destination({ dest: openSync(path, 'a'), sync: true });
 }
 
 export class RotatingFile {
