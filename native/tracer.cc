@@ -112,6 +112,11 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
     options_.wakeup_bytes = ReadUint(o, "wakeupBytes", 0, 0, 1u << 30);
     options_.emit_kinds = ReadUint(o, "emitKinds", options_.emit_kinds, 0, 0xffffffffu);
     options_.emit_states = ReadUint(o, "emitStates", options_.emit_states, 0, 0xffffffffu);
+    Napi::Value closers = o.Get("rememberClosers");
+    if (!closers.IsUndefined()) {
+      if (!closers.IsBoolean()) throw Napi::TypeError::New(env, "Expected options.rememberClosers to be a boolean");
+      options_.remember_closers = closers.As<Napi::Boolean>().Value();
+    }
     Napi::Value hooks = o.Get("hooks");
     if (!hooks.IsUndefined()) {
       std::string h = hooks.IsString() ? hooks.As<Napi::String>().Utf8Value() : "";
@@ -262,6 +267,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   // .data and .bss are shared with the programs: what crosses the ring can change while they run.
   skel_->data->emit_kinds = options_.emit_kinds;
   skel_->data->emit_states = options_.emit_states;
+  skel_->data->remember_closers = options_.remember_closers;
   skel_->bss->wakeup_bytes = options_.wakeup_bytes ? options_.wakeup_bytes : options_.ring_bytes / 8;
   Attach(env);
 

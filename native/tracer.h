@@ -29,6 +29,7 @@ struct TracerOptions {
   uint64_t wakeup_bytes = 0;        // 0: ring_bytes / 8
   uint32_t emit_kinds = 0xffffffff; // 1 << kind
   uint32_t emit_states = 0xffffffff; // 1 << TCP state
+  bool remember_closers = true;     // owners of closed connections for their TIME_WAIT sockets' RSTs
   HookPreference preference = HookPreference::kAuto;
   std::vector<std::string> pretend_missing;  // hooks to plan as absent: exercises fallbacks on new kernels
 };

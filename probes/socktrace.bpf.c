@@ -101,6 +101,8 @@ struct {
  */
 volatile unsigned int emit_kinds = 0xffffffff;
 volatile unsigned int emit_states = 0xffffffff;
+/* Keep the owners of closed connections for their TIME_WAIT sockets' RSTs (costs a map write per close). */
+volatile bool remember_closers = true;
 /* Bytes waiting in the ring before a submit wakes the reader; below it the reader's poll timeout does. */
 volatile unsigned long long wakeup_bytes = 0;
 
@@ -246,12 +248,15 @@ static __always_inline void owner_from_current(struct socktrace_owner *o)
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
-/* Called only from hooks that run in the owner's process context. Cheap when nothing changed. */
-static __always_inline void learn_owner(const struct sock *sk, bool btf)
+/*
+ * Called only from hooks that run in the owner's process context. Cheap when nothing changed; `fresh`
+ * says the socket cannot have an entry yet (connect, listen), so there is nothing to look up.
+ */
+static __always_inline void learn_owner_of(const struct sock *sk, bool btf, bool fresh)
 {
 	unsigned long long key = (unsigned long long)sk;
 	unsigned int pid = bpf_get_current_pid_tgid() >> 32;
-	struct socktrace_owner *known = bpf_map_lookup_elem(&owners, &key);
+	struct socktrace_owner *known = fresh ? 0 : bpf_map_lookup_elem(&owners, &key);
 
 	if (known && known->pid == pid)
 		return;
@@ -260,6 +265,11 @@ static __always_inline void learn_owner(const struct sock *sk, bool btf)
 	struct socktrace_owner o = {};
 	owner_from_current(&o);
 	bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
+}
+
+static __always_inline void learn_owner(const struct sock *sk, bool btf)
+{
+	learn_owner_of(sk, btf, false);
 }
 
 static __always_inline unsigned long long listener_key(unsigned int netns, unsigned short port)
@@ -385,7 +395,7 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 			       (oldstate == ST_TCP_ESTABLISHED && newstate == ST_TCP_FIN_WAIT1) ||
 			       (oldstate == ST_TCP_CLOSE_WAIT && newstate == ST_TCP_LAST_ACK);
 	if (process_context)
-		learn_owner(sk, btf);
+		learn_owner_of(sk, btf, oldstate == ST_TCP_CLOSE);
 
 	if (newstate == ST_TCP_LISTEN) {
 		unsigned long long key = (unsigned long long)sk;
@@ -405,8 +415,8 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 		struct socktrace_owner *l = bpf_map_lookup_elem(&listeners, &lkey);
 		if (l && (!o || o->pid == l->pid))
 			bpf_map_delete_elem(&listeners, &lkey);
-	} else if (newstate == ST_TCP_CLOSE && (oldstate == ST_TCP_FIN_WAIT1 || oldstate == ST_TCP_FIN_WAIT2 ||
-						oldstate == ST_TCP_CLOSING)) {
+	} else if (remember_closers && newstate == ST_TCP_CLOSE &&
+		   (oldstate == ST_TCP_FIN_WAIT1 || oldstate == ST_TCP_FIN_WAIT2 || oldstate == ST_TCP_CLOSING)) {
 		remember_former_owner(sk, btf);
 	}
 

@@ -24,6 +24,8 @@ export interface NativeTracerOptions {
   emitKinds?: number;
   /** State changes that cross the ring: old or new state in this mask of 1 << state (default all). */
   emitStates?: number;
+  /** Keep who closed each connection, so RSTs its TIME_WAIT socket sends name them (default true). */
+  rememberClosers?: boolean;
 }
 
 export interface KernelFilter {
