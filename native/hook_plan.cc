@@ -29,13 +29,15 @@ bool BtfHasTracepoint(const btf* vmlinux, const char* name) {
 }  // namespace
 
 std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference,
-                                  const std::string& tracefs, const std::vector<std::string>& pretend_missing) {
+                                  const std::string& tracefs, const std::vector<std::string>& pretend_missing,
+                                  const std::vector<std::string>& disabled) {
   btf* vmlinux = btf__load_vmlinux_btf();
   if (libbpf_get_error(vmlinux)) vmlinux = nullptr;
 
   auto pretended = [&](const char* name) {
     return std::find(pretend_missing.begin(), pretend_missing.end(), name) != pretend_missing.end();
   };
+  auto turned_off = [&](const char* name) { return std::find(disabled.begin(), disabled.end(), name) != disabled.end(); };
   auto planned_mode = [&](const std::vector<HookChoice>& so_far, const char* name) {
     for (const HookChoice& c : so_far) if (c.name == name) return c.mode;
     return HookMode::kMissing;
@@ -47,12 +49,15 @@ std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPrefer
     choice.name = hook.name;
     choice.required = hook.required;
     bool wanted = hook.fallback_for == nullptr || planned_mode(plan, hook.fallback_for) == HookMode::kMissing;
-    bool present = !pretended(hook.name);
+    bool off = turned_off(hook.name);
+    bool present = !pretended(hook.name) && !off;
     bool btf_ok = wanted && present && hook.btf_prog != nullptr && preference == HookPreference::kAuto &&
                   BtfHasTracepoint(vmlinux, hook.name);
     bool tp_ok = wanted && present && hook.tp_prog != nullptr && TracepointExists(tracefs, hook.category, hook.name);
     if (!wanted) {
       choice.why = std::string("not needed: ") + hook.fallback_for + " is attached";
+    } else if (off) {
+      choice.why = "turned off by configuration";
     } else if (!present) {
       choice.why = "treated as missing (as asked)";
     } else if (btf_ok) {

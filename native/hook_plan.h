@@ -33,8 +33,10 @@ enum class HookPreference { kAuto, kClassicOnly };
 // Chooses a program per hook and sets every program's autoload to match, before the object is loaded.
 // Hooks named in `pretend_missing` are planned as if the kernel lacked them (to exercise fallbacks).
 // Fallback hooks must come after the primary they stand in for.
+// Hooks named in `disabled` are turned off by configuration (a cost the user chose not to pay).
 std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference,
-                                  const std::string& tracefs, const std::vector<std::string>& pretend_missing);
+                                  const std::string& tracefs, const std::vector<std::string>& pretend_missing,
+                                  const std::vector<std::string>& disabled);
 
 // The first required hook left without a program, or null.
 const HookChoice* MissingRequiredHook(const std::vector<HookChoice>& plan);

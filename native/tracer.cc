@@ -84,6 +84,18 @@ uint32_t ReadUint(const Napi::Object& options, const char* key, uint32_t fallbac
   return static_cast<uint32_t>(d);
 }
 
+void ReadNames(const Napi::Object& options, const char* key, std::vector<std::string>* out) {
+  Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return;
+  if (!v.IsArray()) throw Napi::TypeError::New(options.Env(), std::string("Expected options.") + key + " to be an array of hook names");
+  Napi::Array names = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < names.Length(); i++) {
+    Napi::Value name = names.Get(i);
+    if (!name.IsString()) throw Napi::TypeError::New(options.Env(), std::string("Expected options.") + key + " to hold strings");
+    out->push_back(name.As<Napi::String>().Utf8Value());
+  }
+}
+
 }  // namespace
 
 Napi::Function Tracer::Define(Napi::Env env) {
@@ -124,16 +136,8 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
       else if (h == "classic") options_.preference = HookPreference::kClassicOnly;
       else throw Napi::TypeError::New(env, "Expected options.hooks to be \"auto\" or \"classic\"");
     }
-    Napi::Value missing = o.Get("pretendMissing");
-    if (!missing.IsUndefined()) {
-      if (!missing.IsArray()) throw Napi::TypeError::New(env, "Expected options.pretendMissing to be an array of hook names");
-      Napi::Array names = missing.As<Napi::Array>();
-      for (uint32_t i = 0; i < names.Length(); i++) {
-        Napi::Value name = names.Get(i);
-        if (!name.IsString()) throw Napi::TypeError::New(env, "Expected options.pretendMissing to hold strings");
-        options_.pretend_missing.push_back(name.As<Napi::String>().Utf8Value());
-      }
-    }
+    ReadNames(o, "pretendMissing", &options_.pretend_missing);
+    ReadNames(o, "disabledHooks", &options_.disabled_hooks);
   }
   cleanup_ = env.AddCleanupHook(&Tracer::OnEnvTeardown, this);
 }
@@ -162,7 +166,7 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     bpf_map__set_max_entries(skel_->maps.owners, options_.owner_entries);
     bpf_map__set_max_entries(skel_->maps.seeded_owners, options_.seed_entries);
 
-    plan_ = PlanHooks(HookSpecs(skel_), preference, tracefs, options_.pretend_missing);
+    plan_ = PlanHooks(HookSpecs(skel_), preference, tracefs, options_.pretend_missing, options_.disabled_hooks);
     if (const HookChoice* missing = MissingRequiredHook(plan_)) {
       DestroyBpf();
       Napi::Error e = Napi::Error::New(env, "socktrace: the kernel offers no way to attach to " + missing->name +

@@ -32,6 +32,7 @@ struct TracerOptions {
   bool remember_closers = true;     // owners of closed connections for their TIME_WAIT sockets' RSTs
   HookPreference preference = HookPreference::kAuto;
   std::vector<std::string> pretend_missing;  // hooks to plan as absent: exercises fallbacks on new kernels
+  std::vector<std::string> disabled_hooks;   // hooks the configuration turned off
 };
 
 // new Tracer(options).start(onBatch) -> { hooks, notes, ... }; stop() asks the thread to finish: a last

@@ -7,6 +7,7 @@ export type Schema =
   | { kind: 'int'; min: number; max: number }
   | { kind: 'number'; min: number; max: number }
   | { kind: 'string' }
+  | { kind: 'boolean' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'list'; of: Schema }
   | { kind: 'size'; min: number; max: number }
@@ -74,6 +75,9 @@ export function validate(value: unknown, schema: Schema, path: string): unknown 
     }
     case 'string':
       if (typeof value !== 'string') throw new SchemaError(path, `expected a string, got ${describe(value)}`);
+      return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') throw new SchemaError(path, `expected true or false, got ${describe(value)}`);
       return value;
     case 'enum':
       if (typeof value !== 'string' || !schema.values.includes(value)) {

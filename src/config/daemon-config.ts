@@ -19,7 +19,14 @@ export interface DaemonConfig {
     rateLimit: { windowSeconds: number; maxPerKey: number };
     summarySeconds: number;
   };
-  tracer: { ringBytes: number; hooks: 'auto' | 'classic'; reconcileSeconds: number; states: string[] };
+  tracer: {
+    ringBytes: number;
+    hooks: 'auto' | 'classic';
+    reconcileSeconds: number;
+    states: string[];
+    acceptHooks: boolean;
+    timeWaitOwners: boolean;
+  };
   core: { maxSockets: number; thresholds: FindingThresholds };
 }
 
@@ -37,7 +44,18 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
   },
   // Only changes into or out of these states cross from the kernel (the rest are counted there):
   // CLOSE_WAIT for exact leak ages, LISTEN for services; inventories keep every other count right.
-  tracer: { ringBytes: 8 * 1024 * 1024, hooks: 'auto', reconcileSeconds: 15, states: ['CLOSE_WAIT', 'LISTEN'] },
+  // acceptHooks and timeWaitOwners are off: together they cost ~5% of a loopback connection-churn rate
+  // (bench/churn-overhead.mjs). Without them, a socket accepted but never read or written takes its
+  // listener's owner until the next inventory names it from /proc, and RSTs sent by TIME_WAIT sockets
+  // carry no process (their peer and reason still count).
+  tracer: {
+    ringBytes: 8 * 1024 * 1024,
+    hooks: 'auto',
+    reconcileSeconds: 15,
+    states: ['CLOSE_WAIT', 'LISTEN'],
+    acceptHooks: false,
+    timeWaitOwners: false,
+  },
   core: { maxSockets: 262_144, thresholds: DEFAULT_THRESHOLDS },
 };
 
@@ -75,6 +93,8 @@ export const DAEMON_SCHEMA: Schema = {
         hooks: { kind: 'enum', values: ['auto', 'classic'] },
         reconcileSeconds: { kind: 'number', min: 1, max: 86_400 },
         states: { kind: 'list', of: { kind: 'enum', values: TCP_STATES.slice(1) } },
+        acceptHooks: { kind: 'boolean' },
+        timeWaitOwners: { kind: 'boolean' },
       },
     },
     core: {

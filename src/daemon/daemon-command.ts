@@ -97,7 +97,13 @@ class Daemon {
     this.limiter = new RateLimiter(config.log.rateLimit.windowSeconds * 1000, config.log.rateLimit.maxPerKey);
     this.session = startLiveSession(
       {
-        source: { ringBytes: config.tracer.ringBytes, hooks: config.tracer.hooks, ...kernelFilterFor(config) },
+        source: {
+          ringBytes: config.tracer.ringBytes,
+          hooks: config.tracer.hooks,
+          disabledHooks: config.tracer.acceptHooks ? [] : ['sys_exit_accept4', 'sys_exit_accept'],
+          rememberClosers: config.tracer.timeWaitOwners,
+          ...kernelFilterFor(config),
+        },
         core: coreConfig({ maxSockets: config.core.maxSockets, thresholds: config.core.thresholds }),
         trackState: true,
       },
@@ -202,7 +208,7 @@ class Daemon {
       return;
     }
     const changed = changedPaths(this.config, next);
-    const needRestart = changed.filter((p) => p === 'tracer.ringBytes' || p === 'tracer.hooks' || p === 'core.maxSockets');
+    const needRestart = changed.filter((p) => ['tracer.ringBytes', 'tracer.hooks', 'tracer.acceptHooks', 'tracer.timeWaitOwners', 'core.maxSockets'].includes(p));
     const previous = this.config;
     this.config = next;
     if (changed.some((p) => p.startsWith('log.file') || p.startsWith('log.maxBytes') || p.startsWith('log.keep') || p === 'log.level')) {

@@ -16,6 +16,8 @@ export interface NativeTracerOptions {
   hooks?: 'auto' | 'classic';
   /** Hooks to plan as if the kernel lacked them, so fallbacks can be exercised on a new kernel. */
   pretendMissing?: string[];
+  /** Hooks not to attach (a cost the configuration chose not to pay), e.g. the accept exits. */
+  disabledHooks?: string[];
   /** How long (ms) the reader may sleep between polls: the longest an event waits (default 20). */
   pollMillis?: number;
   /** Bytes waiting in the ring that make the kernel wake the reader at once (default ringBytes / 8). */
