@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "inventory_entry.h"
+#include "layout_fields.h"
 
 namespace socktrace {
 
@@ -173,37 +174,28 @@ Napi::Value Inventory(const Napi::CallbackInfo& info) {
 
 Napi::Value InventoryLayout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Object fields = Napi::Object::New(env);
-  auto field = [&](const char* name, size_t offset, size_t size) {
-    Napi::Object f = Napi::Object::New(env);
-    f.Set("offset", Napi::Number::New(env, offset));
-    f.Set("size", Napi::Number::New(env, size));
-    fields.Set(name, f);
-  };
-#define INVENTORY_FIELD(name) \
-  field(#name, offsetof(socktrace_inventory_entry, name), sizeof(socktrace_inventory_entry::name))
-  INVENTORY_FIELD(cookie);
-  INVENTORY_FIELD(inode);
-  INVENTORY_FIELD(uid);
-  INVENTORY_FIELD(netns);
-  INVENTORY_FIELD(expires_ms);
-  INVENTORY_FIELD(last_ack_recv_ms);
-  INVENTORY_FIELD(last_data_recv_ms);
-  INVENTORY_FIELD(last_data_sent_ms);
-  INVENTORY_FIELD(rqueue);
-  INVENTORY_FIELD(wqueue);
-  INVENTORY_FIELD(saddr);
-  INVENTORY_FIELD(daddr);
-  INVENTORY_FIELD(sport);
-  INVENTORY_FIELD(dport);
-  INVENTORY_FIELD(family);
-  INVENTORY_FIELD(state);
-  INVENTORY_FIELD(timer);
-#undef INVENTORY_FIELD
+  LayoutFields fields(env);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, cookie);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, inode);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, uid);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, netns);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, expires_ms);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, last_ack_recv_ms);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, last_data_recv_ms);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, last_data_sent_ms);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, rqueue);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, wqueue);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, saddr);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, daddr);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, sport);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, dport);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, family);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, state);
+  LAYOUT_FIELD(fields, socktrace_inventory_entry, timer);
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", Napi::Number::New(env, sizeof(socktrace_inventory_entry)));
   layout.Set("noInfo", Napi::Number::New(env, SOCKTRACE_INVENTORY_NO_INFO));
-  layout.Set("fields", fields);
+  layout.Set("fields", fields.Object());
   return layout;
 }
 

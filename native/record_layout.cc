@@ -2,6 +2,7 @@
 
 #include <cstddef>
 
+#include "layout_fields.h"
 #include "socktrace_event.h"
 
 namespace socktrace {
@@ -38,36 +39,28 @@ static_assert(sizeof(socktrace_event) % 8 == 0, "records stay 8-byte aligned bac
 
 Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Napi::Object fields = Napi::Object::New(env);
-  auto field = [&](const char* name, size_t offset, size_t size) {
-    Napi::Object f = Napi::Object::New(env);
-    f.Set("offset", Napi::Number::New(env, offset));
-    f.Set("size", Napi::Number::New(env, size));
-    fields.Set(name, f);
-  };
-#define SOCKTRACE_FIELD(name) field(#name, offsetof(socktrace_event, name), sizeof(socktrace_event::name))
-  SOCKTRACE_FIELD(ts_ns);
-  SOCKTRACE_FIELD(sock_id);
-  SOCKTRACE_FIELD(owner_cgroup);
-  SOCKTRACE_FIELD(owner_pid);
-  SOCKTRACE_FIELD(owner_uid);
-  SOCKTRACE_FIELD(task_pid);
-  SOCKTRACE_FIELD(netns);
-  SOCKTRACE_FIELD(saddr);
-  SOCKTRACE_FIELD(daddr);
-  SOCKTRACE_FIELD(sport);
-  SOCKTRACE_FIELD(dport);
-  SOCKTRACE_FIELD(family);
-  SOCKTRACE_FIELD(kind);
-  SOCKTRACE_FIELD(owner_source);
-  SOCKTRACE_FIELD(old_state);
-  SOCKTRACE_FIELD(state);
-  SOCKTRACE_FIELD(reason);
-  SOCKTRACE_FIELD(err);
-  SOCKTRACE_FIELD(flags);
-  SOCKTRACE_FIELD(owner_comm);
-  SOCKTRACE_FIELD(task_comm);
-#undef SOCKTRACE_FIELD
+  LayoutFields fields(env);
+  LAYOUT_FIELD(fields, socktrace_event, ts_ns);
+  LAYOUT_FIELD(fields, socktrace_event, sock_id);
+  LAYOUT_FIELD(fields, socktrace_event, owner_cgroup);
+  LAYOUT_FIELD(fields, socktrace_event, owner_pid);
+  LAYOUT_FIELD(fields, socktrace_event, owner_uid);
+  LAYOUT_FIELD(fields, socktrace_event, task_pid);
+  LAYOUT_FIELD(fields, socktrace_event, netns);
+  LAYOUT_FIELD(fields, socktrace_event, saddr);
+  LAYOUT_FIELD(fields, socktrace_event, daddr);
+  LAYOUT_FIELD(fields, socktrace_event, sport);
+  LAYOUT_FIELD(fields, socktrace_event, dport);
+  LAYOUT_FIELD(fields, socktrace_event, family);
+  LAYOUT_FIELD(fields, socktrace_event, kind);
+  LAYOUT_FIELD(fields, socktrace_event, owner_source);
+  LAYOUT_FIELD(fields, socktrace_event, old_state);
+  LAYOUT_FIELD(fields, socktrace_event, state);
+  LAYOUT_FIELD(fields, socktrace_event, reason);
+  LAYOUT_FIELD(fields, socktrace_event, err);
+  LAYOUT_FIELD(fields, socktrace_event, flags);
+  LAYOUT_FIELD(fields, socktrace_event, owner_comm);
+  LAYOUT_FIELD(fields, socktrace_event, task_comm);
 
   Napi::Object kinds = Napi::Object::New(env);
   kinds.Set("state_change", Napi::Number::New(env, SOCKTRACE_KIND_STATE_CHANGE));
@@ -94,7 +87,7 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   layout.Set("size", Napi::Number::New(env, sizeof(socktrace_event)));
   layout.Set("commLength", SOCKTRACE_COMM_LEN);
   layout.Set("reasonUnknown", SOCKTRACE_REASON_UNKNOWN);
-  layout.Set("fields", fields);
+  layout.Set("fields", fields.Object());
   layout.Set("kinds", kinds);
   layout.Set("ownerSources", owner_sources);
   layout.Set("flags", flags);

@@ -4,9 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { parseArgs } from 'node:util';
 import { candidatePaths, loadBinding, type HookInfo, type NativeBinding } from '../native/binding.js';
-import { UsageError } from './usage-error.js';
+import { parseCommandArgs } from './command-args.js';
 
 export const DOCTOR_USAGE = `Usage: socktrace doctor [--json] [--no-load]
 
@@ -126,12 +125,7 @@ export function runChecks(load: boolean): { checks: Check[]; hooks: HookInfo[] |
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { json: { type: 'boolean' }, 'no-load': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (error) {
-    throw new UsageError(`doctor: ${(error as Error).message}`);
-  }
+  const values = parseCommandArgs('doctor', argv, { json: { type: 'boolean' }, 'no-load': { type: 'boolean' } });
   if (values.help) {
     process.stdout.write(`${DOCTOR_USAGE}\n`);
     return 0;

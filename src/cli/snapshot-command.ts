@@ -1,11 +1,10 @@
 /** `socktrace snapshot`: the inventory, rollups and findings right now, then exit. */
-import { parseArgs } from 'node:util';
 import { SocketCore } from '../core/socket-core.js';
 import { takeInventory } from '../inventory/take-inventory.js';
 import { snapshotDocument } from '../output/snapshot-document.js';
 import { renderSnapshotTable } from '../output/snapshot-table.js';
 import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from './core-options.js';
-import { UsageError } from './usage-error.js';
+import { parseCommandArgs } from './command-args.js';
 
 export const SNAPSHOT_USAGE = `Usage: socktrace snapshot [--json] [options]
 
@@ -18,17 +17,7 @@ ${CORE_USAGE}
   -h, --help                show this help`;
 
 export async function snapshotCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ...CORE_OPTIONS },
-    }));
-  } catch (error) {
-    throw new UsageError(`snapshot: ${(error as Error).message}`);
-  }
+  const values = parseCommandArgs('snapshot', argv, { json: { type: 'boolean' }, ...CORE_OPTIONS });
   if (values.help) {
     process.stdout.write(`${SNAPSHOT_USAGE}\n`);
     return 0;

@@ -1,10 +1,10 @@
 /** `socktrace watch` options: parsed and validated before anything is loaded into the kernel. */
-import { parseArgs } from 'node:util';
 import { parseCidr } from '../events/cidr.js';
 import type { EventFilter } from '../events/event-filter.js';
 import { EVENT_KINDS } from '../events/sock-event.js';
 import { listValues, parseChoice, parseIntegerIn, parseSeconds, parseSize } from './option-values.js';
 import { UsageError } from './usage-error.js';
+import { parseCommandArgs } from './command-args.js';
 import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from './core-options.js';
 import type { CoreConfig } from '../core/core-config.js';
 
@@ -40,29 +40,18 @@ export interface WatchOptions {
 const DEFAULT_KINDS = EVENT_KINDS.filter((k) => k !== 'destroy');
 
 export function parseWatchOptions(argv: string[]): WatchOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        duration: { type: 'string' },
-        pid: { type: 'string', multiple: true },
-        comm: { type: 'string', multiple: true },
-        port: { type: 'string', multiple: true },
-        peer: { type: 'string', multiple: true },
-        events: { type: 'string', multiple: true },
-        'ring-bytes': { type: 'string' },
-        hooks: { type: 'string' },
-        summary: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        ...CORE_OPTIONS,
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(`watch: ${(error as Error).message}`);
-  }
+  const values = parseCommandArgs('watch', argv, {
+    duration: { type: 'string' },
+    pid: { type: 'string', multiple: true },
+    comm: { type: 'string', multiple: true },
+    port: { type: 'string', multiple: true },
+    peer: { type: 'string', multiple: true },
+    events: { type: 'string', multiple: true },
+    'ring-bytes': { type: 'string' },
+    hooks: { type: 'string' },
+    summary: { type: 'string' },
+    ...CORE_OPTIONS,
+  });
 
   const kinds = listValues(values.events);
   for (const k of kinds) {

@@ -71,27 +71,11 @@ export class SocketCore {
         known.lastSeenMs = Math.max(known.lastSeenMs, at);
         continue;
       }
-      const tracked: TrackedSocket = {
-        sock: s.sock,
-        family: s.family,
-        netns: s.netns,
-        local: s.local,
-        peer: s.peer,
-        state: s.state,
-        stateSinceMs: since,
-        stateSinceIsLowerBound: true,
-        owners,
-        peerClosedAtMs: s.state === 'CLOSE_WAIT' ? since : null,
-        peerCloseIsLowerBound: true,
-        wroteAfterPeerClose: false,
-        rstSent: 0,
-        rstReceived: 0,
-        errors: 0,
-        closedIntoTimeWait: false,
-        expiresAtMs: null,
-        lastSeenMs: at,
-        timeline: [],
-      };
+      const tracked = newTrackedSocket(s, s.state, since, at, owners);
+      if (s.state === 'CLOSE_WAIT') {
+        tracked.peerClosedAtMs = since;
+        tracked.peerCloseIsLowerBound = true;
+      }
       this.sockets.set(s.sock, tracked);
       if (s.state === 'LISTEN') this.addListener(tracked);
     }
@@ -282,27 +266,8 @@ export class SocketCore {
       if (known.peer.port === 0 && e.peer.port !== 0) known.peer = e.peer;
       return known;
     }
-    const tracked: TrackedSocket = {
-      sock: e.sock,
-      family: e.family,
-      netns: e.netns,
-      local: e.local,
-      peer: e.peer,
-      state: (e.kind === 'state_change' ? e.oldState : e.state) ?? 'UNKNOWN',
-      stateSinceMs: at,
-      stateSinceIsLowerBound: true, // first seen now; it may have been in this state before
-      owners: [],
-      peerClosedAtMs: null,
-      peerCloseIsLowerBound: false,
-      wroteAfterPeerClose: false,
-      rstSent: 0,
-      rstReceived: 0,
-      errors: 0,
-      closedIntoTimeWait: false,
-      expiresAtMs: null,
-      lastSeenMs: at,
-      timeline: [],
-    };
+    // First seen now: it may have been in this state before, so the time is a lower bound.
+    const tracked = newTrackedSocket(e, (e.kind === 'state_change' ? e.oldState : e.state) ?? 'UNKNOWN', at, at, []);
     this.sockets.set(e.sock, tracked);
     return tracked;
   }
@@ -389,5 +354,36 @@ function storyOf(s: TrackedSocket): ConnectionStory {
     peer: s.peer,
     state: s.state,
     timeline: s.timeline.map((t) => ({ ...t })),
+  };
+}
+
+/** A socket as first seen (by an inventory or an event): in `state` since at most `sinceMs`. */
+function newTrackedSocket(
+  from: Pick<TrackedSocket, 'sock' | 'family' | 'netns' | 'local' | 'peer'>,
+  state: TcpState,
+  sinceMs: number,
+  seenMs: number,
+  owners: OwnerRef[],
+): TrackedSocket {
+  return {
+    sock: from.sock,
+    family: from.family,
+    netns: from.netns,
+    local: from.local,
+    peer: from.peer,
+    state,
+    stateSinceMs: sinceMs,
+    stateSinceIsLowerBound: true,
+    owners,
+    peerClosedAtMs: null,
+    peerCloseIsLowerBound: false,
+    wroteAfterPeerClose: false,
+    rstSent: 0,
+    rstReceived: 0,
+    errors: 0,
+    closedIntoTimeWait: false,
+    expiresAtMs: null,
+    lastSeenMs: seenMs,
+    timeline: [],
   };
 }

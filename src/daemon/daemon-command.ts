@@ -4,7 +4,7 @@
  * loaded into the kernel.
  */
 import type { Server } from 'node:http';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../cli/command-args.js';
 import { UsageError } from '../cli/usage-error.js';
 import { parseListen } from '../config/config-schema.js';
 import { DAEMON_SCHEMA, DEFAULT_DAEMON_CONFIG, mergeConfig, type DaemonConfig, type DaemonConfigPatch } from '../config/daemon-config.js';
@@ -37,22 +37,11 @@ interface Flags {
 }
 
 function parseFlags(argv: string[]): Flags & { help: boolean } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        metrics: { type: 'string' },
-        'log-file': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(`daemon: ${(error as Error).message}`);
-  }
+  const values = parseCommandArgs('daemon', argv, {
+    config: { type: 'string' },
+    metrics: { type: 'string' },
+    'log-file': { type: 'string' },
+  });
   if (values.metrics !== undefined && parseListen(values.metrics) === null) {
     throw new UsageError(`--metrics: expected host:port (e.g. 127.0.0.1:9637) or "off", got "${values.metrics}"`);
   }

@@ -2,7 +2,7 @@
  * `socktrace top`: the live core on a full screen. Collects (live session, periodic summaries and
  * inventories) and hands each snapshot to TopApp, which only renders.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../cli/command-args.js';
 import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from '../cli/core-options.js';
 import { parseChoice, parseSeconds, parseSize } from '../cli/option-values.js';
 import { UsageError } from '../cli/usage-error.js';
@@ -35,24 +35,13 @@ function backendText(info: SourceInfo): string {
 }
 
 export async function topCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        interval: { type: 'string' },
-        view: { type: 'string' },
-        reconcile: { type: 'string' },
-        'ring-bytes': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        ...CORE_OPTIONS,
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(`top: ${(error as Error).message}`);
-  }
+  const values = parseCommandArgs('top', argv, {
+    interval: { type: 'string' },
+    view: { type: 'string' },
+    reconcile: { type: 'string' },
+    'ring-bytes': { type: 'string' },
+    ...CORE_OPTIONS,
+  });
   if (values.help) {
     process.stdout.write(`${TOP_USAGE}\n`);
     return 0;

@@ -5,11 +5,11 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import type { SnapshotDocument } from '../../src/output/snapshot-document.js';
 import { endpointOf, startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
-import { createNetnsPeer, removeStaleNamespaces, type NetnsPeer } from '../support/netns.js';
+import { useNetnsPeer } from '../support/netns-fixture.js';
 import { startTrace, type TraceSession } from '../support/trace-session.js';
 
 const run = promisify(execFile);
@@ -21,15 +21,8 @@ async function snapshot(...args: string[]): Promise<SnapshotDocument> {
 }
 
 describeKernel('inventory of pre-existing sockets', () => {
-  let ns: NetnsPeer;
+  const netns = useNetnsPeer();
   let trace: TraceSession | undefined;
-  beforeAll(async () => {
-    await removeStaleNamespaces();
-    ns = await createNetnsPeer();
-  });
-  afterAll(async () => {
-    await ns?.cleanup();
-  });
   afterEach(async () => {
     await stopAllActors();
     await trace?.stop();
@@ -37,10 +30,10 @@ describeKernel('inventory of pre-existing sockets', () => {
   });
 
   it('finds CLOSE_WAIT sockets leaked before it started, with the owning pid and the peer', async () => {
-    const srv = startActor(['server-leak', '--host', ns.hostV4, '--port', '0', '--count', '3', '--hold', '20']);
+    const srv = startActor(['server-leak', '--host', netns().hostV4, '--port', '0', '--count', '3', '--hold', '20']);
     const { port } = (await srv.ready) as { port: number };
     const clients = [0, 1, 2].map(() =>
-      startActor(['client-impatient', '--host', ns.hostV4, '--port', String(port), '--wait', '0'], { prefix: ns.execPrefix }),
+      startActor(['client-impatient', '--host', netns().hostV4, '--port', String(port), '--wait', '0'], { prefix: netns().execPrefix }),
     );
     const clientEnds = await Promise.all(clients.map(async (c) => endpointOf((await c.ready).local)));
     await srv.next((l) => 'accepted' in l);
@@ -51,7 +44,7 @@ describeKernel('inventory of pre-existing sockets', () => {
     expect(leaked).toHaveLength(3);
     for (const s of leaked) {
       expect(s.proc?.pid).toBe(srv.pid);
-      expect(s.local.addr).toBe(ns.hostV4);
+      expect(s.local.addr).toBe(netns().hostV4);
       expect(s.stateAgeIsLowerBound).toBe(true);
       expect(s.stateAgeSeconds).toBeGreaterThanOrEqual(1);
     }
@@ -61,33 +54,33 @@ describeKernel('inventory of pre-existing sockets', () => {
     expect(row.closeWait.count).toBe(3);
     expect(row.fds).toBeGreaterThanOrEqual(3);
     expect(row.fdLimit).toBeGreaterThan(0);
-    const peerRow = doc.rollups.peers.rows.find((p) => p.peer === ns.nsV4)!;
+    const peerRow = doc.rollups.peers.rows.find((p) => p.peer === netns().nsV4)!;
     expect(peerRow.closeWait.count).toBe(3);
     const leak = doc.findings.find((f) => f.kind === 'close_wait_leak' && f.subject.pid === srv.pid);
     expect(leak?.evidence.closeWaitOverThreshold).toBe(3);
   });
 
   it('names both processes of a socket shared after fork', async () => {
-    const srv = startActor(['server-leak', '--host', ns.hostV6, '--port', '0', '--count', '1', '--hold', '20', '--fork']);
+    const srv = startActor(['server-leak', '--host', netns().hostV6, '--port', '0', '--count', '1', '--hold', '20', '--fork']);
     const { port } = (await srv.ready) as { port: number };
-    startActor(['client-impatient', '--host', ns.hostV6, '--port', String(port), '--wait', '0'], { prefix: ns.execPrefix });
+    startActor(['client-impatient', '--host', netns().hostV6, '--port', String(port), '--wait', '0'], { prefix: netns().execPrefix });
     const { forked } = (await srv.next((l) => 'forked' in l)) as { forked: number };
     await srv.next((l) => 'accepted' in l);
 
     const doc = await snapshot();
     const shared = doc.sockets.find((s) => s.state === 'CLOSE_WAIT' && s.local.port === port)!;
     expect(shared.procs.map((p) => p.pid).sort()).toEqual([srv.pid, forked].sort());
-    expect(shared.peer.addr).toBe(ns.nsV6);
+    expect(shared.peer.addr).toBe(netns().nsV6);
     expect(doc.rollups.processes.rows.filter((p) => p.closeWait.count === 1).map((p) => p.pid)).toEqual(
       expect.arrayContaining([srv.pid, forked]),
     );
   });
 
   it("seeds the kernel's owner map: a FIN on a connection opened earlier names its owner", async () => {
-    const srv = startActor(['server-leak', '--host', ns.hostV4, '--port', '0', '--count', '1', '--hold', '10']);
+    const srv = startActor(['server-leak', '--host', netns().hostV4, '--port', '0', '--count', '1', '--hold', '10']);
     const { port } = (await srv.ready) as { port: number };
-    const cli = startActor(['client-impatient', '--host', ns.hostV4, '--port', String(port), '--wait', '2'], {
-      prefix: ns.execPrefix,
+    const cli = startActor(['client-impatient', '--host', netns().hostV4, '--port', String(port), '--wait', '2'], {
+      prefix: netns().execPrefix,
     });
     await cli.ready;
     await srv.next((l) => 'connected' in l);

@@ -3,24 +3,16 @@
  * namespace this test creates (veth, 198.18.0.0/15 and 2001:2::/48), over IPv4 and IPv6. Every event kind
  * must name the socket's owner and its peer, whatever task the kernel happened to run in.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { SockEvent } from '../../src/events/sock-event.js';
 import { endpointOf, startActor, stopAllActors, type ActorLine } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
-import { createNetnsPeer, removeStaleNamespaces, type NetnsPeer } from '../support/netns.js';
+import { useNetnsPeer } from '../support/netns-fixture.js';
 import { startTrace, type TraceSession } from '../support/trace-session.js';
 
 describeKernel('owner attribution on the running kernel', () => {
-  let ns: NetnsPeer;
+  const netns = useNetnsPeer();
   let trace: TraceSession | undefined;
-
-  beforeAll(async () => {
-    await removeStaleNamespaces();
-    ns = await createNetnsPeer();
-  });
-  afterAll(async () => {
-    await ns?.cleanup();
-  });
   afterEach(async () => {
     await stopAllActors();
     await trace?.stop();
@@ -29,9 +21,9 @@ describeKernel('owner attribution on the running kernel', () => {
 
   for (const family of ['ipv4', 'ipv6'] as const) {
     describe(family, () => {
-      const server = () => (family === 'ipv4' ? ns.hostV4 : ns.hostV6);
-      const client = () => (family === 'ipv4' ? ns.nsV4 : ns.nsV6);
-      const inNetns = () => ({ prefix: ns.execPrefix });
+      const server = () => (family === 'ipv4' ? netns().hostV4 : netns().hostV6);
+      const client = () => (family === 'ipv4' ? netns().nsV4 : netns().nsV6);
+      const inNetns = () => ({ prefix: netns().execPrefix });
       const kernelNamesReasons = () => (trace?.info.rstReasons.length ?? 0) > 0;
 
       it("attributes the server's ESTABLISHED -> CLOSE_WAIT to the server, though the client's FIN drove it", async () => {
