@@ -5,18 +5,16 @@
 import { afterEach, expect, it } from 'vitest';
 import { endpointOf, startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
-import { startTrace, type TraceSession } from '../support/trace-session.js';
+import { startTrace, stopAllTraces } from '../support/trace-session.js';
 
 describeKernel('fallback hooks', () => {
-  let trace: TraceSession | undefined;
   afterEach(async () => {
     await stopAllActors();
-    await trace?.stop();
-    trace = undefined;
+    await stopAllTraces();
   });
 
   it('attributes CLOSE_WAIT and EPIPE with classic tracepoints and syscall-exit errors only', async () => {
-    trace = startTrace({ hooks: 'classic', pretendMissing: ['sock_send_length', 'sock_recv_length'] });
+    const trace = startTrace({ hooks: 'classic', pretendMissing: ['sock_send_length', 'sock_recv_length'] });
     const modes = Object.fromEntries(trace.info.hooks.map((h) => [h.name, h.mode]));
     expect(modes.inet_sock_set_state).toBe('tracepoint');
     expect(modes.tcp_receive_reset).toBe('tracepoint');

@@ -10,7 +10,6 @@ import type { SnapshotDocument } from '../../src/output/snapshot-document.js';
 import { endpointOf, startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
-import { startTrace, type TraceSession } from '../support/trace-session.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
@@ -22,12 +21,7 @@ async function snapshot(...args: string[]): Promise<SnapshotDocument> {
 
 describeKernel('inventory of pre-existing sockets', () => {
   const netns = useNetnsPeer();
-  let trace: TraceSession | undefined;
-  afterEach(async () => {
-    await stopAllActors();
-    await trace?.stop();
-    trace = undefined;
-  });
+  afterEach(() => stopAllActors());
 
   it('finds CLOSE_WAIT sockets leaked before it started, with the owning pid and the peer', async () => {
     const srv = startActor(['server-leak', '--host', netns().hostV4, '--port', '0', '--count', '3', '--hold', '20']);

@@ -8,15 +8,13 @@ import type { SockEvent } from '../../src/events/sock-event.js';
 import { endpointOf, startActor, stopAllActors, type ActorLine } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
-import { startTrace, type TraceSession } from '../support/trace-session.js';
+import { startTrace, stopAllTraces, type TraceSession } from '../support/trace-session.js';
 
 describeKernel('owner attribution on the running kernel', () => {
   const netns = useNetnsPeer();
-  let trace: TraceSession | undefined;
   afterEach(async () => {
     await stopAllActors();
-    await trace?.stop();
-    trace = undefined;
+    await stopAllTraces();
   });
 
   for (const family of ['ipv4', 'ipv6'] as const) {
@@ -24,10 +22,10 @@ describeKernel('owner attribution on the running kernel', () => {
       const server = () => (family === 'ipv4' ? netns().hostV4 : netns().hostV6);
       const client = () => (family === 'ipv4' ? netns().nsV4 : netns().nsV6);
       const inNetns = () => ({ prefix: netns().execPrefix });
-      const kernelNamesReasons = () => (trace?.info.rstReasons.length ?? 0) > 0;
+      const kernelNamesReasons = (trace: TraceSession) => trace.info.rstReasons.length > 0;
 
       it("attributes the server's ESTABLISHED -> CLOSE_WAIT to the server, though the client's FIN drove it", async () => {
-        trace = startTrace();
+        const trace = startTrace();
         const srv = startActor(['server-leak', '--host', server(), '--port', '0', '--count', '1', '--hold', '10']);
         const { port } = (await srv.ready) as { port: number };
         const cli = startActor(['client-impatient', '--host', server(), '--port', String(port), '--wait', '0'], inNetns());
@@ -52,7 +50,7 @@ describeKernel('owner attribution on the running kernel', () => {
       });
 
       it('reports the RST sent for a connect to a closed port (NO_SOCKET) and the client receiving it', async () => {
-        trace = startTrace();
+        const trace = startTrace();
         // A port nobody listens on: take an ephemeral one and let it go.
         const probe = startActor(['server-leak', '--host', server(), '--port', '0', '--count', '1', '--hold', '0']);
         const { port } = (await probe.ready) as { port: number };
@@ -69,7 +67,7 @@ describeKernel('owner attribution on the running kernel', () => {
         expect(sent.local.addr).toBe(server());
         expect(sent.peer.addr).toBe(client());
         if (clientEnd) expect(sent.peer).toEqual(clientEnd);
-        if (kernelNamesReasons()) expect(sent.reason).toBe('NO_SOCKET');
+        if (kernelNamesReasons(trace)) expect(sent.reason).toBe('NO_SOCKET');
 
         const received = await trace.waitFor(
           (x) => x.kind === 'rst_received' && x.peer.port === port && x.peer.addr === server(),
@@ -81,7 +79,7 @@ describeKernel('owner attribution on the running kernel', () => {
       });
 
       it('reports an abortive close (SO_LINGER 0): RST sent by the server, received by the client owner', async () => {
-        trace = startTrace();
+        const trace = startTrace();
         const srv = startActor(['server-abort', '--host', server(), '--port', '0']);
         const { port } = (await srv.ready) as { port: number };
         const cli = startActor(['client-hold', '--host', server(), '--port', String(port)], inNetns());
@@ -98,7 +96,7 @@ describeKernel('owner attribution on the running kernel', () => {
         expect(sent.owner?.pid).toBe(srv.pid);
         expect(sent.noSocket).toBe(false);
         expect(sent.peer).toEqual(clientEnd);
-        if (kernelNamesReasons()) expect(sent.reason).toMatch(/^TCP_(ABORT_ON_LINGER|ABORT_ON_CLOSE|STATE)$/);
+        if (kernelNamesReasons(trace)) expect(sent.reason).toMatch(/^TCP_(ABORT_ON_LINGER|ABORT_ON_CLOSE|STATE)$/);
 
         const received = await trace.waitFor(
           (x) => x.kind === 'rst_received' && x.local.port === clientEnd.port,
@@ -118,7 +116,7 @@ describeKernel('owner attribution on the running kernel', () => {
       });
 
       it('reports EPIPE to the server that writes after its peer went away, with that peer', async () => {
-        trace = startTrace();
+        const trace = startTrace();
         const srv = startActor(['server-late-write', '--host', server(), '--port', '0', '--delay', '0.5']);
         const { port } = (await srv.ready) as { port: number };
         const cli = startActor(
@@ -142,7 +140,7 @@ describeKernel('owner attribution on the running kernel', () => {
   }
 
   it('on loopback, blames the owner of the socket that received an RST, not the task that sent it', async () => {
-    trace = startTrace();
+    const trace = startTrace();
     const srv = startActor(['server-abort', '--host', '127.0.0.1', '--port', '0']);
     const { port } = (await srv.ready) as { port: number };
     const cli = startActor(['client-hold', '--host', '127.0.0.1', '--port', String(port)]);

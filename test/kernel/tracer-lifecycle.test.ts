@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
-import { startTrace, type TraceSession } from '../support/trace-session.js';
+import { startTrace, stopAllTraces } from '../support/trace-session.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
@@ -60,15 +60,13 @@ for _ in range(${count}):
 }
 
 describeKernel('tracer lifecycle', () => {
-  let trace: TraceSession | undefined;
   afterEach(async () => {
     await stopAllActors();
-    await trace?.stop();
-    trace = undefined;
+    await stopAllTraces();
   });
 
   it('uses tp_btf for the socket hooks on this kernel, with no silent fallback', async () => {
-    trace = startTrace();
+    const trace = startTrace();
     const modes = Object.fromEntries(trace.info.hooks.map((h) => [h.name, h.mode]));
     for (const hook of ['inet_sock_set_state', 'tcp_send_reset', 'tcp_receive_reset', 'tcp_destroy_sock']) {
       expect(modes[hook]).toBe('tp_btf');
@@ -78,7 +76,7 @@ describeKernel('tracer lifecycle', () => {
   });
 
   it('keeps cookie ids when only the error hooks fall back to syscall exits', async () => {
-    trace = startTrace({ pretendMissing: ['sock_send_length', 'sock_recv_length'] });
+    const trace = startTrace({ pretendMissing: ['sock_send_length', 'sock_recv_length'] });
     const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
     const { port } = (await srv.ready) as { port: number };
     startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0.1']);
@@ -91,7 +89,7 @@ describeKernel('tracer lifecycle', () => {
   });
 
   it('leaves nothing attached after stop', async () => {
-    trace = startTrace();
+    const trace = startTrace();
     expect(await loadedSocktracePrograms()).toBeGreaterThan(0);
     await trace.stop();
     await expectNoProgramsWithin(2000);
@@ -111,13 +109,13 @@ describeKernel('tracer lifecycle', () => {
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     await expectNoProgramsWithin(2000);
-    trace = startTrace();
+    const trace = startTrace();
     expect(trace.info.hooks.length).toBeGreaterThan(0);
   });
 
   it('counts every event the ring buffer could not take and reports it as lost', async () => {
     let reported = 0;
-    trace = startTrace({ ringBytes: 4096 });
+    const trace = startTrace({ ringBytes: 4096 });
     const burst = connectionBurst(300);
     // Hold the JavaScript thread: the native thread blocks on its full queue, the 4 KiB ring fills.
     const blocker = new Int32Array(new SharedArrayBuffer(4));

@@ -12,6 +12,14 @@ export interface TraceSession {
   stop(): Promise<SourceStats>;
 }
 
+const running = new Set<TraceSession>();
+
+/** Stops every session still running (for afterEach), as stopAllActors does for workloads. */
+export async function stopAllTraces(): Promise<void> {
+  await Promise.all([...running].map((t) => t.stop()));
+  running.clear();
+}
+
 export function startTrace(options: NativeSourceOptions = {}): TraceSession {
   const events: SockEvent[] = [];
   let lost = 0;
@@ -26,7 +34,7 @@ export function startTrace(options: NativeSourceOptions = {}): TraceSession {
     },
   });
   let stopped: Promise<SourceStats> | undefined;
-  return {
+  const session: TraceSession = {
     events,
     get lost() {
       return lost;
@@ -50,10 +58,13 @@ export function startTrace(options: NativeSourceOptions = {}): TraceSession {
       });
     },
     stop() {
+      running.delete(session);
       stopped ??= source.stop();
       return stopped;
     },
   };
+  running.add(session);
+  return session;
 }
 
 /** The last events, one line each, for failure messages. */
