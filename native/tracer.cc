@@ -103,7 +103,8 @@ Napi::Function Tracer::Define(Napi::Env env) {
                      {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop"),
                       InstanceMethod<&Tracer::SeedOwners>("seedOwners"),
                       InstanceMethod<&Tracer::SetFilter>("setFilter"),
-                      InstanceMethod<&Tracer::Transitions>("transitions")});
+                      InstanceMethod<&Tracer::Transitions>("transitions"),
+                      InstanceMethod<&Tracer::OwnerEvictions>("ownerEvictions")});
 }
 
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
@@ -163,7 +164,11 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt)) salt = reinterpret_cast<uintptr_t>(this);
     skel_->rodata->id_salt = salt;
     bpf_map__set_max_entries(skel_->maps.events, options_.ring_bytes);
-    bpf_map__set_max_entries(skel_->maps.owners, options_.owner_entries);
+    // The owner table holds two ways per set: round up to a power of two of sets.
+    uint32_t set_bits = 1;
+    while ((2u << set_bits) < options_.owner_entries) set_bits++;
+    skel_->rodata->owner_set_bits = set_bits;
+    bpf_map__set_max_entries(skel_->maps.owner_slots, 2u << set_bits);
     bpf_map__set_max_entries(skel_->maps.seeded_owners, options_.seed_entries);
 
     plan_ = PlanHooks(HookSpecs(skel_), preference, tracefs, options_.pretend_missing, options_.disabled_hooks);
@@ -241,7 +246,7 @@ Napi::Object Tracer::Describe(Napi::Env env, const std::vector<std::string>& not
   for (uint32_t n = 0; n < notes.size(); n++) note_list.Set(n, notes[n]);
   info.Set("notes", note_list);
   info.Set("ringBytes", Napi::Number::New(env, options_.ring_bytes));
-  info.Set("ownerEntries", Napi::Number::New(env, options_.owner_entries));
+  info.Set("ownerEntries", Napi::Number::New(env, bpf_map__max_entries(skel_->maps.owner_slots)));
   info.Set("abi", Napi::Number::New(env, skel_->rodata->socktrace_abi));
   info.Set("recordSize", Napi::Number::New(env, skel_->rodata->socktrace_record_size));
   Napi::Array reasons = Napi::Array::New(env);
@@ -371,6 +376,18 @@ Napi::Value Tracer::Transitions(const Napi::CallbackInfo& info) {
     counts.Set(state, Napi::Number::New(env, static_cast<double>(total)));
   }
   return counts;
+}
+
+Napi::Value Tracer::OwnerEvictions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "socktrace: ownerEvictions() needs a started Tracer");
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
+  uint32_t zero = 0;
+  uint64_t total = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.owner_evictions), &zero, per_cpu.data()) == 0)
+    for (uint64_t v : per_cpu) total += v;
+  return Napi::Number::New(env, static_cast<double>(total));
 }
 
 void Tracer::OnEnvTeardown(Tracer* self) {

@@ -22,7 +22,7 @@ using BatchFunction = Napi::TypedThreadSafeFunction<Tracer, Batch, DeliverBatchT
 
 struct TracerOptions {
   uint32_t ring_bytes = 8u << 20;   // kernel ring buffer: where backpressure ends and drops are counted
-  uint32_t owner_entries = 262144;  // LRU of socket owners
+  uint32_t owner_entries = 262144;  // slots of the socket-owner table (two ways per set)
   uint32_t seed_entries = 65536;    // owners seeded from user space's inventory
   uint32_t max_batch_records = 4096;
   uint32_t poll_millis = 20;        // longest an event waits for the reader when wakeups are batched
@@ -49,6 +49,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value SeedOwners(const Napi::CallbackInfo& info);
   Napi::Value SetFilter(const Napi::CallbackInfo& info);
   Napi::Value Transitions(const Napi::CallbackInfo& info);
+  /** Owners displaced from full sets of the kernel's owner table, since start. */
+  Napi::Value OwnerEvictions(const Napi::CallbackInfo& info);
 
   // Opens, plans and loads the object; retries with classic tracepoints if tp_btf programs fail to load.
   void Load(Napi::Env env, std::vector<std::string>* notes);

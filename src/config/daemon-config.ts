@@ -21,6 +21,7 @@ export interface DaemonConfig {
   };
   tracer: {
     ringBytes: number;
+    ownerEntries: number;
     hooks: 'auto' | 'classic';
     reconcileSeconds: number;
     states: string[];
@@ -50,6 +51,7 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
   // carry no process (their peer and reason still count).
   tracer: {
     ringBytes: 8 * 1024 * 1024,
+    ownerEntries: 262_144,
     hooks: 'auto',
     reconcileSeconds: 15,
     states: ['CLOSE_WAIT', 'LISTEN'],
@@ -90,6 +92,7 @@ export const DAEMON_SCHEMA: Schema = {
       kind: 'object',
       fields: {
         ringBytes: { kind: 'size', min: 4096, max: 2 ** 30 },
+        ownerEntries: { kind: 'int', min: 1024, max: 2 ** 24 },
         hooks: { kind: 'enum', values: ['auto', 'classic'] },
         reconcileSeconds: { kind: 'number', min: 1, max: 86_400 },
         states: { kind: 'list', of: { kind: 'enum', values: TCP_STATES.slice(1) } },

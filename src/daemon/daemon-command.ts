@@ -88,6 +88,7 @@ class Daemon {
       {
         source: {
           ringBytes: config.tracer.ringBytes,
+          ownerEntries: config.tracer.ownerEntries,
           hooks: config.tracer.hooks,
           disabledHooks: config.tracer.acceptHooks ? [] : ['sys_exit_accept4', 'sys_exit_accept'],
           rememberClosers: config.tracer.timeWaitOwners,
@@ -115,6 +116,7 @@ class Daemon {
       summary: () => this.summary(),
       stats: () => this.session.source.stats(),
       transitions: () => this.session.source.transitions(),
+      ownerEvictions: () => this.session.source.ownerEvictions(),
       maxProcesses: () => this.config.metrics.maxProcesses,
     });
   }
@@ -197,7 +199,7 @@ class Daemon {
       return;
     }
     const changed = changedPaths(this.config, next);
-    const needRestart = changed.filter((p) => ['tracer.ringBytes', 'tracer.hooks', 'tracer.acceptHooks', 'tracer.timeWaitOwners', 'core.maxSockets'].includes(p));
+    const needRestart = changed.filter((p) => ['tracer.ringBytes', 'tracer.ownerEntries', 'tracer.hooks', 'tracer.acceptHooks', 'tracer.timeWaitOwners', 'core.maxSockets'].includes(p));
     const previous = this.config;
     this.config = next;
     if (changed.some((p) => p.startsWith('log.file') || p.startsWith('log.maxBytes') || p.startsWith('log.keep') || p === 'log.level')) {

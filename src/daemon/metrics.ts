@@ -15,6 +15,7 @@ export interface MetricsInputs {
   summary(): CoreSummary;
   stats(): SourceStats;
   transitions(): number[];
+  ownerEvictions(): number;
   maxProcesses(): number;
 }
 
@@ -49,6 +50,11 @@ export class DaemonMetrics {
       const t = inputs.summary().totals;
       return t.socketEvictions + t.rollupEvictions;
     });
+    counterFrom(
+      'socktrace_owner_evictions_total',
+      "Socket owners the kernel's owner table displaced when full; raise tracer.ownerEntries if this grows",
+      () => inputs.ownerEvictions(),
+    );
 
     const lastTransitions = new Array<number>(16).fill(0);
     new Counter({

@@ -76,6 +76,8 @@ export interface NativeTracer {
   setFilter(filter: KernelFilter): void;
   /** State changes since start by new state (index = TCP state), emitted or not. */
   transitions(): number[];
+  /** Owners displaced from full sets of the kernel's owner table since start, summed over CPUs. */
+  ownerEvictions(): number;
 }
 
 export interface NativeRecordLayout {

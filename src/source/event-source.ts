@@ -40,4 +40,6 @@ export interface RunningSource {
   setFilter(filter: KernelFilter): void;
   /** State changes since start by new state (index = TCP state), whether they crossed or not. */
   transitions(): number[];
+  /** Owners the kernel's owner table displaced since start (a full set): events of those sockets lack one. */
+  ownerEvictions(): number;
 }

@@ -64,5 +64,6 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
       if (!finished) tracer.setFilter(filter);
     },
     transitions: () => (finished ? new Array<number>(16).fill(0) : tracer.transitions()),
+    ownerEvictions: () => (finished ? 0 : tracer.ownerEvictions()),
   };
 }

@@ -130,6 +130,36 @@ describeKernel('tracer lifecycle', () => {
     expect(stats.events + stats.lost).toBeGreaterThan(3000);
   });
 
+  it('counts the owners a full owner table displaces, and displaces none when it is large enough', async () => {
+    // 1200 connections held open at once: 2400 owned sockets, more than a 1024-slot table holds.
+    const holdOpen = async (options: { ownerEntries?: number }) => {
+      const trace = startTrace(options);
+      const child = spawn('python3', [
+        '-c',
+        `import resource, socket
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1024)
+held = []
+for _ in range(1200):
+    c = socket.create_connection(l.getsockname()); s, _ = l.accept(); held += [c, s]
+print(len(held), flush=True)`,
+      ]);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      const code = await new Promise((r) => child.on('exit', r));
+      expect(code, out).toBe(0);
+      expect(out.trim()).toBe('2400');
+      const evictions = trace.ownerEvictions();
+      await trace.stop();
+      return evictions;
+    };
+    const small = await holdOpen({ ownerEntries: 1024 });
+    expect(small).toBeGreaterThanOrEqual(2400 - 1024);
+    expect(small).toBeLessThanOrEqual(2400);
+    expect(await holdOpen({})).toBe(0);
+  });
+
   it('prints a lost record (level warn) in watch output when the ring overflows', async () => {
     const child = spawn(process.execPath, [bin, 'watch', '--ring-bytes', '4K', '--duration', '4'], {
       stdio: ['ignore', 'pipe', 'pipe'],

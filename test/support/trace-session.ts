@@ -10,6 +10,8 @@ export interface TraceSession {
   /** The first event (already seen or still to come) matching `predicate`. */
   waitFor(predicate: (e: SockEvent) => boolean, timeoutMs?: number, what?: string): Promise<SockEvent>;
   stop(): Promise<SourceStats>;
+  /** Owners the kernel's owner table displaced since start. */
+  ownerEvictions(): number;
 }
 
 const running = new Set<TraceSession>();
@@ -57,6 +59,7 @@ export function startTrace(options: NativeSourceOptions = {}): TraceSession {
         if (!check()) waiters.add(check);
       });
     },
+    ownerEvictions: () => source.ownerEvictions(),
     stop() {
       running.delete(session);
       stopped ??= source.stop();
