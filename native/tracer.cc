@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -277,7 +278,11 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   skel_->data->emit_kinds = options_.emit_kinds;
   skel_->data->emit_states = options_.emit_states;
   skel_->data->remember_closers = options_.remember_closers;
-  skel_->bss->wakeup_bytes = options_.wakeup_bytes ? options_.wakeup_bytes : options_.ring_bytes / 8;
+  // Each CPU counts its own submits (cheaper than asking the ring how much waits), so the threshold is
+  // shared out: all CPUs together never leave more than it unannounced.
+  uint64_t wakeup = options_.wakeup_bytes ? options_.wakeup_bytes : options_.ring_bytes / 8;
+  int cpus = libbpf_num_possible_cpus();
+  skel_->bss->wakeup_bytes_per_cpu = std::max<uint64_t>(sizeof(socktrace_event), wakeup / (cpus > 0 ? cpus : 1));
   Attach(env);
 
   consumer_.reset(new BatchConsumer(

@@ -117,8 +117,9 @@ volatile unsigned int emit_kinds = 0xffffffff;
 volatile unsigned int emit_states = 0xffffffff;
 /* Keep the owners of closed connections for their TIME_WAIT sockets' RSTs (costs a map write per close). */
 volatile bool remember_closers = true;
-/* Bytes waiting in the ring before a submit wakes the reader; below it the reader's poll timeout does. */
-volatile unsigned long long wakeup_bytes = 0;
+/* Bytes one CPU submits before it wakes the reader (0: every submit does); user space sets it to the
+ * wakeup threshold divided by the number of CPUs. Below it, the reader's poll timeout picks records up. */
+volatile unsigned long long wakeup_bytes_per_cpu = 0;
 
 /* State changes by new state, per CPU: every transition, emitted or not. */
 struct {
@@ -466,8 +467,8 @@ struct {
 } unwoken_bytes SEC(".maps");
 
 /*
- * Batches wakeups: a CPU wakes the reader once it has submitted wakeup_bytes / 2 since its last wakeup
- * (user space sizes wakeup_bytes so all CPUs together stay well inside the ring); otherwise the reader
+ * Batches wakeups: a CPU wakes the reader once it has submitted wakeup_bytes_per_cpu since its last
+ * wakeup, so all CPUs together leave at most the wakeup threshold unannounced; otherwise the reader
  * finds the records on its next poll. A per-CPU count is an inlined array access, cheaper than
  * asking the ring how much is waiting (a helper call per event).
  */
@@ -476,11 +477,11 @@ static __always_inline void submit(void *e)
 	unsigned int zero = 0;
 	unsigned long long *pending = bpf_map_lookup_elem(&unwoken_bytes, &zero);
 	unsigned long long flags = BPF_RB_NO_WAKEUP;
-	if (!pending || !wakeup_bytes) {
+	if (!pending || !wakeup_bytes_per_cpu) {
 		flags = 0;
 	} else {
 		*pending += sizeof(struct socktrace_event);
-		if (*pending >= wakeup_bytes / 2) {
+		if (*pending >= wakeup_bytes_per_cpu) {
 			*pending = 0;
 			flags = BPF_RB_FORCE_WAKEUP;
 		}

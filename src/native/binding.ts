@@ -20,7 +20,7 @@ export interface NativeTracerOptions {
   disabledHooks?: string[];
   /** How long (ms) the reader may sleep between polls: the longest an event waits (default 20). */
   pollMillis?: number;
-  /** Bytes waiting in the ring that make the kernel wake the reader at once (default ringBytes / 8). */
+  /** Bytes submitted (over all CPUs, each CPU counting its share) after which the kernel wakes the reader (default ringBytes / 8). */
   wakeupBytes?: number;
   /** Kinds that cross the ring, as a mask of 1 << kind code (default all). */
   emitKinds?: number;
