@@ -45,7 +45,7 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
   },
   // Only changes into or out of these states cross from the kernel (the rest are counted there):
   // CLOSE_WAIT for exact leak ages, LISTEN for services; inventories keep every other count right.
-  // acceptHooks and timeWaitOwners are off: together they cost ~5% of a loopback connection-churn rate
+  // acceptHooks and timeWaitOwners are off: together they cost ~4% of a loopback connection-churn rate
   // (bench/churn-overhead.mjs). Without them, a socket accepted but never read or written takes its
   // listener's owner until the next inventory names it from /proc, and RSTs sent by TIME_WAIT sockets
   // carry no process (their peer and reason still count).
