@@ -97,6 +97,16 @@ void ReadNames(const Napi::Object& options, const char* key, std::vector<std::st
   }
 }
 
+// One u64 slot of a per-CPU array, summed over the CPUs (0 if it cannot be read).
+uint64_t SumPerCpu(const bpf_map* map, uint32_t key) {
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
+  uint64_t total = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(map), &key, per_cpu.data()) == 0)
+    for (uint64_t v : per_cpu) total += v;
+  return total;
+}
+
 }  // namespace
 
 Napi::Function Tracer::Define(Napi::Env env) {
@@ -371,28 +381,16 @@ Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
 Napi::Value Tracer::Transitions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_ == nullptr) throw Napi::Error::New(env, "socktrace: transitions() needs a started Tracer");
-  int cpus = libbpf_num_possible_cpus();
-  std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
   Napi::Array counts = Napi::Array::New(env, 16);
-  for (uint32_t state = 0; state < 16; state++) {
-    uint64_t total = 0;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.transitions), &state, per_cpu.data()) == 0)
-      for (uint64_t v : per_cpu) total += v;
-    counts.Set(state, Napi::Number::New(env, static_cast<double>(total)));
-  }
+  for (uint32_t state = 0; state < 16; state++)
+    counts.Set(state, Napi::Number::New(env, static_cast<double>(SumPerCpu(skel_->maps.transitions, state))));
   return counts;
 }
 
 Napi::Value Tracer::OwnerEvictions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_ == nullptr) throw Napi::Error::New(env, "socktrace: ownerEvictions() needs a started Tracer");
-  int cpus = libbpf_num_possible_cpus();
-  std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
-  uint32_t zero = 0;
-  uint64_t total = 0;
-  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.owner_evictions), &zero, per_cpu.data()) == 0)
-    for (uint64_t v : per_cpu) total += v;
-  return Napi::Number::New(env, static_cast<double>(total));
+  return Napi::Number::New(env, static_cast<double>(SumPerCpu(skel_->maps.owner_evictions, 0)));
 }
 
 void Tracer::OnEnvTeardown(Tracer* self) {

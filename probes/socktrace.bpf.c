@@ -299,19 +299,26 @@ static __always_inline unsigned int owner_set(unsigned long long addr)
 	return (unsigned int)((addr * 0x9E3779B97F4A7C15ULL) >> (64 - bits)) << 1;
 }
 
-static __always_inline struct socktrace_owner *find_owner(unsigned long long addr)
+/* The way of the socket's set that holds it, or NULL. */
+static __always_inline struct owner_slot *find_slot(unsigned long long addr)
 {
 	if (!addr) /* 0 marks a free slot */
 		return 0;
 	unsigned int idx = owner_set(addr);
 	struct owner_slot *way = bpf_map_lookup_elem(&owner_slots, &idx);
 	if (way && way->sk == addr)
-		return &way->owner;
+		return way;
 	idx |= 1;
 	way = bpf_map_lookup_elem(&owner_slots, &idx);
 	if (way && way->sk == addr)
-		return &way->owner;
+		return way;
 	return 0;
+}
+
+static __always_inline struct socktrace_owner *find_owner(unsigned long long addr)
+{
+	struct owner_slot *way = find_slot(addr);
+	return way ? &way->owner : 0;
 }
 
 static __always_inline void store_owner(unsigned long long addr, const struct socktrace_owner *o)
@@ -341,15 +348,8 @@ static __always_inline void store_owner(unsigned long long addr, const struct so
 
 static __always_inline void forget_owner(unsigned long long addr)
 {
-	if (!addr)
-		return;
-	unsigned int idx = owner_set(addr);
-	struct owner_slot *way = bpf_map_lookup_elem(&owner_slots, &idx);
-	if (way && way->sk == addr)
-		way->sk = 0;
-	idx |= 1;
-	way = bpf_map_lookup_elem(&owner_slots, &idx);
-	if (way && way->sk == addr)
+	struct owner_slot *way = find_slot(addr); /* store_owner never puts a socket in both ways */
+	if (way)
 		way->sk = 0;
 }
 
