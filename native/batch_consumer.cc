@@ -72,10 +72,21 @@ bool BatchConsumer::Flush(bool final, const std::string& error) {
   return !delivery_failed_;
 }
 
+void BatchConsumer::SetTick(std::function<void()> tick, int millis) {
+  tick_ = std::move(tick);
+  tick_millis_ = millis;
+}
+
 void BatchConsumer::Run(const std::atomic<bool>& stop) {
   pending_->bytes.reserve(max_batch_records_ * sizeof(socktrace_event));
   std::string error;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point next_tick = Clock::now() + std::chrono::milliseconds(tick_millis_);
   while (!stop.load(std::memory_order_acquire) && !delivery_failed_) {
+    if (tick_ && Clock::now() >= next_tick) {
+      tick_();
+      next_tick = Clock::now() + std::chrono::milliseconds(tick_millis_);
+    }
     // The poll timeout bounds how late an event reaches JavaScript: the kernel wakes us only when much
     // is waiting (wakeup_bytes), so quiet periods are covered by this timeout.
     int n = ring_buffer__poll(ring_, poll_millis_);

@@ -33,6 +33,9 @@ class BatchConsumer {
 
   // Creates the ring buffer reader; returns 0 or a negative errno.
   int Open();
+  // Work for the reader thread every `millis` (the CLOSE_WAIT sweep, whose reports land in the ring),
+  // so it never races the drain. Set before Run().
+  void SetTick(std::function<void()> tick, int millis);
   // The thread body: runs until stop is set or delivery fails, then detaches, drains and sends final.
   void Run(const std::atomic<bool>& stop);
 
@@ -47,6 +50,8 @@ class BatchConsumer {
   int poll_millis_;
   Deliver deliver_;
   std::function<void()> detach_;
+  std::function<void()> tick_;
+  int tick_millis_ = 0;
   ring_buffer* ring_ = nullptr;
   std::unique_ptr<Batch> pending_;
   uint64_t lost_total_ = 0;

@@ -81,6 +81,7 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   flags.Set("noSocket", SOCKTRACE_FLAG_NO_SOCKET);
   flags.Set("idFallback", SOCKTRACE_FLAG_ID_FALLBACK);
   flags.Set("fromSyscall", SOCKTRACE_FLAG_FROM_SYSCALL);
+  flags.Set("deferred", SOCKTRACE_FLAG_DEFERRED);
 
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("abi", SOCKTRACE_ABI_VERSION);

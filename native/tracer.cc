@@ -115,7 +115,8 @@ Napi::Function Tracer::Define(Napi::Env env) {
                       InstanceMethod<&Tracer::SeedOwners>("seedOwners"),
                       InstanceMethod<&Tracer::SetFilter>("setFilter"),
                       InstanceMethod<&Tracer::Transitions>("transitions"),
-                      InstanceMethod<&Tracer::OwnerEvictions>("ownerEvictions")});
+                      InstanceMethod<&Tracer::OwnerEvictions>("ownerEvictions"),
+                      InstanceMethod<&Tracer::SweepStats>("sweepStats")});
 }
 
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
@@ -136,6 +137,7 @@ Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) 
     options_.wakeup_bytes = ReadUint(o, "wakeupBytes", 0, 0, 1u << 30);
     options_.emit_kinds = ReadUint(o, "emitKinds", options_.emit_kinds, 0, 0xffffffffu);
     options_.emit_states = ReadUint(o, "emitStates", options_.emit_states, 0, 0xffffffffu);
+    options_.close_wait_delay_ms = ReadUint(o, "closeWaitDelayMs", options_.close_wait_delay_ms, 0, 3600000);
     Napi::Value closers = o.Get("rememberClosers");
     if (!closers.IsUndefined()) {
       if (!closers.IsBoolean()) throw Napi::TypeError::New(env, "Expected options.rememberClosers to be a boolean");
@@ -167,7 +169,10 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
   std::string tracefs = EnsureTracefs(&tracefs_note);
   if (!tracefs_note.empty()) notes->push_back(tracefs_note);
 
-  for (int attempt = 0; attempt < 2; attempt++) {
+  // The sweep is one program (it needs bpf_loop, 5.17+): if it alone keeps the object from loading,
+  // CLOSE_WAIT crosses live.
+  bool sweep = options_.close_wait_delay_ms > 0;
+  for (int attempt = 0; attempt < 3; attempt++) {
     skel_ = socktrace_bpf__open();
     if (skel_ == nullptr) throw ErrnoError(env, "opening the BPF object", errno);
 
@@ -180,6 +185,7 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     while ((2u << set_bits) < options_.owner_entries) set_bits++;
     skel_->rodata->owner_set_bits = set_bits;
     bpf_map__set_max_entries(skel_->maps.owner_slots, 2u << set_bits);
+    bpf_map__set_max_entries(skel_->maps.close_waits, 2u << set_bits);
     bpf_map__set_max_entries(skel_->maps.seeded_owners, options_.seed_entries);
 
     plan_ = PlanHooks(HookSpecs(skel_), preference, tracefs, options_.pretend_missing, options_.disabled_hooks);
@@ -192,19 +198,29 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     }
 
     // Cookie ids need a tp_btf state-change hook to generate each socket's cookie early (see sock_id).
-    skel_->rodata->cookie_ids = plan_.front().mode == HookMode::kTpBtf;
+    bool btf_state_hook = plan_.front().mode == HookMode::kTpBtf;
+    skel_->rodata->cookie_ids = btf_state_hook;
+    // Deferral needs cookies from the start (the sweep checks a socket by its cookie): tp_btf.
+    bool sweep_loaded = sweep && btf_state_hook;
+    bpf_program__set_autoload(skel_->progs.sweep_close_waits, sweep_loaded);
     int err = socktrace_bpf__load(skel_);
     if (err == 0) return;
     bool used_btf = false;
     for (const HookChoice& c : plan_) used_btf = used_btf || c.mode == HookMode::kTpBtf;
     DestroyBpf();
-    if (attempt == 0 && used_btf && err != -EPERM && err != -EACCES) {
+    if (sweep_loaded && err != -EPERM && err != -EACCES) {
+      notes->push_back("the CLOSE_WAIT sweep failed to load (" + ErrnoName(-err) + "); CLOSE_WAIT changes cross as they happen");
+      sweep = false;
+      continue;
+    }
+    if (preference != HookPreference::kClassicOnly && used_btf && err != -EPERM && err != -EACCES) {
       notes->push_back("tp_btf programs failed to load (" + ErrnoName(-err) + "); using classic tracepoints");
       preference = HookPreference::kClassicOnly;
       continue;
     }
     throw ErrnoError(env, "loading the BPF programs", -err);
   }
+  throw Napi::Error::New(env, "socktrace: the BPF programs failed to load in every configuration");
 }
 
 void Tracer::Attach(Napi::Env env) {
@@ -223,6 +239,18 @@ void Tracer::Attach(Napi::Env env) {
     }
     links_.push_back(link);
   }
+}
+
+void Tracer::StartSweep(std::vector<std::string>* notes) {
+  if (options_.close_wait_delay_ms == 0 || !bpf_program__autoload(skel_->progs.sweep_close_waits)) return;
+  int err = sweep_.Prepare(skel_->progs.sweep_close_waits, bpf_map__max_entries(skel_->maps.close_waits));
+  if (err != 0) {
+    notes->push_back("the CLOSE_WAIT sweep cannot run here (test run of a raw tracepoint program: " + ErrnoName(-err) +
+                     "); CLOSE_WAIT changes cross as they happen");
+    return;
+  }
+  close_wait_delay_ms_ = options_.close_wait_delay_ms;
+  skel_->bss->close_wait_delay_ns = static_cast<uint64_t>(close_wait_delay_ms_) * 1000000ull;
 }
 
 void Tracer::DetachAll() {
@@ -258,6 +286,7 @@ Napi::Object Tracer::Describe(Napi::Env env, const std::vector<std::string>& not
   info.Set("notes", note_list);
   info.Set("ringBytes", Napi::Number::New(env, options_.ring_bytes));
   info.Set("ownerEntries", Napi::Number::New(env, bpf_map__max_entries(skel_->maps.owner_slots)));
+  info.Set("closeWaitDelayMs", Napi::Number::New(env, close_wait_delay_ms_));
   info.Set("abi", Napi::Number::New(env, skel_->rodata->socktrace_abi));
   info.Set("recordSize", Napi::Number::New(env, skel_->rodata->socktrace_record_size));
   Napi::Array reasons = Napi::Array::New(env);
@@ -293,6 +322,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   uint64_t wakeup = options_.wakeup_bytes ? options_.wakeup_bytes : options_.ring_bytes / 8;
   int cpus = libbpf_num_possible_cpus();
   skel_->bss->wakeup_bytes_per_cpu = std::max<uint64_t>(sizeof(socktrace_event), wakeup / (cpus > 0 ? cpus : 1));
+  StartSweep(&notes);  // before the hooks, so no CLOSE_WAIT is deferred without a sweep to report it
   Attach(env);
 
   consumer_.reset(new BatchConsumer(
@@ -307,6 +337,10 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
         return true;
       },
       [this]() { DetachAll(); }));
+  if (close_wait_delay_ms_ > 0) {
+    // Reports are made between one and two delays after a socket entered CLOSE_WAIT.
+    consumer_->SetTick([this]() { sweep_.Run(); }, static_cast<int>(std::max<uint32_t>(close_wait_delay_ms_, 100)));
+  }
   int err = consumer_->Open();
   if (err != 0) {
     DestroyBpf();
@@ -391,6 +425,15 @@ Napi::Value Tracer::OwnerEvictions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_ == nullptr) throw Napi::Error::New(env, "socktrace: ownerEvictions() needs a started Tracer");
   return Napi::Number::New(env, static_cast<double>(SumPerCpu(skel_->maps.owner_evictions, 0)));
+}
+
+Napi::Value Tracer::SweepStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object stats = Napi::Object::New(env);
+  stats.Set("runs", Napi::Number::New(env, static_cast<double>(sweep_.runs())));
+  stats.Set("failures", Napi::Number::New(env, static_cast<double>(sweep_.failures())));
+  stats.Set("seconds", Napi::Number::New(env, static_cast<double>(sweep_.nanos()) / 1e9));
+  return stats;
 }
 
 void Tracer::OnEnvTeardown(Tracer* self) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "batch_consumer.h"
+#include "close_wait_sweep.h"
 #include "hook_plan.h"
 
 struct socktrace_bpf;
@@ -30,6 +31,7 @@ struct TracerOptions {
   uint32_t emit_kinds = 0xffffffff; // 1 << kind
   uint32_t emit_states = 0xffffffff; // 1 << TCP state
   bool remember_closers = true;     // owners of closed connections for their TIME_WAIT sockets' RSTs
+  uint32_t close_wait_delay_ms = 0; // > 0: CLOSE_WAIT reported only once it lasts this long (the sweep)
   HookPreference preference = HookPreference::kAuto;
   std::vector<std::string> pretend_missing;  // hooks to plan as absent: exercises fallbacks on new kernels
   std::vector<std::string> disabled_hooks;   // hooks the configuration turned off
@@ -51,10 +53,14 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Transitions(const Napi::CallbackInfo& info);
   /** Owners displaced from full sets of the kernel's owner table, since start. */
   Napi::Value OwnerEvictions(const Napi::CallbackInfo& info);
+  /** { runs, failures, seconds } of the CLOSE_WAIT sweep, since start. */
+  Napi::Value SweepStats(const Napi::CallbackInfo& info);
 
   // Opens, plans and loads the object; retries with classic tracepoints if tp_btf programs fail to load.
   void Load(Napi::Env env, std::vector<std::string>* notes);
   void Attach(Napi::Env env);
+  // Readies the CLOSE_WAIT sweep if it was loaded, and only then lets the kernel defer CLOSE_WAIT.
+  void StartSweep(std::vector<std::string>* notes);
   void DetachAll();
   void DestroyBpf();
   void JoinThread();
@@ -65,6 +71,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   socktrace_bpf* skel_ = nullptr;
   std::vector<HookChoice> plan_;
   std::vector<bpf_link*> links_;
+  CloseWaitSweep sweep_;
+  uint32_t close_wait_delay_ms_ = 0;  // in effect: 0 unless the sweep can run
   std::unique_ptr<BatchConsumer> consumer_;
   BatchFunction batches_;
   std::thread thread_;

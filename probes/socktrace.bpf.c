@@ -75,6 +75,29 @@ struct {
 /* log2 of the table's sets, set by user space before load. */
 const volatile unsigned int owner_set_bits = 17;
 
+/*
+ * Sockets in CLOSE_WAIT whose report is deferred (see close_wait_delay_ns), at their owner slot's index.
+ * Only CLOSE_WAIT entries write here, so the per-connection path pays nothing for it; the sweep scans
+ * this small table, and checks a socket by state and cookie before it reports it (an owner slot can
+ * change hands, and socket memory is reused).
+ */
+struct close_wait {
+	unsigned long long sk;    /* the socket's address */
+	unsigned long long since; /* bpf_ktime_get_ns() at entry, 0 once it left; | CLOSE_WAIT_REPORTED */
+	unsigned long long cookie;
+	unsigned int from;        /* the state it entered CLOSE_WAIT from */
+	unsigned int _pad;
+};
+
+#define CLOSE_WAIT_REPORTED (1ULL << 63)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 18); /* resized by user space before load: as many as owner_slots */
+	__type(key, unsigned int);
+	__type(value, struct close_wait);
+} close_waits SEC(".maps");
+
 /* Owners keyed by socket cookie, written by user space from its inventory of pre-existing sockets. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -120,6 +143,16 @@ volatile bool remember_closers = true;
 /* Bytes one CPU submits before it wakes the reader (0: every submit does); user space sets it to the
  * wakeup threshold divided by the number of CPUs. Below it, the reader's poll timeout picks records up. */
 volatile unsigned long long wakeup_bytes_per_cpu = 0;
+
+/*
+ * CLOSE_WAIT reports deferred by this long (0: they cross as they happen). Most CLOSE_WAITs last
+ * microseconds (the server closes as soon as it reads the FIN); a leak is one that lasts. Deferred,
+ * entering CLOSE_WAIT only notes the time in `close_waits`, leaving it clears that, and the sweep
+ * (below) reports the sockets still there after the delay, with their exact entry time: the two events
+ * per connection that the default daemon needs cross only for sockets that linger. User space sets
+ * this after load, and only when the sweep can run.
+ */
+volatile unsigned long long close_wait_delay_ns = 0;
 
 /* State changes by new state, per CPU: every transition, emitted or not. */
 struct {
@@ -305,29 +338,37 @@ static __always_inline unsigned int owner_set(unsigned long long addr)
 	return (unsigned int)((addr * 0x9E3779B97F4A7C15ULL) >> (64 - bits)) << 1;
 }
 
-/* The way of the socket's set that holds it, or NULL. */
-static __always_inline struct owner_slot *find_slot(unsigned long long addr)
+/* The way of the socket's set that holds it, or NULL; its index in *idx. */
+static __always_inline struct owner_slot *find_slot_at(unsigned long long addr, unsigned int *idx)
 {
 	if (!addr) /* 0 marks a free slot */
 		return 0;
-	unsigned int idx = owner_set(addr);
-	struct owner_slot *way = bpf_map_lookup_elem(&owner_slots, &idx);
+	*idx = owner_set(addr);
+	struct owner_slot *way = bpf_map_lookup_elem(&owner_slots, idx);
 	if (way && way->sk == addr)
 		return way;
-	idx |= 1;
-	way = bpf_map_lookup_elem(&owner_slots, &idx);
+	*idx |= 1;
+	way = bpf_map_lookup_elem(&owner_slots, idx);
 	if (way && way->sk == addr)
 		return way;
 	return 0;
 }
 
+static __always_inline struct owner_slot *find_slot(unsigned long long addr)
+{
+	unsigned int idx;
+	return find_slot_at(addr, &idx);
+}
+
+/* A slot may hold only a CLOSE_WAIT time (pid 0) for a socket no process has touched yet. */
 static __always_inline struct socktrace_owner *find_owner(unsigned long long addr)
 {
 	struct owner_slot *way = find_slot(addr);
-	return way ? &way->owner : 0;
+	return way && way->owner.pid ? &way->owner : 0;
 }
 
-static __always_inline void store_owner(unsigned long long addr, const struct socktrace_owner *o)
+/* Returns the index of the way it took, or -1. */
+static __always_inline int store_owner(unsigned long long addr, const struct socktrace_owner *o)
 {
 	unsigned int idx = owner_set(addr);
 	unsigned int idx1 = idx | 1;
@@ -335,18 +376,25 @@ static __always_inline void store_owner(unsigned long long addr, const struct so
 	struct owner_slot *way1 = bpf_map_lookup_elem(&owner_slots, &idx1);
 	struct owner_slot *way;
 	if (!way0 || !way1 || !addr)
-		return;
+		return -1;
 	if (way0->sk == addr || (way0->sk == 0 && way1->sk != addr)) {
 		way = way0;
 	} else if (way1->sk == addr || way1->sk == 0) {
 		way = way1;
+		idx = idx1;
 	} else {
 		/* Both ways hold live sockets: displace one, chosen by address bits, and count it. */
 		count_on_this_cpu(&owner_evictions);
-		way = (addr >> 12) & 1 ? way1 : way0;
+		if ((addr >> 12) & 1) {
+			way = way1;
+			idx = idx1;
+		} else {
+			way = way0;
+		}
 	}
 	way->sk = addr;
 	way->owner = *o;
+	return idx;
 }
 
 static __always_inline void forget_owner(unsigned long long addr)
@@ -356,27 +404,36 @@ static __always_inline void forget_owner(unsigned long long addr)
 		way->sk = 0;
 }
 
-static __always_inline bool current_is_kernel_thread(bool btf)
+/*
+ * The running task, asked for once per program run and handed down: with this CPU's return-thunk
+ * mitigation (SRSO "Safe RET") every helper call costs ~40 ns, and bpf_get_current_task_btf() is one.
+ * Classic programs (btf false) get NULL here and ask their own helpers.
+ */
+static __always_inline struct task_struct *current_task(bool btf)
 {
-	if (btf)
-		return bpf_get_current_task_btf()->flags & PF_KTHREAD;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	return BPF_CORE_READ(task, flags) & PF_KTHREAD;
+	return btf ? bpf_get_current_task_btf() : 0;
 }
 
-/* The current process id (tgid), as bpf_get_current_pid_tgid() >> 32 gives it. */
-static __always_inline unsigned int current_tgid(bool btf)
+static __always_inline bool task_is_kernel_thread(struct task_struct *task, bool btf)
 {
 	if (btf)
-		return bpf_get_current_task_btf()->tgid;
+		return task->flags & PF_KTHREAD;
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(current, flags) & PF_KTHREAD;
+}
+
+/* The task's process id (tgid), as bpf_get_current_pid_tgid() >> 32 gives it. */
+static __always_inline unsigned int task_tgid(struct task_struct *task, bool btf)
+{
+	if (btf)
+		return task->tgid;
 	return bpf_get_current_pid_tgid() >> 32;
 }
 
-/* The current task's name, as bpf_get_current_comm() gives it (comm is always NUL-terminated). */
-static __always_inline void current_comm(char comm[SOCKTRACE_COMM_LEN], bool btf)
+/* The task's name, as bpf_get_current_comm() gives it (comm is always NUL-terminated). */
+static __always_inline void task_comm(struct task_struct *task, char comm[SOCKTRACE_COMM_LEN], bool btf)
 {
 	if (btf) { /* two typed loads instead of a helper call */
-		struct task_struct *task = bpf_get_current_task_btf();
 		*(__u64 *)comm = *(__u64 *)task->comm;
 		*(__u64 *)(comm + 8) = *(__u64 *)(task->comm + 8);
 	} else {
@@ -384,43 +441,48 @@ static __always_inline void current_comm(char comm[SOCKTRACE_COMM_LEN], bool btf
 	}
 }
 
-static __always_inline void owner_from_current(struct socktrace_owner *o, bool btf)
+static __always_inline void owner_from_task(struct socktrace_owner *o, struct task_struct *task, bool btf)
 {
-	o->pid = current_tgid(btf);
+	o->pid = task_tgid(task, btf);
 	o->source = SOCKTRACE_OWNER_SOCKET;
 	if (btf) { /* typed loads instead of helper calls: ~80 ns less each on this path (bpf_stats) */
-		struct task_struct *task = bpf_get_current_task_btf();
 		o->uid = task->cred->uid.val;
 		o->cgroup = task->cgroups->dfl_cgrp->kn->id;
 	} else {
 		o->uid = (unsigned int)bpf_get_current_uid_gid();
 		o->cgroup = bpf_get_current_cgroup_id();
 	}
-	current_comm(o->comm, btf);
+	task_comm(task, o->comm, btf);
 }
 
-/*
- * Called only from hooks that run in the owner's process context. Cheap when nothing changed; `fresh`
- * says the socket cannot have an entry yet (connect, listen), so there is nothing to look up.
- */
-static __always_inline void learn_owner_of(const struct sock *sk, bool btf, bool fresh)
+/* How a process-context hook learns a socket's owner. */
+enum learn_mode {
+	LEARN_FRESH,      /* connect, listen: the socket cannot have an entry yet, nothing to look up */
+	LEARN_IF_UNKNOWN, /* close: whoever closes a socket with no known owner owns it */
+	LEARN_CHECK_PID,  /* send, receive, accept: the process using it now owns it (fds pass and fork) */
+};
+
+/* Called only from hooks that run in the owner's process context; cheap when nothing changed. */
+static __always_inline void learn_owner_of(const struct sock *sk, bool btf, enum learn_mode mode)
 {
 	unsigned long long addr = sock_addr(sk);
-	unsigned int pid = current_tgid(btf);
-	struct socktrace_owner *known = fresh ? 0 : find_owner(addr);
+	struct socktrace_owner *known = mode == LEARN_FRESH ? 0 : find_owner(addr);
 
-	if (known && known->pid == pid)
+	if (known && mode == LEARN_IF_UNKNOWN) /* no need to ask who is running */
 		return;
-	if (current_is_kernel_thread(btf)) /* in-kernel users (NFS, TLS offload work) own nothing */
+	struct task_struct *task = current_task(btf);
+	if (known && known->pid == task_tgid(task, btf))
+		return;
+	if (task_is_kernel_thread(task, btf)) /* in-kernel users (NFS, TLS offload work) own nothing */
 		return;
 	struct socktrace_owner o = {};
-	owner_from_current(&o, btf);
+	owner_from_task(&o, task, btf);
 	store_owner(addr, &o);
 }
 
 static __always_inline void learn_owner(const struct sock *sk, bool btf)
 {
-	learn_owner_of(sk, btf, false);
+	learn_owner_of(sk, btf, LEARN_CHECK_PID);
 }
 
 static __always_inline unsigned long long listener_key(unsigned int netns, unsigned short port)
@@ -504,7 +566,8 @@ static __always_inline struct socktrace_event *reserve_event(unsigned char kind,
 	e->owner_cgroup = 0;
 	e->owner_pid = 0;
 	e->owner_uid = 0;
-	e->task_pid = current_tgid(btf);
+	struct task_struct *task = current_task(btf);
+	e->task_pid = task_tgid(task, btf);
 	e->netns = 0;
 	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
 	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
@@ -519,7 +582,7 @@ static __always_inline struct socktrace_event *reserve_event(unsigned char kind,
 	e->err = 0;
 	e->flags = 0;
 	__builtin_memset(e->owner_comm, 0, sizeof(e->owner_comm));
-	current_comm(e->task_comm, btf);
+	task_comm(task, e->task_comm, btf);
 	e->_reserved = 0;
 	return e;
 }
@@ -552,6 +615,48 @@ static __always_inline void remember_former_owner(const struct sock *sk, bool bt
 	bpf_map_update_elem(&former_owners, &cookie, &former, BPF_ANY);
 }
 
+/*
+ * Whether this change into or out of CLOSE_WAIT is the sweep's to report (see close_wait_delay_ns).
+ * Entering: deferred when the socket has an owner slot to hold the time (and the change is not wanted
+ * for its old state anyway). Leaving: crosses only if the sweep reported the entry; a short CLOSE_WAIT
+ * stays in the kernel, counted in `transitions` like every change.
+ */
+static __always_inline bool close_wait_left_to_sweep(const struct sock *sk, int oldstate, int newstate,
+						     bool old_state_wanted, bool btf)
+{
+	unsigned long long addr = sock_addr(sk);
+	unsigned int idx = 0;
+	struct close_wait *cw;
+
+	if (newstate == ST_TCP_CLOSE_WAIT) {
+		if (!close_wait_delay_ns || old_state_wanted)
+			return false;
+		if (!find_slot_at(addr, &idx)) { /* not accepted yet, say: an owner slot with no owner (pid 0) */
+			struct socktrace_owner nobody = {};
+			int taken = store_owner(addr, &nobody);
+			if (taken < 0)
+				return false;
+			idx = taken;
+		}
+		cw = bpf_map_lookup_elem(&close_waits, &idx);
+		if (!cw)
+			return false;
+		cw->sk = addr;
+		cw->cookie = sock_cookie(sk, btf);
+		cw->from = oldstate;
+		cw->since = bpf_ktime_get_ns();
+		return true;
+	}
+	if (!find_slot_at(addr, &idx))
+		return false;
+	cw = bpf_map_lookup_elem(&close_waits, &idx);
+	if (!cw || cw->sk != addr || !cw->since)
+		return false; /* its entry crossed as it happened */
+	unsigned long long since = cw->since;
+	cw->since = 0;
+	return !(since & CLOSE_WAIT_REPORTED);
+}
+
 static __always_inline void on_state_change(const struct sock *sk, int oldstate, int newstate, bool btf)
 {
 	if (!sk || !sock_is_tcp(sk, btf))
@@ -562,7 +667,7 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 			       (oldstate == ST_TCP_ESTABLISHED && newstate == ST_TCP_FIN_WAIT1) ||
 			       (oldstate == ST_TCP_CLOSE_WAIT && newstate == ST_TCP_LAST_ACK);
 	if (process_context)
-		learn_owner_of(sk, btf, oldstate == ST_TCP_CLOSE);
+		learn_owner_of(sk, btf, oldstate == ST_TCP_CLOSE ? LEARN_FRESH : LEARN_IF_UNKNOWN);
 
 	if (newstate == ST_TCP_LISTEN) {
 		unsigned long long lkey = listener_key(sock_netns(sk, btf), SK_READ(btf, sk, __sk_common.skc_num));
@@ -592,7 +697,11 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 		*count += 1;
 	/* A new connection's first step is LISTEN -> SYN_RECV on the child: not a listener's own change. */
 	unsigned int old_bit = oldstate == ST_TCP_LISTEN && newstate != ST_TCP_CLOSE ? 0 : 1u << (oldstate & 31);
-	if (!wanted(SOCKTRACE_KIND_STATE_CHANGE) || !(emit_states & (old_bit | (1u << (newstate & 31)))))
+	unsigned int states = emit_states;
+	if ((newstate == ST_TCP_CLOSE_WAIT || oldstate == ST_TCP_CLOSE_WAIT) &&
+	    close_wait_left_to_sweep(sk, oldstate, newstate, states & old_bit, btf))
+		states &= ~(1u << ST_TCP_CLOSE_WAIT);
+	if (!wanted(SOCKTRACE_KIND_STATE_CHANGE) || !(states & (old_bit | (1u << (newstate & 31)))))
 		return;
 
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_STATE_CHANGE, btf);
@@ -721,6 +830,78 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(btf_sock_recv_length, struct sock *sk, int ret, int flags)
 {
 	on_msg_length(sk, ret, SOCKTRACE_KIND_RECV_ERROR, true);
+	return 0;
+}
+
+/*
+ * The CLOSE_WAIT sweep, run by user space every close_wait_delay (BPF_PROG_TEST_RUN, never attached)
+ * over close_waits[args[0], args[1]). Each socket in CLOSE_WAIT for longer than the delay and not yet
+ * reported becomes the state_change record it would have been, stamped with its entry time and owner,
+ * and is marked so that its exit crosses too. It goes by the socket's address, so every network
+ * namespace is covered. The socket is read with probe reads and checked (still CLOSE_WAIT, same cookie)
+ * before and after: socket memory is reused only after an RCU grace period, and we run inside one. A
+ * full ring leaves it unmarked (the reserve failure is counted as lost): the next sweep tries again.
+ *
+ * One race is left: a socket leaving CLOSE_WAIT on another CPU in the few instructions between the
+ * last check and the mark crosses no exit, so the core shows it in CLOSE_WAIT until its next inventory
+ * (tracer.reconcileSeconds) corrects that.
+ */
+struct sweep_range {
+	unsigned int first;
+	unsigned long long now;
+};
+
+static __always_inline bool still_close_waiting(const struct sock *sk, unsigned long long cookie)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_state) == ST_TCP_CLOSE_WAIT &&
+	       BPF_CORE_READ(sk, __sk_common.skc_cookie.counter) == cookie;
+}
+
+static long sweep_one(unsigned int i, void *ctx)
+{
+	struct sweep_range *range = ctx;
+	unsigned int idx = range->first + i;
+	struct close_wait *cw = bpf_map_lookup_elem(&close_waits, &idx);
+	if (!cw)
+		return 1; /* past the table's end */
+	unsigned long long since = cw->since;
+	if (!since || (since & CLOSE_WAIT_REPORTED) || range->now - since < close_wait_delay_ns)
+		return 0;
+	const struct sock *sk = (const struct sock *)cw->sk;
+	unsigned long long cookie = cw->cookie;
+	if (!still_close_waiting(sk, cookie)) {
+		/* Gone without our seeing it leave (its owner slot went to another socket): forget it,
+		 * unless a new entry was written meanwhile. */
+		if (cw->since == since)
+			cw->since = 0;
+		return 0;
+	}
+	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_STATE_CHANGE, false);
+	if (!e)
+		return 1; /* ring full: the rest wait for the next sweep */
+	e->ts_ns = since;
+	e->task_pid = 0; /* no task ran this change now: the sweep's caller is not its context */
+	__builtin_memset(e->task_comm, 0, sizeof(e->task_comm));
+	e->flags |= SOCKTRACE_FLAG_DEFERRED;
+	e->old_state = cw->from;
+	e->state = ST_TCP_CLOSE_WAIT;
+	describe_sock(e, sk, false);
+	if (cw->since != since || !still_close_waiting(sk, cookie)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	cw->since = since | CLOSE_WAIT_REPORTED;
+	submit(e);
+	return 0;
+}
+
+SEC("raw_tp")
+int sweep_close_waits(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sweep_range range = { .first = (unsigned int)ctx->args[0], .now = bpf_ktime_get_ns() };
+	unsigned int count = (unsigned int)(ctx->args[1] - ctx->args[0]);
+	if (close_wait_delay_ns)
+		bpf_loop(count, sweep_one, &range, 0);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #ifndef SOCKTRACE_EVENT_H
 #define SOCKTRACE_EVENT_H
 
-#define SOCKTRACE_ABI_VERSION 2
+#define SOCKTRACE_ABI_VERSION 3
 #define SOCKTRACE_COMM_LEN 16
 #define SOCKTRACE_ADDR_LEN 16
 
@@ -39,6 +39,8 @@ enum socktrace_owner_source {
 #define SOCKTRACE_FLAG_NO_SOCKET 0x1   /* RST sent with no socket: addresses come from the packet */
 #define SOCKTRACE_FLAG_ID_FALLBACK 0x2 /* sock_id is not the kernel's socket cookie (classic mode) */
 #define SOCKTRACE_FLAG_FROM_SYSCALL 0x4 /* error seen at a syscall exit, fd resolved to its socket */
+#define SOCKTRACE_FLAG_DEFERRED 0x8    /* CLOSE_WAIT entry reported by the sweep: ts_ns is when it happened,
+                                         * task_pid/task_comm are empty (no task ran it then) */
 
 #define SOCKTRACE_REASON_UNKNOWN 0xffff
 

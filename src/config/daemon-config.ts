@@ -27,6 +27,7 @@ export interface DaemonConfig {
     states: string[];
     acceptHooks: boolean;
     timeWaitOwners: boolean;
+    closeWaitDelaySeconds: number;
   };
   core: { maxSockets: number; thresholds: FindingThresholds };
 }
@@ -45,6 +46,9 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
   },
   // Only changes into or out of these states cross from the kernel (the rest are counted there):
   // CLOSE_WAIT for exact leak ages, LISTEN for services; inventories keep every other count right.
+  // CLOSE_WAIT is reported once a socket has stayed there closeWaitDelaySeconds (with its exact entry
+  // time): most last microseconds, and sending those two events per connection cost ~1.5% of the churn
+  // rate. 0 reports every CLOSE_WAIT change as it happens.
   // acceptHooks and timeWaitOwners are off: together they cost ~4% of a loopback connection-churn rate
   // (bench/churn-overhead.mjs). Without them, a socket accepted but never read or written takes its
   // listener's owner until the next inventory names it from /proc, and RSTs sent by TIME_WAIT sockets
@@ -57,6 +61,7 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
     states: ['CLOSE_WAIT', 'LISTEN'],
     acceptHooks: false,
     timeWaitOwners: false,
+    closeWaitDelaySeconds: 1,
   },
   core: { maxSockets: 262_144, thresholds: DEFAULT_THRESHOLDS },
 };
@@ -98,6 +103,7 @@ export const DAEMON_SCHEMA: Schema = {
         states: { kind: 'list', of: { kind: 'enum', values: TCP_STATES.slice(1) } },
         acceptHooks: { kind: 'boolean' },
         timeWaitOwners: { kind: 'boolean' },
+        closeWaitDelaySeconds: { kind: 'number', min: 0, max: 3600 },
       },
     },
     core: {

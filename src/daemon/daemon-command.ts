@@ -92,6 +92,7 @@ class Daemon {
           hooks: config.tracer.hooks,
           disabledHooks: config.tracer.acceptHooks ? [] : ['sys_exit_accept4', 'sys_exit_accept'],
           rememberClosers: config.tracer.timeWaitOwners,
+          closeWaitDelayMs: Math.round(config.tracer.closeWaitDelaySeconds * 1000),
           ...kernelFilterFor(config),
         },
         core: coreConfig({ maxSockets: config.core.maxSockets, thresholds: config.core.thresholds }),
@@ -117,6 +118,7 @@ class Daemon {
       stats: () => this.session.source.stats(),
       transitions: () => this.session.source.transitions(),
       ownerEvictions: () => this.session.source.ownerEvictions(),
+      sweepStats: () => this.session.source.sweepStats(),
       maxProcesses: () => this.config.metrics.maxProcesses,
     });
   }
@@ -127,6 +129,7 @@ class Daemon {
       msg: 'socktrace daemon started',
       hooks: info.hooks.filter((h) => !h.why.startsWith('not needed')).map((h) => `${h.name}:${h.mode}`),
       notes: info.notes,
+      closeWaitDelayMs: info.closeWaitDelayMs,
       seededOwners: this.session.seeded,
       problems: this.session.startupProblems,
       metrics: this.config.metrics.listen,
@@ -199,7 +202,7 @@ class Daemon {
       return;
     }
     const changed = changedPaths(this.config, next);
-    const needRestart = changed.filter((p) => ['tracer.ringBytes', 'tracer.ownerEntries', 'tracer.hooks', 'tracer.acceptHooks', 'tracer.timeWaitOwners', 'core.maxSockets'].includes(p));
+    const needRestart = changed.filter((p) => ['tracer.ringBytes', 'tracer.ownerEntries', 'tracer.hooks', 'tracer.acceptHooks', 'tracer.timeWaitOwners', 'tracer.closeWaitDelaySeconds', 'core.maxSockets'].includes(p));
     const previous = this.config;
     this.config = next;
     if (changed.some((p) => p.startsWith('log.file') || p.startsWith('log.maxBytes') || p.startsWith('log.keep') || p === 'log.level')) {

@@ -9,6 +9,7 @@ import type { CoreSummary } from '../core/summary-model.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { TCP_STATES } from '../events/tcp-names.js';
 import type { SourceStats } from '../source/event-source.js';
+import type { SweepStats } from '../native/binding.js';
 
 export interface MetricsInputs {
   /** A fresh (or recent) core summary. */
@@ -16,6 +17,7 @@ export interface MetricsInputs {
   stats(): SourceStats;
   transitions(): number[];
   ownerEvictions(): number;
+  sweepStats(): SweepStats;
   maxProcesses(): number;
 }
 
@@ -54,6 +56,21 @@ export class DaemonMetrics {
       'socktrace_owner_evictions_total',
       "Socket owners the kernel's owner table displaced when full; raise tracer.ownerEntries if this grows",
       () => inputs.ownerEvictions(),
+    );
+    counterFrom(
+      'socktrace_close_wait_sweeps_total',
+      'Kernel sweeps for sockets that stayed in CLOSE_WAIT past tracer.closeWaitDelaySeconds',
+      () => inputs.sweepStats().runs,
+    );
+    counterFrom(
+      'socktrace_close_wait_sweep_seconds_total',
+      'Time spent in CLOSE_WAIT sweeps (each scans the table of deferred CLOSE_WAITs)',
+      () => inputs.sweepStats().seconds,
+    );
+    counterFrom(
+      'socktrace_close_wait_sweep_failures_total',
+      'CLOSE_WAIT sweeps that failed (the next one retries; sockets it missed are reported then)',
+      () => inputs.sweepStats().failures,
     );
 
     const lastTransitions = new Array<number>(16).fill(0);

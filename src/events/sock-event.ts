@@ -53,5 +53,10 @@ export interface SockEvent {
   errno: string | null;
   /** rst_sent with no socket (e.g. answering a SYN to a closed port). */
   noSocket: boolean;
+  /**
+   * A CLOSE_WAIT entry the kernel held back until the socket had stayed there longer than the tracer's
+   * closeWaitDelayMs (short CLOSE_WAITs never cross); tsNs is still when it entered, and task is empty.
+   */
+  deferred: boolean;
   flags: number;
 }

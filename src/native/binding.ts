@@ -28,6 +28,12 @@ export interface NativeTracerOptions {
   emitStates?: number;
   /** Keep who closed each connection, so RSTs its TIME_WAIT socket sends name them (default true). */
   rememberClosers?: boolean;
+  /**
+   * > 0: the kernel holds back each CLOSE_WAIT entry and reports only sockets still there after this
+   * many ms (a sweep, with the exact entry time); their exits cross too, short CLOSE_WAITs never do.
+   * 0 (default): every CLOSE_WAIT change crosses as it happens.
+   */
+  closeWaitDelayMs?: number;
 }
 
 export interface KernelFilter {
@@ -58,6 +64,8 @@ export interface NativeStartInfo {
   notes: string[];
   ringBytes: number;
   ownerEntries: number;
+  /** The CLOSE_WAIT deferral in effect: 0 when not asked for or when the kernel could not run the sweep (see notes). */
+  closeWaitDelayMs: number;
   abi: number;
   recordSize: number;
   /** Names of the kernel's enum sk_rst_reason, index = value; empty before Linux 6.10. */
@@ -78,6 +86,15 @@ export interface NativeTracer {
   transitions(): number[];
   /** Owners displaced from full sets of the kernel's owner table since start, summed over CPUs. */
   ownerEvictions(): number;
+  /** CLOSE_WAIT sweeps run and failed, and their time, since start (a failed one is retried at the next). */
+  sweepStats(): SweepStats;
+}
+
+export interface SweepStats {
+  runs: number;
+  failures: number;
+  /** Time spent sweeping. */
+  seconds: number;
 }
 
 export interface NativeRecordLayout {

@@ -3,7 +3,7 @@
  * test/unit/record-layout.test.ts compares every number here with the layout the addon reports,
  * so the two cannot drift apart unnoticed.
  */
-export const RECORD_ABI = 2;
+export const RECORD_ABI = 3;
 export const RECORD_SIZE = 128;
 export const COMM_LENGTH = 16;
 export const ADDR_LENGTH = 16;
@@ -56,6 +56,7 @@ export const FLAG_BITS = {
   noSocket: 0x1,
   idFallback: 0x2,
   fromSyscall: 0x4,
+  deferred: 0x8,
 } as const;
 
 export const AF_INET = 2;

@@ -19,6 +19,8 @@ export interface EventRecord {
   reason?: string;
   errno?: string;
   no_socket?: true;
+  /** A CLOSE_WAIT entry reported once it had lasted the tracer's delay; time is when it entered. */
+  deferred?: true;
   /** The task the kernel happened to run in: context only. */
   task: { pid: number; comm: string };
   netns: number;
@@ -44,6 +46,7 @@ export function toEventRecord(e: SockEvent, clock: WallClock): EventRecord {
   if (e.reason) record.reason = e.reason;
   if (e.errno) record.errno = e.errno;
   if (e.noSocket) record.no_socket = true;
+  if (e.deferred) record.deferred = true;
   return record;
 }
 

@@ -1,5 +1,5 @@
 /** What every backend offers its consumers: typed events in order, losses counted, a clean stop. */
-import type { HookInfo, KernelFilter } from '../native/binding.js';
+import type { HookInfo, KernelFilter, SweepStats } from '../native/binding.js';
 import type { SockEvent } from '../events/sock-event.js';
 import type { Inventory } from '../core/inventory-model.js';
 
@@ -26,6 +26,8 @@ export interface SourceInfo {
   hooks: HookInfo[];
   notes: string[];
   ringBytes: number;
+  /** CLOSE_WAIT deferral in effect (ms), 0 when every CLOSE_WAIT change crosses as it happens. */
+  closeWaitDelayMs: number;
   rstReasons: readonly string[];
 }
 
@@ -42,4 +44,6 @@ export interface RunningSource {
   transitions(): number[];
   /** Owners the kernel's owner table displaced since start (a full set): events of those sockets lack one. */
   ownerEvictions(): number;
+  /** CLOSE_WAIT sweeps run and failed since start. */
+  sweepStats(): SweepStats;
 }

@@ -46,6 +46,7 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     hooks: started.hooks,
     notes: started.notes,
     ringBytes: started.ringBytes,
+    closeWaitDelayMs: started.closeWaitDelayMs,
     rstReasons,
   };
 
@@ -65,5 +66,6 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     },
     transitions: () => (finished ? new Array<number>(16).fill(0) : tracer.transitions()),
     ownerEvictions: () => (finished ? 0 : tracer.ownerEvictions()),
+    sweepStats: () => tracer.sweepStats(),
   };
 }

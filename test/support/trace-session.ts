@@ -12,6 +12,9 @@ export interface TraceSession {
   stop(): Promise<SourceStats>;
   /** Owners the kernel's owner table displaced since start. */
   ownerEvictions(): number;
+  /** State changes since start by new state, crossed or not. */
+  transitions(): number[];
+  sweepStats(): { runs: number; failures: number; seconds: number };
 }
 
 const running = new Set<TraceSession>();
@@ -60,6 +63,8 @@ export function startTrace(options: NativeSourceOptions = {}): TraceSession {
       });
     },
     ownerEvictions: () => source.ownerEvictions(),
+    transitions: () => source.transitions(),
+    sweepStats: () => source.sweepStats(),
     stop() {
       running.delete(session);
       stopped ??= source.stop();

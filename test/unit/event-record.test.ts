@@ -51,6 +51,18 @@ describe('the JSON line contract', () => {
     expect(toEventRecord(e!, clock)).toMatchObject({ event: 'send_error', errno: 'EPIPE', state: 'CLOSE_WAIT' });
   });
 
+  it('a CLOSE_WAIT entry the kernel reported late says so, and keeps the time it happened', () => {
+    const [e] = decodeBatch(
+      buildBatch([{ kind: 'state_change', tsNs: 5_000_000n, ownerPid: 7, oldState: 1, state: 8, flags: 0x8, taskPid: 0, taskComm: '' }]),
+      1,
+    ).events;
+    expect(e!.deferred).toBe(true);
+    const r = toEventRecord(e!, clock);
+    expect(r).toMatchObject({ time: '1970-01-01T00:00:00.005Z', from: 'ESTABLISHED', to: 'CLOSE_WAIT', deferred: true, task: { pid: 0, comm: '' } });
+    const [live] = decodeBatch(buildBatch([{ kind: 'state_change', ownerPid: 7, oldState: 1, state: 8 }]), 1).events;
+    expect(toEventRecord(live!, clock)).not.toHaveProperty('deferred');
+  });
+
   it('lost records carry the count and the running total', () => {
     expect(toLostRecord(5, 12, 0)).toEqual({ time: '1970-01-01T00:00:00.000Z', event: 'lost', count: 5, total: 12 });
   });
