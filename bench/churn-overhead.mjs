@@ -110,8 +110,15 @@ function tracerCounts(name, { out, err }) {
 const bin = buildChurn();
 const phases = [];
 for (let r = 0; r < rounds; r++) {
-  phases.push({ round: r + 1, tracer: 'none', ...runChurn(bin) });
-  for (const name of tracers) {
+  // Odd rounds run in reverse order (ABBA), so a drift over the run (TIME_WAIT build-up, a neighbour's
+  // load) weighs on every phase alike instead of always on the last.
+  const order = ['none', ...tracers];
+  if (r % 2 === 1) order.reverse();
+  for (const name of order) {
+    if (name === 'none') {
+      phases.push({ round: r + 1, tracer: 'none', ...runChurn(bin) });
+      continue;
+    }
     const tracer = startTracer(name);
     await tracer.ready;
     const traced = runChurn(bin);
@@ -130,8 +137,18 @@ for (const p of phases) {
   );
 }
 const summary = { bench: 'churn-overhead', family: values.family, cpus: values.cpus, seconds, rounds, rate_without: Math.round(baseRate) };
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const name of tracers) {
   summary[`rate_with_${name}`] = Math.round(rateOf(name));
   summary[`ratio_${name}`] = Number((rateOf(name) / baseRate).toFixed(3));
+  // The same round's untraced rate as the reference: the spread shows how far one round can be trusted.
+  const perRound = [];
+  for (let r = 1; r <= rounds; r++) {
+    const none = phases.find((p) => p.round === r && p.tracer === 'none');
+    const traced = phases.find((p) => p.round === r && p.tracer === name);
+    perRound.push(traced.rate / none.rate);
+  }
+  summary[`round_ratios_${name}`] = perRound.map((x) => Number(x.toFixed(3)));
+  summary[`median_ratio_${name}`] = Number(median(perRound).toFixed(3));
 }
 console.log(JSON.stringify(summary));

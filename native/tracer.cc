@@ -253,6 +253,12 @@ void Tracer::StartSweep(std::vector<std::string>* notes) {
   skel_->bss->close_wait_delay_ns = static_cast<uint64_t>(close_wait_delay_ms_) * 1000000ull;
 }
 
+bool Tracer::HookAttached(const char* name) const {
+  for (const HookChoice& c : plan_)
+    if (c.name == name) return c.mode != HookMode::kMissing;
+  return false;
+}
+
 void Tracer::DetachAll() {
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
@@ -323,7 +329,10 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   int cpus = libbpf_num_possible_cpus();
   skel_->bss->wakeup_bytes_per_cpu = std::max<uint64_t>(sizeof(socktrace_event), wakeup / (cpus > 0 ? cpus : 1));
   StartSweep(&notes);  // before the hooks, so no CLOSE_WAIT is deferred without a sweep to report it
+  // Without tcp_destroy_sock, owner entries end at the change to CLOSE (see owners_end_at_close).
+  skel_->bss->owners_end_at_close = !HookAttached("tcp_destroy_sock");
   Attach(env);
+  skel_->bss->owners_end_at_close = !HookAttached("tcp_destroy_sock");
 
   consumer_.reset(new BatchConsumer(
       bpf_map__fd(skel_->maps.events), bpf_map__fd(skel_->maps.lost_events), options_.max_batch_records,

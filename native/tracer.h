@@ -59,6 +59,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   // Opens, plans and loads the object; retries with classic tracepoints if tp_btf programs fail to load.
   void Load(Napi::Env env, std::vector<std::string>* notes);
   void Attach(Napi::Env env);
+  // Whether the plan attaches (or attached) a hook.
+  bool HookAttached(const char* name) const;
   // Readies the CLOSE_WAIT sweep if it was loaded, and only then lets the kernel defer CLOSE_WAIT.
   void StartSweep(std::vector<std::string>* notes);
   void DetachAll();

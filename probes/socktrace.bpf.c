@@ -138,6 +138,13 @@ struct {
  */
 volatile unsigned int emit_kinds = 0xffffffff;
 volatile unsigned int emit_states = 0xffffffff;
+/*
+ * Owners end when their socket changes to CLOSE, rather than at tcp_destroy_sock: user space sets this
+ * when it does not attach that hook (the daemon, unless it logs destroy events), saving two hook runs
+ * per connection. A socket in CLOSE is unhashed, so nothing but its own process's calls touches it
+ * again (see stamp_closing_process); nothing learns an owner for it any more.
+ */
+volatile bool owners_end_at_close = false;
 /* Keep the owners of closed connections for their TIME_WAIT sockets' RSTs (costs a map write per close). */
 volatile bool remember_closers = true;
 /* Bytes one CPU submits before it wakes the reader (0: every submit does); user space sets it to the
@@ -480,9 +487,11 @@ static __always_inline void learn_owner_of(const struct sock *sk, bool btf, enum
 	store_owner(addr, &o);
 }
 
+/* Send, receive, accept: not for a socket in CLOSE, whose owner entry has ended or is about to. */
 static __always_inline void learn_owner(const struct sock *sk, bool btf)
 {
-	learn_owner_of(sk, btf, LEARN_CHECK_PID);
+	if (SK_READ(btf, sk, __sk_common.skc_state) != ST_TCP_CLOSE)
+		learn_owner_of(sk, btf, LEARN_CHECK_PID);
 }
 
 static __always_inline unsigned long long listener_key(unsigned int netns, unsigned short port)
@@ -498,12 +507,13 @@ static __always_inline void stamp_owner(struct socktrace_event *e, const struct 
 
 	if (!o && cookie) {
 		o = bpf_map_lookup_elem(&seeded_owners, &cookie);
-		if (o) /* adopt it, so later events need one lookup */
+		if (o && e->state != ST_TCP_CLOSE) /* adopt it, so later events need one lookup */
 			store_owner(addr, o);
 	}
 	if (!o && cookie && e->state == ST_TCP_TIME_WAIT)
 		o = bpf_map_lookup_elem(&former_owners, &cookie);
-	if (!o && e->state != ST_TCP_LISTEN && e->state != ST_TCP_TIME_WAIT) {
+	/* Not for CLOSE: a closed socket is not waiting in an accept queue (see stamp_closing_process). */
+	if (!o && e->state != ST_TCP_LISTEN && e->state != ST_TCP_TIME_WAIT && e->state != ST_TCP_CLOSE) {
 		unsigned long long lkey = listener_key(e->netns, e->sport);
 		o = bpf_map_lookup_elem(&listeners, &lkey);
 	}
@@ -514,6 +524,29 @@ static __always_inline void stamp_owner(struct socktrace_event *e, const struct 
 	e->owner_cgroup = o->cgroup;
 	e->owner_source = o->source;
 	__builtin_memcpy(e->owner_comm, o->comm, sizeof(e->owner_comm));
+}
+
+/*
+ * An RST or error on a socket already in CLOSE, with no owner known: a CLOSE socket is unhashed, so no
+ * packet reaches it, and what still happens to it happens inside a call of its own process: a send or
+ * receive that fails, or close() resetting a connection with unread data (the kernel changes the state
+ * to CLOSE first, then sends the RST; packets left in the backlog are answered from release_sock). The
+ * running task is that process.
+ */
+static __always_inline void stamp_closing_process(struct socktrace_event *e, bool btf)
+{
+	if (e->state != ST_TCP_CLOSE || e->owner_pid)
+		return;
+	struct task_struct *task = current_task(btf);
+	if (task_is_kernel_thread(task, btf))
+		return;
+	struct socktrace_owner o = {};
+	owner_from_task(&o, task, btf);
+	e->owner_pid = o.pid;
+	e->owner_uid = o.uid;
+	e->owner_cgroup = o.cgroup;
+	e->owner_source = o.source;
+	__builtin_memcpy(e->owner_comm, o.comm, sizeof(e->owner_comm));
 }
 
 /* ---------- events ---------- */
@@ -657,6 +690,17 @@ static __always_inline bool close_wait_left_to_sweep(const struct sock *sk, int 
 	return !(since & CLOSE_WAIT_REPORTED);
 }
 
+/*
+ * With owners_end_at_close: the owner entry ends at the change to CLOSE, after the change's own event
+ * took it. A socket accepted from a listener (LISTEN -> SYN_RECV is its first change) starts with
+ * none, whatever an earlier socket at the same address left.
+ */
+static __always_inline void owner_ends_with(const struct sock *sk, int oldstate, int newstate)
+{
+	if (owners_end_at_close && (newstate == ST_TCP_CLOSE || oldstate == ST_TCP_LISTEN))
+		forget_owner(sock_addr(sk));
+}
+
 static __always_inline void on_state_change(const struct sock *sk, int oldstate, int newstate, bool btf)
 {
 	if (!sk || !sock_is_tcp(sk, btf))
@@ -701,16 +745,19 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 	if ((newstate == ST_TCP_CLOSE_WAIT || oldstate == ST_TCP_CLOSE_WAIT) &&
 	    close_wait_left_to_sweep(sk, oldstate, newstate, states & old_bit, btf))
 		states &= ~(1u << ST_TCP_CLOSE_WAIT);
-	if (!wanted(SOCKTRACE_KIND_STATE_CHANGE) || !(states & (old_bit | (1u << (newstate & 31)))))
+	if (!wanted(SOCKTRACE_KIND_STATE_CHANGE) || !(states & (old_bit | (1u << (newstate & 31))))) {
+		owner_ends_with(sk, oldstate, newstate);
 		return;
+	}
 
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_STATE_CHANGE, btf);
-	if (!e)
-		return;
-	e->old_state = oldstate;
-	e->state = newstate;
-	describe_sock(e, sk, btf);
-	submit(e);
+	if (e) {
+		e->old_state = oldstate;
+		e->state = newstate;
+		describe_sock(e, sk, btf);
+		submit(e);
+	}
+	owner_ends_with(sk, oldstate, newstate);
 }
 
 static __always_inline void on_send_reset(const struct sock *sk, const struct sk_buff *skb, int reason,
@@ -725,6 +772,7 @@ static __always_inline void on_send_reset(const struct sock *sk, const struct sk
 	/* sk may be a request or timewait socket: describe_sock reads only their common part. */
 	if (sk) {
 		describe_sock(e, sk, btf);
+		stamp_closing_process(e, btf);
 	} else {
 		e->flags |= SOCKTRACE_FLAG_NO_SOCKET;
 		if (skb) /* no socket to ask: the namespace is the receiving device's */
@@ -779,6 +827,7 @@ static __always_inline void on_msg_length(const struct sock *sk, int ret, unsign
 		return;
 	e->err = -ret;
 	describe_sock(e, sk, btf);
+	stamp_closing_process(e, btf);
 	submit(e);
 }
 
@@ -1050,6 +1099,7 @@ static __always_inline void on_syscall_exit(long ret, unsigned char kind)
 	e->err = -ret;
 	e->flags |= SOCKTRACE_FLAG_FROM_SYSCALL;
 	describe_sock(e, sk, false);
+	stamp_closing_process(e, false);
 	submit(e);
 }
 

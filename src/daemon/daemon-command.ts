@@ -17,7 +17,7 @@ import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js'
 import { sampleWallClock } from '../source/monotonic-clock.js';
 import { openDaemonLog, type DaemonLog } from './daemon-log.js';
 import { rateLimitKey, shouldLog } from './event-log-policy.js';
-import { kernelFilterFor } from './kernel-filter.js';
+import { disabledHooksFor, kernelFilterFor } from './kernel-filter.js';
 import { DaemonMetrics, serveMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -90,7 +90,7 @@ class Daemon {
           ringBytes: config.tracer.ringBytes,
           ownerEntries: config.tracer.ownerEntries,
           hooks: config.tracer.hooks,
-          disabledHooks: config.tracer.acceptHooks ? [] : ['sys_exit_accept4', 'sys_exit_accept'],
+          disabledHooks: disabledHooksFor(config),
           rememberClosers: config.tracer.timeWaitOwners,
           closeWaitDelayMs: Math.round(config.tracer.closeWaitDelaySeconds * 1000),
           ...kernelFilterFor(config),
@@ -203,6 +203,9 @@ class Daemon {
     }
     const changed = changedPaths(this.config, next);
     const needRestart = changed.filter((p) => ['tracer.ringBytes', 'tracer.ownerEntries', 'tracer.hooks', 'tracer.acceptHooks', 'tracer.timeWaitOwners', 'tracer.closeWaitDelaySeconds', 'core.maxSockets'].includes(p));
+    if (JSON.stringify(disabledHooksFor(next)) !== JSON.stringify(disabledHooksFor(this.config)) && !needRestart.includes('log.events')) {
+      needRestart.push('log.events'); // destroy events need the tcp_destroy_sock hook, attached at start
+    }
     const previous = this.config;
     this.config = next;
     if (changed.some((p) => p.startsWith('log.file') || p.startsWith('log.maxBytes') || p.startsWith('log.keep') || p === 'log.level')) {

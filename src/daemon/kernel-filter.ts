@@ -4,6 +4,17 @@ import { KIND_CODES } from '../native/record-layout.js';
 import type { KernelFilter } from '../native/binding.js';
 import { TCP_STATES } from '../events/tcp-names.js';
 
+/**
+ * Hooks the daemon leaves unattached, each a cost per connection it has no use for: the accept exits
+ * unless tracer.acceptHooks, and tcp_destroy_sock unless destroy events are logged (owners then end at
+ * the change to CLOSE, in the kernel). Fixed at start: a reload that changes them needs a restart.
+ */
+export function disabledHooksFor(config: DaemonConfig): string[] {
+  const off = config.tracer.acceptHooks ? [] : ['sys_exit_accept4', 'sys_exit_accept'];
+  if (!(config.log.events as string[]).includes('destroy')) off.push('tcp_destroy_sock');
+  return off;
+}
+
 export function kernelFilterFor(config: DaemonConfig): Required<KernelFilter> {
   // RSTs and errors feed the metrics always; state changes feed the core (CLOSE_WAIT ages, listeners).
   let kinds =

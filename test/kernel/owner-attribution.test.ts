@@ -17,15 +17,23 @@ describeKernel('owner attribution on the running kernel', () => {
     await stopAllTraces();
   });
 
-  for (const family of ['ipv4', 'ipv6'] as const) {
-    describe(family, () => {
+  // The daemon leaves tcp_destroy_sock unattached, and owner entries then end at the change to CLOSE:
+  // every attribution must hold both ways.
+  for (const [family, ownersEnd] of [
+    ['ipv4', 'destroy'],
+    ['ipv6', 'destroy'],
+    ['ipv4', 'close'],
+    ['ipv6', 'close'],
+  ] as const) {
+    const traceOptions = ownersEnd === 'close' ? { disabledHooks: ['tcp_destroy_sock'] } : {};
+    describe(`${family}, owners ending at ${ownersEnd}`, () => {
       const server = () => (family === 'ipv4' ? netns().hostV4 : netns().hostV6);
       const client = () => (family === 'ipv4' ? netns().nsV4 : netns().nsV6);
       const inNetns = () => ({ prefix: netns().execPrefix });
       const kernelNamesReasons = (trace: TraceSession) => trace.info.rstReasons.length > 0;
 
       it("attributes the server's ESTABLISHED -> CLOSE_WAIT to the server, though the client's FIN drove it", async () => {
-        const trace = startTrace();
+        const trace = startTrace(traceOptions);
         const srv = startActor(['server-leak', '--host', server(), '--port', '0', '--count', '1', '--hold', '10']);
         const { port } = (await srv.ready) as { port: number };
         const cli = startActor(['client-impatient', '--host', server(), '--port', String(port), '--wait', '0'], inNetns());
@@ -50,7 +58,7 @@ describeKernel('owner attribution on the running kernel', () => {
       });
 
       it('reports the RST sent for a connect to a closed port (NO_SOCKET) and the client receiving it', async () => {
-        const trace = startTrace();
+        const trace = startTrace(traceOptions);
         // A port nobody listens on: take an ephemeral one and let it go.
         const probe = startActor(['server-leak', '--host', server(), '--port', '0', '--count', '1', '--hold', '0']);
         const { port } = (await probe.ready) as { port: number };
@@ -79,7 +87,7 @@ describeKernel('owner attribution on the running kernel', () => {
       });
 
       it('reports an abortive close (SO_LINGER 0): RST sent by the server, received by the client owner', async () => {
-        const trace = startTrace();
+        const trace = startTrace(traceOptions);
         const srv = startActor(['server-abort', '--host', server(), '--port', '0']);
         const { port } = (await srv.ready) as { port: number };
         const cli = startActor(['client-hold', '--host', server(), '--port', String(port)], inNetns());
@@ -116,7 +124,7 @@ describeKernel('owner attribution on the running kernel', () => {
       });
 
       it('reports EPIPE to the server that writes after its peer went away, with that peer', async () => {
-        const trace = startTrace();
+        const trace = startTrace(traceOptions);
         const srv = startActor(['server-late-write', '--host', server(), '--port', '0', '--delay', '0.5']);
         const { port } = (await srv.ready) as { port: number };
         const cli = startActor(
@@ -140,7 +148,7 @@ describeKernel('owner attribution on the running kernel', () => {
   }
 
   it('on loopback, blames the owner of the socket that received an RST, not the task that sent it', async () => {
-    const trace = startTrace();
+    const trace = startTrace({ disabledHooks: ['tcp_destroy_sock'] }); // owners ending at close, as in the daemon
     const srv = startActor(['server-abort', '--host', '127.0.0.1', '--port', '0']);
     const { port } = (await srv.ready) as { port: number };
     const cli = startActor(['client-hold', '--host', '127.0.0.1', '--port', String(port)]);
