@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { candidatePaths, loadBinding, type HookInfo, type NativeBinding } from '../native/binding.js';
 import { parseCommandArgs } from './command-args.js';
+import { checkBpftraceBackend } from '../source/bpftrace-source.js';
+import { MIN_BPFTRACE_TEXT } from '../source/bpftrace-requirements.js';
 
 export const DOCTOR_USAGE = `Usage: socktrace doctor [--json] [--no-load]
 
@@ -55,7 +57,17 @@ function tracefsDir(): string | null {
   return null;
 }
 
-export function runChecks(load: boolean): { checks: Check[]; hooks: HookInfo[] | null; backend: string; canRun: boolean } {
+/** The bpftrace backend's own check: bpftrace, its version, setpriv, and the tracepoint formats. */
+async function bpftraceCheck(): Promise<Check> {
+  try {
+    const { version } = await checkBpftraceBackend();
+    return { name: 'bpftrace backend', ok: true, detail: `${version}; tracepoint formats as probes/socktrace.bt reads them` };
+  } catch (error) {
+    return { name: 'bpftrace backend', ok: false, detail: (error as Error).message.replace(/^socktrace: /, ''), fix: `apt-get install bpftrace (${MIN_BPFTRACE_TEXT} or later); only needed where the native addon cannot load` };
+  }
+}
+
+export async function runChecks(load: boolean): Promise<{ checks: Check[]; hooks: HookInfo[] | null; backend: string; canRun: boolean }> {
   const checks: Check[] = [];
   const [major, minor] = release().split('.').map((n) => parseInt(n, 10)) as [number, number];
   const kernelOk = major > 5 || (major === 5 && minor >= 8);
@@ -119,8 +131,20 @@ export function runChecks(load: boolean): { checks: Check[]; hooks: HookInfo[] |
     }
   }
 
+  const bpftrace = await bpftraceCheck();
+  // Either backend is enough: each one's absence only degrades while the other one works.
+  const nativeWorks = binding !== null && !checks.some((c) => c.name === 'load test' && !c.ok);
+  if (nativeWorks && !bpftrace.ok) bpftrace.degraded = true;
+  checks.push(bpftrace);
+  if (!nativeWorks && bpftrace.ok) {
+    for (const c of checks) if (!c.ok && (c.name === 'native addon' || c.name === 'load test' || c.name === 'BTF')) c.degraded = true;
+  }
   const canRun = checks.every((c) => c.ok || c.degraded);
-  const backend = binding ? 'native (libbpf addon): loaded, so it is used' : 'none: the native addon is missing (a bpftrace backend is planned)';
+  const backend = nativeWorks
+    ? 'native (libbpf addon): it loads, so --backend auto uses it'
+    : bpftrace.ok
+      ? `bpftrace: the native addon ${binding ? 'failed its load test' : 'is missing'}, so --backend auto uses bpftrace`
+      : 'none: neither the native addon nor bpftrace can run here';
   return { checks, hooks, backend, canRun };
 }
 
@@ -130,7 +154,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${DOCTOR_USAGE}\n`);
     return 0;
   }
-  const report = runChecks(!values['no-load']);
+  const report = await runChecks(!values['no-load']);
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } else {

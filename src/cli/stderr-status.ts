@@ -11,7 +11,8 @@ export function describeHooks(info: SourceInfo): string {
     if (h.why.startsWith('not needed')) continue; // fallbacks for hooks this kernel has
     byMode.set(h.mode, [...(byMode.get(h.mode) ?? []), h.name]);
   }
-  return [...byMode].map(([mode, names]) => `${mode}: ${names.join(' ')}`).join('; ');
+  const hooks = [...byMode].map(([mode, names]) => `${mode}: ${names.join(' ')}`).join('; ');
+  return info.backend === 'native' ? hooks : `${info.backend}; ${hooks}`;
 }
 
 export function describeStats(stats: SourceStats): string {

@@ -20,8 +20,12 @@ export async function watchCommand(argv: string[]): Promise<number> {
   let sourceError: Error | undefined;
   const stopRequested = new AbortController();
 
-  const session = startLiveSession(
-    { source: { ringBytes: options.ringBytes, hooks: options.hooks }, core: options.core, trackState: options.summarySeconds !== undefined },
+  const session = await startLiveSession(
+    {
+      source: { ringBytes: options.ringBytes, hooks: options.hooks, backend: options.backend },
+      core: options.core,
+      trackState: options.summarySeconds !== undefined,
+    },
     {
       onEvents(events) {
         for (const e of events) if (matchesFilter(e, options.filter)) out.write(toEventRecord(e, clock));

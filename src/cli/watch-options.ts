@@ -7,6 +7,7 @@ import { UsageError } from './usage-error.js';
 import { parseCommandArgs } from './command-args.js';
 import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from './core-options.js';
 import type { CoreConfig } from '../core/core-config.js';
+import { BACKENDS, type Backend } from '../source/start-source.js';
 
 export const WATCH_USAGE = `Usage: socktrace watch [options]
 
@@ -22,6 +23,9 @@ Options:
                          ${EVENT_KINDS.join(', ')}
   --ring-bytes <size>    kernel ring buffer size, a power of two (default 8M)
   --hooks <auto|classic> prefer tp_btf (auto) or force classic tracepoints
+  --backend <auto|native|bpftrace>
+                         native: the addon; bpftrace: probes/socktrace.bt through bpftrace; auto
+                         (default): the addon, or bpftrace when the addon cannot load
   --summary <seconds>    also print, this often, a summary record (rollups per process, peer and
                          service) and one finding record per finding
 ${CORE_USAGE}
@@ -32,6 +36,7 @@ export interface WatchOptions {
   filter: EventFilter;
   ringBytes?: number;
   hooks?: 'auto' | 'classic';
+  backend?: Backend;
   summarySeconds?: number;
   core: CoreConfig;
   help: boolean;
@@ -49,6 +54,7 @@ export function parseWatchOptions(argv: string[]): WatchOptions {
     events: { type: 'string', multiple: true },
     'ring-bytes': { type: 'string' },
     hooks: { type: 'string' },
+    backend: { type: 'string' },
     summary: { type: 'string' },
     ...CORE_OPTIONS,
   });
@@ -75,6 +81,7 @@ export function parseWatchOptions(argv: string[]): WatchOptions {
     filter,
     ringBytes,
     hooks: parseChoice('--hooks', values.hooks, ['auto', 'classic'] as const),
+    backend: parseChoice('--backend', values.backend, BACKENDS),
     summarySeconds: parseSeconds('--summary', values.summary),
     core: { ...coreConfigFromOptions(values), rollupRows: 20 },
     help: values.help ?? false,

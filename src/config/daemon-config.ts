@@ -28,6 +28,7 @@ export interface DaemonConfig {
     acceptHooks: boolean;
     timeWaitOwners: boolean;
     closeWaitDelaySeconds: number;
+    backend: 'auto' | 'native' | 'bpftrace';
   };
   core: { maxSockets: number; thresholds: FindingThresholds };
 }
@@ -62,6 +63,7 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
     acceptHooks: false,
     timeWaitOwners: false,
     closeWaitDelaySeconds: 1,
+    backend: 'auto',
   },
   core: { maxSockets: 262_144, thresholds: DEFAULT_THRESHOLDS },
 };
@@ -104,6 +106,7 @@ export const DAEMON_SCHEMA: Schema = {
         acceptHooks: { kind: 'boolean' },
         timeWaitOwners: { kind: 'boolean' },
         closeWaitDelaySeconds: { kind: 'number', min: 0, max: 3600 },
+        backend: { kind: 'enum', values: ['auto', 'native', 'bpftrace'] },
       },
     },
     core: {

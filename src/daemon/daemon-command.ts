@@ -5,6 +5,8 @@
  */
 import type { Server } from 'node:http';
 import { parseCommandArgs } from '../cli/command-args.js';
+import { parseChoice } from '../cli/option-values.js';
+import { BACKENDS } from '../source/start-source.js';
 import { UsageError } from '../cli/usage-error.js';
 import { parseListen } from '../config/config-schema.js';
 import { DAEMON_SCHEMA, DEFAULT_DAEMON_CONFIG, mergeConfig, type DaemonConfig, type DaemonConfigPatch } from '../config/daemon-config.js';
@@ -22,6 +24,7 @@ import { DaemonMetrics, serveMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 
 export const DAEMON_USAGE = `Usage: socktrace daemon [--config <file>] [--metrics <host:port|off>] [--log-file <path>]
+                        [--backend auto|native|bpftrace]
 
 Runs socktrace unattended: JSON-line logs (events, storms folded into counted records, periodic
 summaries, findings as warn records) and Prometheus metrics (default 127.0.0.1:9637/metrics).
@@ -41,6 +44,7 @@ function parseFlags(argv: string[]): Flags & { help: boolean } {
     config: { type: 'string' },
     metrics: { type: 'string' },
     'log-file': { type: 'string' },
+    backend: { type: 'string' },
   });
   if (values.metrics !== undefined && parseListen(values.metrics) === null) {
     throw new UsageError(`--metrics: expected host:port (e.g. 127.0.0.1:9637) or "off", got "${values.metrics}"`);
@@ -48,6 +52,8 @@ function parseFlags(argv: string[]): Flags & { help: boolean } {
   const patch: DaemonConfigPatch = {};
   if (values.metrics !== undefined) patch.metrics = { listen: values.metrics };
   if (values['log-file'] !== undefined) patch.log = { file: values['log-file'] };
+  const backend = parseChoice('--backend', values.backend, BACKENDS);
+  if (backend !== undefined) patch.tracer = { backend };
   return { configFile: values.config, patch, help: values.help ?? false };
 }
 
@@ -69,8 +75,8 @@ function changedPaths(a: unknown, b: unknown, path = ''): string[] {
 class Daemon {
   private config: DaemonConfig;
   private log: DaemonLog;
-  private readonly session: LiveSession;
-  private readonly metrics: DaemonMetrics;
+  private session!: LiveSession;
+  private metrics!: DaemonMetrics;
   private readonly limiter: RateLimiter<Record<string, unknown>>;
   private server: Server | null = null;
   private timers: NodeJS.Timeout[] = [];
@@ -84,7 +90,12 @@ class Daemon {
     this.config = config;
     this.log = openDaemonLog(config.log);
     this.limiter = new RateLimiter(config.log.rateLimit.windowSeconds * 1000, config.log.rateLimit.maxPerKey);
-    this.session = startLiveSession(
+  }
+
+  /** Loads and attaches (the only part that touches the kernel), then serves. */
+  async start(): Promise<void> {
+    const config = this.config;
+    this.session = await startLiveSession(
       {
         source: {
           ringBytes: config.tracer.ringBytes,
@@ -94,6 +105,7 @@ class Daemon {
           rememberClosers: config.tracer.timeWaitOwners,
           closeWaitDelayMs: Math.round(config.tracer.closeWaitDelaySeconds * 1000),
           ...kernelFilterFor(config),
+          backend: config.tracer.backend,
         },
         core: coreConfig({ maxSockets: config.core.maxSockets, thresholds: config.core.thresholds }),
         trackState: true,
@@ -121,9 +133,6 @@ class Daemon {
       sweepStats: () => this.session.source.sweepStats(),
       maxProcesses: () => this.config.metrics.maxProcesses,
     });
-  }
-
-  async start(): Promise<void> {
     const info = this.session.source.info;
     this.log.logger.info({
       msg: 'socktrace daemon started',
@@ -202,7 +211,7 @@ class Daemon {
       return;
     }
     const changed = changedPaths(this.config, next);
-    const needRestart = changed.filter((p) => ['tracer.ringBytes', 'tracer.ownerEntries', 'tracer.hooks', 'tracer.acceptHooks', 'tracer.timeWaitOwners', 'tracer.closeWaitDelaySeconds', 'core.maxSockets'].includes(p));
+    const needRestart = changed.filter((p) => ['tracer.ringBytes', 'tracer.ownerEntries', 'tracer.hooks', 'tracer.acceptHooks', 'tracer.timeWaitOwners', 'tracer.closeWaitDelaySeconds', 'tracer.backend', 'core.maxSockets'].includes(p));
     if (JSON.stringify(disabledHooksFor(next)) !== JSON.stringify(disabledHooksFor(this.config)) && !needRestart.includes('log.events')) {
       needRestart.push('log.events'); // destroy events need the tcp_destroy_sock hook, attached at start
     }
@@ -235,6 +244,7 @@ class Daemon {
     for (const t of this.timers) clearInterval(t);
     this.server?.close();
     this.server?.closeAllConnections?.();
+    if (!this.session) return; // it never started: nothing is attached
     const stats = await this.session.stop();
     this.drainFolded(true);
     this.log.logger.info({ msg: `socktrace daemon stopped (${signal})`, events: stats.events, lost: stats.lost, rejected: stats.rejected });

@@ -11,10 +11,12 @@ import type { SockEvent } from '../events/sock-event.js';
 import { takeInventory } from '../inventory/take-inventory.js';
 import type { RunningSource, SourceStats } from '../source/event-source.js';
 import { sampleWallClock } from '../source/monotonic-clock.js';
-import { startNativeSource, type NativeSourceOptions } from '../source/native-source.js';
+import { startSource, type SourceOptions } from '../source/start-source.js';
+import { BindingLoadError } from '../native/binding.js';
+import { scanProcesses } from '../inventory/process-scan.js';
 
 export interface LiveSessionOptions {
-  source?: NativeSourceOptions;
+  source?: SourceOptions;
   core: CoreConfig;
   /** Feed events into the core (off for a plain event stream). */
   trackState: boolean;
@@ -37,13 +39,40 @@ export interface LiveSession {
   stop(): Promise<SourceStats>;
 }
 
-export function startLiveSession(options: LiveSessionOptions, handlers: LiveHandlers): LiveSession {
-  const first = takeInventory();
+/**
+ * The inventory reads sockets through the addon (sock_diag in every namespace). Where the addon is
+ * missing (the bpftrace backend's reason to exist), processes are still read from /proc, and the
+ * problem says what is not known.
+ */
+function inventoryOrProcessesOnly(): { inventory: Inventory; hasSockets: boolean } {
+  try {
+    return { inventory: takeInventory(), hasSockets: true };
+  } catch (error) {
+    if (!(error instanceof BindingLoadError)) throw error;
+    const scan = scanProcesses();
+    const inventory: Inventory = {
+      takenAtMs: Date.now(),
+      sockets: [],
+      processes: scan.processes,
+      problems: ['no socket inventory without the native addon: sockets opened before socktrace started are unknown, counts come from events'],
+    };
+    return { inventory, hasSockets: false };
+  }
+}
+
+/** Into the core: the whole inventory, or only the processes when sockets could not be read. */
+function applyTo(core: SocketCore, taken: { inventory: Inventory; hasSockets: boolean }): void {
+  if (taken.hasSockets) core.applyInventory(taken.inventory);
+  else core.applyProcesses(taken.inventory.processes);
+}
+
+export async function startLiveSession(options: LiveSessionOptions, handlers: LiveHandlers): Promise<LiveSession> {
+  const first = inventoryOrProcessesOnly().inventory;
   const clock = sampleWallClock();
   const core = new SocketCore(options.core, (ns) => clock.toEpochMs(ns));
   // Room for every socket there is now, and then some, in the kernel's seed map.
   const seedEntries = Math.max(65_536, Math.ceil(first.sockets.length * 1.5));
-  const source = startNativeSource(
+  const source = await startSource(
     { seedEntries, ...options.source },
     {
       onEvents(events) {
@@ -58,14 +87,15 @@ export function startLiveSession(options: LiveSessionOptions, handlers: LiveHand
     },
   );
   const reconcile = () => {
-    const inventory = takeInventory();
-    source.seedOwners(inventory);
-    if (options.trackState) core.applyInventory(inventory);
-    return inventory;
+    const taken = inventoryOrProcessesOnly();
+    source.seedOwners(taken.inventory);
+    if (options.trackState) applyTo(core, taken);
+    return taken.inventory;
   };
-  const second = takeInventory();
+  const taken = inventoryOrProcessesOnly();
+  const second = taken.inventory;
   const seeded = source.seedOwners(second);
-  if (options.trackState) core.applyInventory(second);
+  if (options.trackState) applyTo(core, taken);
   return {
     source,
     core,

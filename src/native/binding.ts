@@ -152,7 +152,8 @@ const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 export function candidatePaths(): string[] {
   const paths: string[] = [];
-  if (process.env.SOCKTRACE_ADDON) paths.push(resolve(process.env.SOCKTRACE_ADDON));
+  // A build named explicitly is the one meant: no silent fallback to another.
+  if (process.env.SOCKTRACE_ADDON) return [resolve(process.env.SOCKTRACE_ADDON)];
   paths.push(resolve(packageRoot, 'build', 'Release', 'socktrace.node'));
   paths.push(resolve(packageRoot, 'build', 'Debug', 'socktrace.node'));
   return paths;

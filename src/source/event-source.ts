@@ -22,7 +22,9 @@ export interface SourceStats {
 }
 
 export interface SourceInfo {
-  backend: 'native';
+  backend: 'native' | 'bpftrace';
+  /** bpftrace's process id (the bpftrace backend runs it as a child). */
+  pid?: number;
   hooks: HookInfo[];
   notes: string[];
   ringBytes: number;

@@ -8,6 +8,7 @@ import { parseChoice, parseSeconds, parseSize } from '../cli/option-values.js';
 import { UsageError } from '../cli/usage-error.js';
 import { startLiveSession } from '../live/live-session.js';
 import type { SourceInfo } from '../source/event-source.js';
+import { BACKENDS } from '../source/start-source.js';
 import { VIEWS } from './top-columns.js';
 import { buildTopSnapshot, type TopSnapshot } from './top-snapshot.js';
 
@@ -21,6 +22,8 @@ Options:
   --view <name>          start in processes (default), peers or services
   --reconcile <seconds>  re-take the socket inventory this often (default 10)
   --ring-bytes <size>    kernel ring buffer size (default 8M)
+  --backend <auto|native|bpftrace>
+                         the addon, bpftrace, or (auto, default) the addon and bpftrace if it cannot load
 ${CORE_USAGE}
   -h, --help             show this help
 
@@ -40,6 +43,7 @@ export async function topCommand(argv: string[]): Promise<number> {
     view: { type: 'string' },
     reconcile: { type: 'string' },
     'ring-bytes': { type: 'string' },
+    backend: { type: 'string' },
     ...CORE_OPTIONS,
   });
   if (values.help) {
@@ -50,6 +54,7 @@ export async function topCommand(argv: string[]): Promise<number> {
   const reconcileEvery = parseSeconds('--reconcile', values.reconcile) ?? 10;
   const view = parseChoice('--view', values.view, VIEWS) ?? 'processes';
   const ringBytes = parseSize('--ring-bytes', values['ring-bytes']);
+  const backendChoice = parseChoice('--backend', values.backend, BACKENDS);
   const core = { ...coreConfigFromOptions(values), rollupRows: 500 };
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     throw new UsageError('top needs a terminal; for pipes use `socktrace snapshot` or `socktrace watch --summary <s>`');
@@ -62,7 +67,7 @@ export async function topCommand(argv: string[]): Promise<number> {
   const { render } = await import('ink');
   const { TopApp } = await import('./TopApp.js');
 
-  const session = startLiveSession({ source: { ringBytes }, core, trackState: true }, {});
+  const session = await startLiveSession({ source: { ringBytes, backend: backendChoice }, core, trackState: true }, {});
   const backend = backendText(session.source.info);
   let lastEvents = 0;
   let lastAt = Date.now();

@@ -83,7 +83,7 @@ describeKernel('inventory of pre-existing sockets', () => {
     const { startLiveSession } = await import('../../src/live/live-session.js');
     const { coreConfig } = await import('../../src/core/core-config.js');
     const events: import('../../src/events/sock-event.js').SockEvent[] = [];
-    const session = startLiveSession({ core: coreConfig(), trackState: true }, { onEvents: (e) => events.push(...e) });
+    const session = await startLiveSession({ core: coreConfig(), trackState: true }, { onEvents: (e) => events.push(...e) });
     try {
       expect(session.seeded).toBeGreaterThan(0);
       await cli.done;
@@ -103,7 +103,7 @@ describeKernel('inventory of pre-existing sockets', () => {
   it('updates the rollups from live events after start', async () => {
     const { startLiveSession } = await import('../../src/live/live-session.js');
     const { coreConfig } = await import('../../src/core/core-config.js');
-    const session = startLiveSession({ core: coreConfig(), trackState: true }, {});
+    const session = await startLiveSession({ core: coreConfig(), trackState: true }, {});
     try {
       const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
       const { port } = (await srv.ready) as { port: number };

@@ -2,11 +2,13 @@
 import type { SockEvent } from '../../src/events/sock-event.js';
 import type { SourceStats } from '../../src/source/event-source.js';
 import { startNativeSource, type NativeSourceOptions } from '../../src/source/native-source.js';
+import { startBpftraceSource, type BpftraceSourceOptions } from '../../src/source/bpftrace-source.js';
+import type { RunningSource, SourceHandlers } from '../../src/source/event-source.js';
 
 export interface TraceSession {
   readonly events: SockEvent[];
   readonly lost: number;
-  readonly info: ReturnType<typeof startNativeSource>['info'];
+  readonly info: RunningSource['info'];
   /** The first event (already seen or still to come) matching `predicate`. */
   waitFor(predicate: (e: SockEvent) => boolean, timeoutMs?: number, what?: string): Promise<SockEvent>;
   stop(): Promise<SourceStats>;
@@ -26,23 +28,48 @@ export async function stopAllTraces(): Promise<void> {
 }
 
 export function startTrace(options: NativeSourceOptions = {}): TraceSession {
-  const events: SockEvent[] = [];
-  let lost = 0;
-  const waiters = new Set<() => void>();
-  const source = startNativeSource(options, {
-    onEvents(batch) {
-      events.push(...batch);
-      for (const wake of [...waiters]) wake();
+  const collected = collect();
+  return sessionOf(startNativeSource(options, collected.handlers), collected);
+}
+
+/** The same, through the bpftrace backend (resolves once bpftrace has attached). */
+export async function startBpftraceTrace(options: BpftraceSourceOptions = {}): Promise<TraceSession> {
+  const collected = collect();
+  return sessionOf(await startBpftraceSource(options, collected.handlers), collected);
+}
+
+interface Collected {
+  events: SockEvent[];
+  lost: number;
+  waiters: Set<() => void>;
+  handlers: SourceHandlers;
+}
+
+function collect(): Collected {
+  const collected: Collected = {
+    events: [],
+    lost: 0,
+    waiters: new Set(),
+    handlers: {
+      onEvents(batch) {
+        collected.events.push(...batch);
+        for (const wake of [...collected.waiters]) wake();
+      },
+      onLost(count) {
+        collected.lost += count;
+      },
     },
-    onLost(count) {
-      lost += count;
-    },
-  });
+  };
+  return collected;
+}
+
+function sessionOf(source: RunningSource, collected: Collected): TraceSession {
+  const { events, waiters } = collected;
   let stopped: Promise<SourceStats> | undefined;
   const session: TraceSession = {
     events,
     get lost() {
-      return lost;
+      return collected.lost;
     },
     info: source.info,
     waitFor(predicate, timeoutMs = 5000, what = 'a matching event') {

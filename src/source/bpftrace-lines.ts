@@ -1,0 +1,137 @@
+/**
+ * Parses what probes/socktrace.bt prints under `bpftrace -f json`: one JSON object per line. Event
+ * lines become the same SockEvent objects the native decoder makes; bpftrace's lost-event reports
+ * become counts. Pure: the caller supplies the socket-id salt and the kernel's RST reason names.
+ */
+import { decodeKernelText } from '../events/kernel-text.js';
+import { formatIPv4, formatIPv6 } from '../events/ip-address.js';
+import type { EventKind, OwnerSource, SockEvent } from '../events/sock-event.js';
+import { DEFAULT_RST_REASONS, errnoName, tcpStateName } from '../events/tcp-names.js';
+import { FLAG_BITS, REASON_UNKNOWN } from '../native/record-layout.js';
+
+export type BpftraceLine =
+  | { type: 'event'; event: SockEvent }
+  | { type: 'lost'; count: number }
+  | { type: 'attached'; probes: number }
+  /** bpftrace printing a map (its state at exit): not an event, nothing lost. */
+  | { type: 'map' }
+  /** Output this parser does not know: counted as rejected by the source, never dropped silently. */
+  | { type: 'unknown'; text: string };
+
+export interface BpftraceLineContext {
+  /** Mixed into socket addresses to make socket ids (as the native backend's fallback ids are). */
+  idSalt: bigint;
+  /** The running kernel's RST reason names, index = value. */
+  rstReasons?: readonly string[];
+}
+
+const KINDS: Record<string, EventKind> = {
+  S: 'state_change',
+  T: 'rst_sent',
+  R: 'rst_received',
+  W: 'send_error',
+  V: 'recv_error',
+  D: 'destroy',
+};
+const OWNER_SOURCES: Record<number, OwnerSource> = { 1: 'socket', 2: 'listener', 3: 'seeded', 4: 'closed' };
+/** kind ts sk netns family sport dport saddr×4 daddr×4 old state reason err flags opid ouid osrc tpid ocomm tcomm */
+const FIELD_COUNT = 26;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+export function parseBpftraceLine(line: string, context: BpftraceLineContext): BpftraceLine {
+  let message: { type?: unknown; data?: unknown };
+  try {
+    message = JSON.parse(line) as { type?: unknown; data?: unknown };
+  } catch {
+    return { type: 'unknown', text: line };
+  }
+  const data = message.data as Record<string, unknown> | string | undefined;
+  switch (message.type) {
+    case 'printf': {
+      const event = typeof data === 'string' ? parseEventText(data, context) : null;
+      return event ? { type: 'event', event } : { type: 'unknown', text: line };
+    }
+    case 'lost_events':
+      return { type: 'lost', count: Number((data as Record<string, unknown> | undefined)?.events ?? 0) };
+    case 'map':
+      return { type: 'map' };
+    case 'attached_probes':
+      return { type: 'attached', probes: Number((data as Record<string, unknown> | undefined)?.probes ?? 0) };
+    default:
+      return { type: 'unknown', text: line };
+  }
+}
+
+/** One event line of socktrace.bt (without JSON framing); null when it is not one. */
+export function parseEventText(text: string, context: BpftraceLineContext): SockEvent | null {
+  const f = text.replace(/\n$/, '').split('\t');
+  const kind = KINDS[f[0] ?? ''];
+  if (!kind || f.length !== FIELD_COUNT) return null;
+  const n = (i: number) => Number(f[i]);
+  // Fields 1-23 are numbers (decimal, or hex for the socket address and the address words).
+  if (f.slice(1, 24).some((v) => !/^[0-9a-f]+$/.test(v))) return null;
+  const family = n(4);
+  if (family !== AF_INET && family !== AF_INET6) return null;
+  const word = (i: number) => Number.parseInt(f[i]!, 16);
+  const address = (first: number) => {
+    const bytes = new Uint8Array(16);
+    const view = new DataView(bytes.buffer);
+    for (let w = 0; w < 4; w++) view.setUint32(w * 4, word(first + w), true); // as the words lay in memory
+    return family === AF_INET ? formatIPv4(bytes) : formatIPv6(bytes);
+  };
+  const skAddress = BigInt(`0x${f[2]}`);
+  const flags = n(19);
+  const noSocket = (flags & FLAG_BITS.noSocket) !== 0;
+  const ownerPid = n(20);
+  const ownerSource = OWNER_SOURCES[n(22)];
+  const reasonCode = n(17);
+  const reasons = context.rstReasons && context.rstReasons.length > 0 ? context.rstReasons : DEFAULT_RST_REASONS;
+  const state = n(16);
+  return {
+    kind,
+    tsNs: BigInt(f[1]!),
+    // The address is stable for the socket's life; salted, so no kernel address is shown.
+    sock: noSocket ? '0' : (((skAddress ^ context.idSalt) | (1n << 63n)) & 0xffff_ffff_ffff_ffffn).toString(16),
+    owner:
+      ownerPid === 0 || !ownerSource
+        ? null
+        : { pid: ownerPid, comm: decodeEscapedName(f[24]!), uid: n(21), cgroupId: 0, source: ownerSource },
+    task: { pid: n(23), comm: decodeEscapedName(f[25]!) },
+    family: family === AF_INET ? 4 : 6,
+    netns: n(3),
+    local: { addr: address(7), port: n(5) },
+    peer: { addr: address(11), port: n(6) },
+    oldState: kind === 'state_change' ? tcpStateName(n(15)) : null,
+    state: state === 0 ? null : tcpStateName(state),
+    reason: kind === 'rst_sent' && reasonCode !== REASON_UNKNOWN ? (reasons[reasonCode] || `REASON_${reasonCode}`) : null,
+    errno: kind === 'send_error' || kind === 'recv_error' ? errnoName(n(18)) : null,
+    noSocket,
+    deferred: false,
+    flags: flags === 0 ? FLAG_BITS.idFallback : flags | FLAG_BITS.idFallback,
+  };
+}
+
+/**
+ * A process name as bpftrace's %r prints a 16-byte buffer: printable ASCII as is, every other byte as
+ * \xNN. Back to bytes (up to the first NUL), then through the same escaping as the native backend's
+ * names. A name that itself holds the text "\xNN" for a non-printable NN reads as that byte: %r cannot
+ * tell them apart, and the escaped output shows the same either way.
+ */
+export function decodeEscapedName(text: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const hex = text[i] === '\\' && text[i + 1] === 'x' ? text.slice(i + 2, i + 4) : '';
+    if (/^[0-9a-f]{2}$/.test(hex)) {
+      const value = Number.parseInt(hex, 16);
+      if (value < 0x20 || value >= 0x7f) {
+        if (value === 0) break;
+        bytes.push(value);
+        i += 3;
+        continue;
+      }
+    }
+    bytes.push(text.charCodeAt(i) & 0xff);
+  }
+  return decodeKernelText(Uint8Array.from(bytes));
+}

@@ -1,0 +1,194 @@
+/**
+ * The bpftrace backend: runs probes/socktrace.bt under bpftrace (through execa) and turns its output
+ * into the same events as the native backend. bpftrace is started through `setpriv --pdeathsig KILL`,
+ * so the kernel kills it when socktrace dies, however it dies; its BPF programs go with it.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa, type ResultPromise } from 'execa';
+import type { SockEvent } from '../events/sock-event.js';
+import type { KernelFilter } from '../native/binding.js';
+import { KIND_CODES } from '../native/record-layout.js';
+import { TCP_STATES } from '../events/tcp-names.js';
+import { parseBpftraceLine } from './bpftrace-lines.js';
+import { bpftraceVersionProblem, readBpftraceKernelFacts, REQUIRED_FIELDS } from './bpftrace-requirements.js';
+import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from './event-source.js';
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BPFTRACE_SCRIPT = resolve(packageRoot, 'probes', 'socktrace.bt');
+
+export interface BpftraceSourceOptions {
+  /** Total perf buffer size over all CPUs (default 8M): where bpftrace's losses happen and are counted. */
+  ringBytes?: number;
+  /** Sockets whose owner bpftrace keeps at once (default 262144). */
+  ownerEntries?: number;
+  emitKinds?: number;
+  emitStates?: number;
+  /** How long to wait for bpftrace to compile and attach (default 60 s). */
+  startTimeoutMs?: number;
+}
+
+export class BpftraceError extends Error {
+  readonly code = 'ERR_SOCKTRACE_BPFTRACE';
+}
+
+/** The bpftrace to run: $SOCKTRACE_BPFTRACE, else `bpftrace` from PATH. */
+export function bpftraceCommand(): string {
+  return process.env.SOCKTRACE_BPFTRACE || 'bpftrace';
+}
+
+/** Checks bpftrace, setpriv and the tracepoints; returns the RST reason names, or throws saying what is missing. */
+export async function checkBpftraceBackend(): Promise<{ version: string; rstReasons: string[] }> {
+  const bpftrace = bpftraceCommand();
+  const probe = await execa(bpftrace, ['--version'], { reject: false, timeout: 10_000 });
+  if (probe.failed && probe.exitCode === undefined) {
+    throw new BpftraceError(`socktrace: bpftrace is not installed (ran "${bpftrace} --version": ${probe.shortMessage}); apt-get install bpftrace`);
+  }
+  const versionText = `${probe.stdout}${probe.stderr}`;
+  const versionProblem = bpftraceVersionProblem(versionText);
+  if (versionProblem) throw new BpftraceError(`socktrace: ${versionProblem}`);
+  const setpriv = await execa('setpriv', ['--version'], { reject: false, timeout: 10_000 });
+  if (setpriv.failed) {
+    throw new BpftraceError('socktrace: setpriv (util-linux) is needed to tie bpftrace\'s life to socktrace\'s; apt-get install util-linux');
+  }
+  if (!existsSync(BPFTRACE_SCRIPT)) throw new BpftraceError(`socktrace: the bpftrace script is missing: ${BPFTRACE_SCRIPT}`);
+  const facts = readBpftraceKernelFacts();
+  if (facts.problems.length > 0) throw new BpftraceError(`socktrace: the bpftrace backend cannot run here: ${facts.problems.join('; ')}`);
+  return { version: versionText.trim(), rstReasons: facts.rstReasons };
+}
+
+/** Filters as the native kernel side applies them (see emit_kinds/emit_states in socktrace.bpf.c). */
+function passes(e: SockEvent, filter: Required<KernelFilter>): boolean {
+  const kind = KIND_CODES[e.kind];
+  if (!(filter.emitKinds & (1 << kind))) return false;
+  if (e.kind !== 'state_change') return true;
+  const code = (s: string | null) => (s ? (TCP_STATES as readonly string[]).indexOf(s) : -1);
+  const oldBit = e.oldState === 'LISTEN' && e.state !== 'CLOSE' ? 0 : 1 << code(e.oldState);
+  return (filter.emitStates & (oldBit | (1 << code(e.state)))) !== 0;
+}
+
+export async function startBpftraceSource(options: BpftraceSourceOptions, handlers: SourceHandlers): Promise<RunningSource> {
+  const { version, rstReasons } = await checkBpftraceBackend();
+  const ringBytes = options.ringBytes ?? 8 << 20;
+  // bpftrace's perf buffers are per CPU, a power of two of pages each.
+  let pages = 8;
+  while (pages * 2 * 4096 * availableParallelism() <= ringBytes) pages *= 2;
+  const filter: Required<KernelFilter> = { emitKinds: options.emitKinds ?? 0xffffffff, emitStates: options.emitStates ?? 0xffffffff };
+  const stats: SourceStats = { events: 0, batches: 0, lost: 0, rejected: 0 };
+  const transitions = new Array<number>(16).fill(0);
+  const context = { idSalt: randomBytes(8).readBigUInt64LE(), rstReasons };
+  const stderrLines: string[] = [];
+  let stopping = false;
+
+  const child: ResultPromise = execa('setpriv', ['--pdeathsig', 'KILL', '--', bpftraceCommand(), '-f', 'json', BPFTRACE_SCRIPT], {
+    env: {
+      BPFTRACE_MAP_KEYS_MAX: String(options.ownerEntries ?? 262_144),
+      BPFTRACE_PERF_RB_PAGES: String(pages),
+      BPFTRACE_STRLEN: '16',
+    },
+    stdin: 'ignore',
+    buffer: false,
+    reject: false,
+    cleanup: true,
+  });
+
+  let attached!: () => void;
+  let failedToStart!: (error: Error) => void;
+  const ready = new Promise<void>((resolveReady, rejectReady) => {
+    attached = resolveReady;
+    failedToStart = rejectReady;
+  });
+  let started = false;
+  const why = () => stderrLines.filter((l) => !/RLIMIT_MEMLOCK/.test(l)).join('\n').trim() || 'no message';
+
+  let partial = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    const batch: SockEvent[] = [];
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      const parsed = parseBpftraceLine(line, context);
+      if (parsed.type === 'event') {
+        const e = parsed.event;
+        if (e.kind === 'state_change' && e.state) transitions[(TCP_STATES as readonly string[]).indexOf(e.state) & 15]!++;
+        if (passes(e, filter)) batch.push(e);
+      } else if (parsed.type === 'lost') {
+        stats.lost += parsed.count;
+        handlers.onLost(parsed.count, stats.lost);
+      } else if (parsed.type === 'attached') {
+        started = true;
+        attached();
+      } else if (parsed.type !== 'map') {
+        stats.rejected++;
+      }
+    }
+    if (batch.length > 0) {
+      stats.batches++;
+      stats.events += batch.length;
+      handlers.onEvents(batch);
+    }
+  });
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    stderrLines.push(...chunk.split('\n').filter((l) => l.trim() !== ''));
+    if (stderrLines.length > 200) stderrLines.splice(0, stderrLines.length - 200);
+  });
+  const exited = child.then((result) => {
+    if (!started) {
+      failedToStart(new BpftraceError(`socktrace: bpftrace failed to start (exit ${result.exitCode ?? result.signal}): ${why()}`));
+    } else if (!stopping) {
+      handlers.onError?.(new BpftraceError(`socktrace: bpftrace stopped unexpectedly (exit ${result.exitCode ?? result.signal}): ${why()}`));
+    }
+    return result;
+  });
+  const timeout = setTimeout(() => {
+    if (started) return;
+    child.kill('SIGKILL');
+    failedToStart(new BpftraceError(`socktrace: bpftrace did not attach within ${(options.startTimeoutMs ?? 60_000) / 1000} s: ${why()}`));
+  }, options.startTimeoutMs ?? 60_000);
+  try {
+    await ready;
+  } finally {
+    clearTimeout(timeout);
+  }
+
+  const info: SourceInfo = {
+    backend: 'bpftrace',
+    pid: child.pid,
+    hooks: Object.keys(REQUIRED_FIELDS).map((t) => ({ name: t.split('/')[1]!, mode: 'tracepoint', why: `bpftrace (${version})` })),
+    notes: [],
+    ringBytes: pages * 4096 * availableParallelism(),
+    closeWaitDelayMs: 0,
+    rstReasons,
+  };
+  let final: Promise<SourceStats> | undefined;
+  return {
+    info,
+    stats: () => ({ ...stats }),
+    stop() {
+      final ??= (async () => {
+        stopping = true;
+        child.kill('SIGTERM'); // bpftrace detaches and exits; its END block clears the maps
+        const killer = setTimeout(() => child.kill('SIGKILL'), 2000);
+        await exited;
+        clearTimeout(killer);
+        return { ...stats };
+      })();
+      return final;
+    },
+    // bpftrace learns owners only from what it sees; sockets opened before it started have none.
+    seedOwners: () => 0,
+    setFilter(next) {
+      if (next.emitKinds !== undefined) filter.emitKinds = next.emitKinds;
+      if (next.emitStates !== undefined) filter.emitStates = next.emitStates;
+    },
+    transitions: () => [...transitions],
+    ownerEvictions: () => 0,
+    sweepStats: () => ({ runs: 0, failures: 0, seconds: 0 }),
+  };
+}

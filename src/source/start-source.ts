@@ -1,0 +1,37 @@
+/**
+ * Picks the backend: `native` (the addon), `bpftrace` (probes/socktrace.bt through bpftrace), or `auto`:
+ * the addon, and bpftrace only when the addon is missing or cannot load its programs, saying why once
+ * (the first note of the source's info).
+ */
+import { BindingLoadError } from '../native/binding.js';
+import { startBpftraceSource } from './bpftrace-source.js';
+import type { RunningSource, SourceHandlers } from './event-source.js';
+import { startNativeSource, type NativeSourceOptions } from './native-source.js';
+
+export const BACKENDS = ['auto', 'native', 'bpftrace'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+export interface SourceOptions extends NativeSourceOptions {
+  backend?: Backend;
+}
+
+/** Errors bpftrace could not get past either: missing privileges. */
+function isPrivilegeError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'EPERM' || code === 'EACCES';
+}
+
+export async function startSource(options: SourceOptions, handlers: SourceHandlers): Promise<RunningSource> {
+  const { backend = 'auto', ...native } = options;
+  const bpftraceOptions = { ringBytes: native.ringBytes, ownerEntries: native.ownerEntries, emitKinds: native.emitKinds, emitStates: native.emitStates };
+  if (backend === 'bpftrace') return startBpftraceSource(bpftraceOptions, handlers);
+  try {
+    return startNativeSource(native, handlers);
+  } catch (error) {
+    if (backend === 'native' || isPrivilegeError(error)) throw error;
+    const why = error instanceof BindingLoadError ? 'the native addon is not built or does not load' : (error as Error).message.split('\n')[0];
+    const source = await startBpftraceSource(bpftraceOptions, handlers);
+    source.info.notes.unshift(`using the bpftrace backend: ${why}`);
+    return source;
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * The bpftrace backend on the running kernel: the same workload traced by both backends at once must
+ * give the same events (kind, owner pid, endpoints, states, reasons, errnos); bpftrace's own losses
+ * arrive as lost counts; bpftrace dies with socktrace, even a SIGKILLed one; a bpftrace too old is
+ * refused by name; `auto` falls back to bpftrace when the addon cannot load, and says why.
+ */
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterEach, expect, it } from 'vitest';
+import type { SockEvent } from '../../src/events/sock-event.js';
+import { startActor, stopAllActors } from '../support/actor.js';
+import { describeKernel } from '../support/kernel-gate.js';
+import { startBpftraceTrace, startTrace, stopAllTraces } from '../support/trace-session.js';
+
+const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
+
+/** What both backends must agree on for one event. */
+function fingerprint(e: SockEvent): string {
+  return [e.kind, e.owner?.pid ?? '-', `${e.local.addr}:${e.local.port}`, `${e.peer.addr}:${e.peer.port}`, e.oldState ?? '', e.state ?? '', e.reason ?? '', e.errno ?? ''].join(' ');
+}
+
+async function bpftracePids(): Promise<number[]> {
+  const r = await execa('pgrep', ['-x', 'bpftrace'], { reject: false });
+  return r.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+describeKernel('the bpftrace backend', () => {
+  afterEach(async () => {
+    await stopAllActors();
+    await stopAllTraces();
+  });
+
+  it('traces a sick workload exactly as the native backend does (deterministic fields)', async () => {
+    const native = startTrace();
+    const bt = await startBpftraceTrace();
+    expect(bt.info.backend).toBe('bpftrace');
+    const ports = new Set<number>();
+
+    // A CLOSE_WAIT leak, an abortive close (RST, ECONNRESET), a late write (EPIPE), a refused connect.
+    const leak = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '0.5']);
+    const leakPort = ((await leak.ready) as { port: number }).port;
+    await startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(leakPort), '--wait', '0']).done;
+    const abort = startActor(['server-abort', '--host', '::1', '--port', '0']);
+    const abortPort = ((await abort.ready) as { port: number }).port;
+    await startActor(['client-hold', '--host', '::1', '--port', String(abortPort)]).done;
+    const late = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
+    const latePort = ((await late.ready) as { port: number }).port;
+    await startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(latePort), '--wait', '0.1']).done;
+    const closed = startActor(['server-leak', '--host', '::1', '--port', '0', '--count', '1', '--hold', '0']);
+    const closedPort = ((await closed.ready) as { port: number }).port;
+    await closed.stop();
+    await startActor(['client-closed-port', '--host', '::1', '--port', String(closedPort)]).done;
+    await Promise.all([leak.done, abort.done, late.done]);
+    for (const p of [leakPort, abortPort, latePort, closedPort]) ports.add(p);
+    await new Promise((r) => setTimeout(r, 1000)); // the last FINs, TIME_WAIT RSTs and destroys
+
+    const ours = (events: SockEvent[]) =>
+      events.filter((e) => ports.has(e.local.port) || ports.has(e.peer.port)).map(fingerprint).sort();
+    const fromNative = ours(native.events);
+    const fromBpftrace = ours(bt.events);
+    expect(fromNative.length).toBeGreaterThan(30);
+    expect(fromBpftrace).toEqual(fromNative);
+    for (const kind of ['state_change', 'rst_sent', 'rst_received', 'send_error', 'recv_error', 'destroy']) {
+      expect(fromBpftrace.some((f) => f.startsWith(kind)), kind).toBe(true);
+    }
+    expect(bt.lost).toBe(0);
+  });
+
+  it("reports bpftrace's own lost events as lost counts", async () => {
+    const bt = await startBpftraceTrace({ ringBytes: 64 * 1024 }); // the smallest perf buffers
+    const pid = bt.info.pid!;
+    // Stop bpftrace's reader while 300 connections' events pile up on CPU 0, then let it go on.
+    const onCpu0 = { prefix: ['taskset', '-c', '0'] };
+    // Let bpftrace settle into its polling loop first: stopped at once, it was seen to read no more.
+    await new Promise((r) => setTimeout(r, 1500));
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '300', '--hold', '0'], onCpu0);
+      const { port } = (await srv.ready) as { port: number };
+      await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '300'], onCpu0).done;
+      await srv.done;
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    // A perf buffer reports its losses with the next event that fits into it: make one on CPU 0.
+    await new Promise((r) => setTimeout(r, 500));
+    const after = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '0'], onCpu0);
+    const { port: afterPort } = (await after.ready) as { port: number };
+    await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(afterPort), '--count', '1'], onCpu0).done;
+    const deadline = Date.now() + 5000;
+    while (bt.lost === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(bt.lost).toBeGreaterThan(0);
+    const stats = await bt.stop();
+    expect(stats.lost).toBe(bt.lost);
+  });
+
+  it('takes bpftrace down with a SIGKILLed socktrace, leaving nothing attached', async () => {
+    const before = await bpftracePids();
+    const child = spawn(process.execPath, [bin, 'watch', '--backend', 'bpftrace'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (d) => {
+        err += d;
+        if (err.includes('watching')) resolve();
+      });
+      child.on('exit', () => reject(new Error(`watch exited early: ${err}`)));
+    });
+    const ours = (await bpftracePids()).filter((p) => !before.includes(p));
+    expect(ours).toHaveLength(1);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const deadline = Date.now() + 3000;
+    while ((await bpftracePids()).some((p) => ours.includes(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect((await bpftracePids()).filter((p) => ours.includes(p))).toEqual([]);
+  });
+
+  it('refuses a bpftrace too old, naming the version found and the one needed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'socktrace-fake-bpftrace-'));
+    try {
+      const fake = join(dir, 'bpftrace');
+      writeFileSync(fake, '#!/bin/sh\necho "bpftrace v0.16.0"\n');
+      chmodSync(fake, 0o755);
+      const r = await execa(process.execPath, [bin, 'watch', '--backend', 'bpftrace', '--duration', '1'], {
+        env: { SOCKTRACE_BPFTRACE: fake },
+        reject: false,
+      });
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toContain('bpftrace 0.16.0 is too old: socktrace needs bpftrace 0.17.0 or later');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('falls back to bpftrace when the addon cannot load, and says why once', async () => {
+    const child = execa(process.execPath, [bin, 'watch', '--duration', '4'], {
+      env: { SOCKTRACE_ADDON: '/nonexistent/socktrace.node' },
+      reject: false,
+    });
+    await new Promise((r) => setTimeout(r, 2500)); // bpftrace compiles and attaches first
+    const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '0']);
+    const { port } = (await srv.ready) as { port: number };
+    await startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0']).done;
+    const r = await child;
+    expect(r.exitCode).toBe(0);
+    const says = r.stderr.split('\n').filter((l) => l.includes('using the bpftrace backend'));
+    expect(says).toEqual(['socktrace: using the bpftrace backend: the native addon is not built or does not load']);
+    const closeWait = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { event: string; to?: string; local: { port: number }; proc: { pid: number } | null })
+      .find((e) => e.event === 'state_change' && e.to === 'CLOSE_WAIT' && e.local.port === port);
+    expect(closeWait?.proc?.pid).toBe(srv.pid);
+  });
+});
