@@ -10,14 +10,10 @@
 // phases run the churn the same way and the ratio shows what tracing costs the traced CPU.
 //
 //   node bench/churn-overhead.mjs [--seconds 5] [--rounds 3] [--family ipv4|ipv6] [--cpus 0|all]
-//                                 [--tracers daemon,watch]
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+//                                 [--tracers daemon,watch,daemon-lean,watch-bpftrace,daemon-bpftrace]
 import { parseArgs } from 'node:util';
+import { buildChurn, runChurn as runChurnWith, startTracer, TRACERS, tracerCounts } from './churn-harness.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
@@ -38,35 +34,6 @@ if (!['ipv4', 'ipv6'].includes(values.family)) {
   process.exit(2);
 }
 
-function buildChurn() {
-  const src = join(root, 'bench', 'churn.c');
-  const bin = join(root, 'build', 'bench', 'churn');
-  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
-    mkdirSync(dirname(bin), { recursive: true });
-    execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
-  }
-  return bin;
-}
-
-function runChurn(bin) {
-  const argv = [bin, String(seconds), values.family];
-  const pinned = values.cpus === 'all' ? argv : ['taskset', '-c', values.cpus, ...argv];
-  const out = execFileSync(pinned[0], pinned.slice(1), { encoding: 'utf8' });
-  return JSON.parse(out.trim());
-}
-
-const TRACERS = {
-  // stdout to /dev/null; ready once it says it is watching (stderr)
-  watch: { args: ['watch'], stdout: 'ignore', ready: (out, err) => err.includes('watching') },
-  // its default configuration, metrics off; ready once it logs that it started (stdout)
-  daemon: { args: ['daemon', '--metrics', 'off'], stdout: 'pipe', ready: (out) => out.includes('socktrace daemon started') },
-  // the daemon with nothing but LISTEN changes, RSTs and errors crossing (CLOSE_WAIT ages from inventories)
-  'daemon-lean': {
-    args: ['daemon', '--metrics', 'off', '--config', join(root, 'bench', 'daemon-lean.yaml')],
-    stdout: 'pipe',
-    ready: (out) => out.includes('socktrace daemon started'),
-  },
-};
 const tracers = values.tracers.split(',').filter(Boolean);
 for (const t of tracers) {
   if (!TRACERS[t]) {
@@ -75,39 +42,8 @@ for (const t of tracers) {
   }
 }
 
-/** Starts a socktrace command; resolves once it is attached. stop() ends it and returns its output. */
-function startTracer(name) {
-  const spec = TRACERS[name];
-  const child = spawn(process.execPath, [join(root, 'bin', 'socktrace.js'), ...spec.args], {
-    stdio: ['ignore', spec.stdout, 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  const ready = new Promise((resolve, reject) => {
-    const check = () => spec.ready(out, err) && resolve();
-    child.stdout?.on('data', (d) => ((out += d), check()));
-    child.stderr.on('data', (d) => ((err += d), check()));
-    child.on('exit', (code) => reject(new Error(`${name} exited early (${code}): ${err}`)));
-  });
-  const stop = () =>
-    new Promise((resolve) => {
-      child.on('exit', () => resolve({ out, err }));
-      child.kill('SIGINT');
-    });
-  return { ready, stop };
-}
-
-/** events and losses, from watch's last stderr line or the daemon's last log record */
-function tracerCounts(name, { out, err }) {
-  if (!name.startsWith('daemon')) {
-    const m = /stopped: (\d+) events, (\d+) lost/.exec(err);
-    return { events: Number(m?.[1]), lost: Number(m?.[2]) };
-  }
-  const last = out.trim().split('\n').map((l) => JSON.parse(l)).findLast((r) => typeof r.events === 'number');
-  return { events: last?.events, lost: last?.lost };
-}
-
 const bin = buildChurn();
+const runChurn = (b) => runChurnWith(b, { seconds, family: values.family, cpus: values.cpus });
 const phases = [];
 for (let r = 0; r < rounds; r++) {
   // Odd rounds run in reverse order (ABBA), so a drift over the run (TIME_WAIT build-up, a neighbour's

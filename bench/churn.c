@@ -2,7 +2,8 @@
 // byte and closes first, and a client process that connects, reads to EOF and closes, as fast as they
 // can for a given time. Every TCP state is visited, no RST is sent. Prints one JSON line of results.
 //
-// usage: churn <seconds> [ipv4|ipv6]
+// usage: churn <seconds> [ipv4|ipv6] [connections-per-second]
+// With a rate, the client paces itself to it (as far as it can keep up).
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,8 +31,13 @@ static void die(const char* what) {
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? atof(argv[1]) : 5;
   int v6 = argc > 2 && strcmp(argv[2], "ipv6") == 0;
+  double rate = argc > 3 ? atof(argv[3]) : 0; /* 0: as fast as possible */
   if (seconds <= 0 || seconds > 600) {
     fprintf(stderr, "churn: seconds must be in (0, 600]\n");
+    return 2;
+  }
+  if (rate < 0 || rate > 10e6) {
+    fprintf(stderr, "churn: connections-per-second must be in [0, 10000000] (0: unlimited)\n");
     return 2;
   }
   struct sockaddr_storage addr = {0};
@@ -70,6 +76,15 @@ int main(int argc, char** argv) {
   char buf[16];
   double start = now(), end = start + seconds;
   while (now() < end) {
+    if (rate > 0) { /* paced: wait until this batch is due */
+      double due = start + connections / rate;
+      double t = now();
+      if (due > t) {
+        struct timespec ts = {(time_t)(due - t), (long)(((due - t) - (time_t)(due - t)) * 1e9)};
+        nanosleep(&ts, NULL);
+        continue;
+      }
+    }
     for (int i = 0; i < 64; i++) {
       int s = socket(family, SOCK_STREAM, 0);
       if (s < 0) die("socket");

@@ -216,6 +216,10 @@ class Daemon {
       needRestart.push('log.events'); // destroy events need the tcp_destroy_sock hook, attached at start
     }
     const previous = this.config;
+    // bpftrace compiled the filter into its script at start: a reload can narrow it (below), not widen it.
+    if (this.session.source.info.backend === 'bpftrace' && JSON.stringify(kernelFilterFor(next)) !== JSON.stringify(kernelFilterFor(previous))) {
+      needRestart.push('what crosses from the kernel (log.events, log.states, tracer.states): the bpftrace backend keeps what it started with');
+    }
     this.config = next;
     if (changed.some((p) => p.startsWith('log.file') || p.startsWith('log.maxBytes') || p.startsWith('log.keep') || p === 'log.level')) {
       const old = this.log;

@@ -13,8 +13,16 @@ export type BpftraceLine =
   | { type: 'event'; event: SockEvent }
   | { type: 'lost'; count: number }
   | { type: 'attached'; probes: number }
-  /** bpftrace printing a map (its state at exit): not an event, nothing lost. */
-  | { type: 'map' }
+  /** The script's tick, once a second (see probes/socktrace.bt). */
+  | { type: 'tick' }
+  /** The script's heartbeat from one CPU (see probes/socktrace.bt). */
+  | { type: 'heartbeat'; cpu: number }
+  /** State changes so far by new state (index = TCP state), crossed or not; printed each second. */
+  | { type: 'transitions'; counts: number[] }
+  /** The script's reckoning at exit: how many event lines its probes produced. */
+  | { type: 'sent'; count: number }
+  /** bpftrace printing another map: not an event, nothing lost. */
+  | { type: 'ignored' }
   /** Output this parser does not know: counted as rejected by the source, never dropped silently. */
   | { type: 'unknown'; text: string };
 
@@ -49,13 +57,27 @@ export function parseBpftraceLine(line: string, context: BpftraceLineContext): B
   const data = message.data as Record<string, unknown> | string | undefined;
   switch (message.type) {
     case 'printf': {
+      if (data === 'T1\n') return { type: 'tick' };
+      const beat = typeof data === 'string' ? /^H\t(\d+)\n$/.exec(data) : null;
+      if (beat) return { type: 'heartbeat', cpu: Number(beat[1]) };
       const event = typeof data === 'string' ? parseEventText(data, context) : null;
       return event ? { type: 'event', event } : { type: 'unknown', text: line };
     }
     case 'lost_events':
       return { type: 'lost', count: Number((data as Record<string, unknown> | undefined)?.events ?? 0) };
-    case 'map':
-      return { type: 'map' };
+    case 'map': {
+      const maps = (data ?? {}) as Record<string, unknown>;
+      if (typeof maps['@sent'] === 'number') return { type: 'sent', count: maps['@sent'] };
+      const byState = maps['@transitions'];
+      if (byState && typeof byState === 'object') {
+        const counts = new Array<number>(16).fill(0);
+        for (const [state, n] of Object.entries(byState as Record<string, unknown>)) {
+          if (Number(state) >= 0 && Number(state) < 16 && typeof n === 'number') counts[Number(state)] = n;
+        }
+        return { type: 'transitions', counts };
+      }
+      return { type: 'ignored' };
+    }
     case 'attached_probes':
       return { type: 'attached', probes: Number((data as Record<string, unknown> | undefined)?.probes ?? 0) };
     default:

@@ -13,6 +13,7 @@ import type { SockEvent } from '../events/sock-event.js';
 import type { KernelFilter } from '../native/binding.js';
 import { KIND_CODES } from '../native/record-layout.js';
 import { TCP_STATES } from '../events/tcp-names.js';
+import { tracepointMisses } from './bpf-prog-misses.js';
 import { parseBpftraceLine } from './bpftrace-lines.js';
 import { bpftraceVersionProblem, readBpftraceKernelFacts, REQUIRED_FIELDS } from './bpftrace-requirements.js';
 import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from './event-source.js';
@@ -30,6 +31,9 @@ export interface BpftraceSourceOptions {
   /** How long to wait for bpftrace to compile and attach (default 60 s). */
   startTimeoutMs?: number;
 }
+
+/** How long bpftrace may take, after stop, to deliver what its buffers hold. */
+const STOP_DRAIN_MS = 10_000;
 
 export class BpftraceError extends Error {
   readonly code = 'ERR_SOCKTRACE_BPFTRACE';
@@ -78,12 +82,35 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   while (pages * 2 * 4096 * availableParallelism() <= ringBytes) pages *= 2;
   const filter: Required<KernelFilter> = { emitKinds: options.emitKinds ?? 0xffffffff, emitStates: options.emitStates ?? 0xffffffff };
   const stats: SourceStats = { events: 0, batches: 0, lost: 0, rejected: 0 };
-  const transitions = new Array<number>(16).fill(0);
+  let transitions = new Array<number>(16).fill(0);
   const context = { idSalt: randomBytes(8).readBigUInt64LE(), rstReasons };
   const stderrLines: string[] = [];
   let stopping = false;
+  // Event lines received (filtered or not), and the script's own count of those it produced, which
+  // it prints at exit: the difference is what was dropped without a lost-report.
+  let received = 0;
+  let sent: number | undefined;
+  // Losses three ways: bpftrace's lost-event reports, the reckoning at exit, and program runs the
+  // kernel skipped (tracepoint programs do not nest on a CPU), which produced no line at all. A
+  // skipped run may have been for an event the filter would have dropped: counted as lost all the same.
+  let reportedLost = 0;
+  let misses = 0;
+  const countLost = (count: number) => {
+    if (count <= 0) return;
+    stats.lost += count;
+    handlers.onLost(count, stats.lost);
+  };
+  const readMisses = () => {
+    if (child.pid === undefined) return;
+    const now = tracepointMisses(child.pid);
+    if (now > misses) countLost(now - misses);
+    misses = Math.max(misses, now);
+  };
 
-  const child: ResultPromise = execa('setpriv', ['--pdeathsig', 'KILL', '--', bpftraceCommand(), '-f', 'json', BPFTRACE_SCRIPT], {
+  // What crosses is fixed when bpftrace compiles the script (its $1 and $2); setFilter() can only narrow it.
+  const startFilter = { ...filter };
+  const script = [BPFTRACE_SCRIPT, String(startFilter.emitKinds >>> 0), String(startFilter.emitStates >>> 0)];
+  const child: ResultPromise = execa('setpriv', ['--pdeathsig', 'KILL', '--', bpftraceCommand(), '-f', 'json', ...script], {
     env: {
       BPFTRACE_MAP_KEYS_MAX: String(options.ownerEntries ?? 262_144),
       BPFTRACE_PERF_RB_PAGES: String(pages),
@@ -105,6 +132,8 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   const why = () => stderrLines.filter((l) => !/RLIMIT_MEMLOCK/.test(l)).join('\n').trim() || 'no message';
 
   let partial = '';
+  // The process can be gone while its last output still waits in the pipe: stop() waits for both.
+  const outputEnded = new Promise<void>((resolveEnded) => child.stdout!.once('end', () => resolveEnded()));
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
@@ -114,16 +143,30 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
       if (line.trim() === '') continue;
       const parsed = parseBpftraceLine(line, context);
       if (parsed.type === 'event') {
+        received++;
         const e = parsed.event;
-        if (e.kind === 'state_change' && e.state) transitions[(TCP_STATES as readonly string[]).indexOf(e.state) & 15]!++;
         if (passes(e, filter)) batch.push(e);
       } else if (parsed.type === 'lost') {
-        stats.lost += parsed.count;
-        handlers.onLost(parsed.count, stats.lost);
+        reportedLost += parsed.count;
+        countLost(parsed.count);
+      } else if (parsed.type === 'transitions') {
+        transitions = parsed.counts;
+      } else if (parsed.type === 'tick') {
+        readMisses();
+        // bpftrace reports "attached" before it attaches; the first tick, a second after the last
+        // probe of the script, is the sign that every hook is live.
+        if (!started) {
+          started = true;
+          attached();
+        }
+      } else if (parsed.type === 'sent') {
+        sent ??= parsed.count; // END prints it; bpftrace then prints its maps, the cleared count as 0
+
+      } else if (parsed.type === 'heartbeat') {
+        // only there to make each CPU's perf buffer report its drops promptly
       } else if (parsed.type === 'attached') {
-        started = true;
-        attached();
-      } else if (parsed.type !== 'map') {
+        // not yet: see 'tick'
+      } else if (parsed.type !== 'ignored') {
         stats.rejected++;
       }
     }
@@ -173,10 +216,25 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     stop() {
       final ??= (async () => {
         stopping = true;
-        child.kill('SIGTERM'); // bpftrace detaches and exits; its END block clears the maps
-        const killer = setTimeout(() => child.kill('SIGKILL'), 2000);
-        await exited;
+        readMisses(); // while bpftrace still holds its programs
+        // bpftrace detaches, delivers what its perf buffers still hold, clears its maps (END) and
+        // exits. A long backlog takes a while; one it cannot finish is cut, and said so, since
+        // what was still buffered cannot be counted.
+        child.kill('SIGTERM');
+        let cut = false;
+        const killer = setTimeout(() => {
+          cut = true;
+          child.kill('SIGKILL');
+        }, STOP_DRAIN_MS);
+        await Promise.all([exited, outputEnded]);
         clearTimeout(killer);
+        if (cut) {
+          handlers.onError?.(new BpftraceError(`socktrace: bpftrace had not delivered its backlog ${STOP_DRAIN_MS / 1000} s after stop and was killed; events still in its buffers were not delivered`));
+        } else if (sent === undefined) {
+          handlers.onError?.(new BpftraceError('socktrace: bpftrace exited without its count of events sent; losses at the end cannot be told'));
+        } else {
+          countLost(sent - received - reportedLost);
+        }
         return { ...stats };
       })();
       return final;

@@ -64,6 +64,15 @@ describe('bpftrace output', () => {
     expect(parseBpftraceLine('{"type": "printf", "data": "S\\t1\\t2\\n"}', context).type).toBe('unknown');
     expect(parseEventText('Q\t1', context)).toBeNull();
   });
+
+  it("reads the script's count of event lines sent (printed at exit) and its per-CPU heartbeats", () => {
+    expect(parseBpftraceLine('{"type": "map", "data": {"@sent": 72195}}', context)).toEqual({ type: 'sent', count: 72195 });
+    expect(parseBpftraceLine('{"type": "map", "data": {"@owner": {}}}', context)).toEqual({ type: 'ignored' });
+    const t = parseBpftraceLine('{"type": "map", "data": {"@transitions": {"1": 4, "8": 2, "10": 1}}}', context);
+    expect(t).toEqual({ type: 'transitions', counts: [0, 4, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0, 0] });
+    expect(parseBpftraceLine('{"type": "printf", "data": "H\\t1\\n"}', context)).toEqual({ type: 'heartbeat', cpu: 1 });
+    expect(parseBpftraceLine('{"type": "printf", "data": "T1\\n"}', context)).toEqual({ type: 'tick' });
+  });
 });
 
 describe('names printed with %r', () => {

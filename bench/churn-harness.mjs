@@ -1,0 +1,77 @@
+// What socktrace's churn benchmarks share: building and running bench/churn.c, and starting and
+// stopping a socktrace command as the tracer under test.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+export function buildChurn() {
+  const src = join(root, 'bench', 'churn.c');
+  const bin = join(root, 'build', 'bench', 'churn');
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+    mkdirSync(dirname(bin), { recursive: true });
+    execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
+  }
+  return bin;
+}
+
+/** One churn run; `cpus` 'all' or a taskset list; `rate` 0 for as fast as it can. */
+export function runChurn(bin, { seconds, family = 'ipv4', cpus = '0', rate = 0 }) {
+  const argv = [bin, String(seconds), family, String(rate)];
+  const pinned = cpus === 'all' ? argv : ['taskset', '-c', cpus, ...argv];
+  const out = execFileSync(pinned[0], pinned.slice(1), { encoding: 'utf8' });
+  return JSON.parse(out.trim());
+}
+
+const watching = (out, err) => err.includes('watching');
+const daemonStarted = (out) => out.includes('socktrace daemon started');
+
+/** The socktrace commands a benchmark can put under test. */
+export const TRACERS = {
+  // stdout to /dev/null; ready once it says it is watching (stderr)
+  watch: { args: ['watch'], stdout: 'ignore', ready: watching },
+  'watch-bpftrace': { args: ['watch', '--backend', 'bpftrace'], stdout: 'ignore', ready: watching },
+  // its default configuration, metrics off; ready once it logs that it started (stdout)
+  daemon: { args: ['daemon', '--metrics', 'off'], stdout: 'pipe', ready: daemonStarted },
+  'daemon-bpftrace': { args: ['daemon', '--metrics', 'off', '--backend', 'bpftrace'], stdout: 'pipe', ready: daemonStarted },
+  // the daemon with nothing but LISTEN changes, RSTs and errors crossing (CLOSE_WAIT ages from inventories)
+  'daemon-lean': {
+    args: ['daemon', '--metrics', 'off', '--config', join(root, 'bench', 'daemon-lean.yaml')],
+    stdout: 'pipe',
+    ready: daemonStarted,
+  },
+};
+
+/** Starts a socktrace command; `ready` resolves once it is attached. stop() ends it and returns its output. */
+export function startTracer(name) {
+  const spec = TRACERS[name];
+  const child = spawn(process.execPath, [join(root, 'bin', 'socktrace.js'), ...spec.args], {
+    stdio: ['ignore', spec.stdout, 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const ready = new Promise((resolve, reject) => {
+    const check = () => spec.ready(out, err) && resolve();
+    child.stdout?.on('data', (d) => ((out += d), check()));
+    child.stderr.on('data', (d) => ((err += d), check()));
+    child.on('exit', (code) => reject(new Error(`${name} exited early (${code}): ${err}`)));
+  });
+  const stop = () =>
+    new Promise((resolve) => {
+      child.on('exit', () => resolve({ out, err }));
+      child.kill('SIGINT');
+    });
+  return { ready, stop };
+}
+
+/** events and losses, from watch's last stderr line or the daemon's last log record */
+export function tracerCounts(name, { out, err }) {
+  if (!name.startsWith('daemon')) {
+    const m = /stopped: (\d+) events, (\d+) lost/.exec(err);
+    return { events: Number(m?.[1]), lost: Number(m?.[2]) };
+  }
+  const last = out.trim().split('\n').map((l) => JSON.parse(l)).findLast((r) => typeof r.events === 'number');
+  return { events: last?.events, lost: last?.lost };
+}
