@@ -8,13 +8,16 @@ import { candidatePaths, loadBinding, type HookInfo, type NativeBinding } from '
 import { parseCommandArgs } from './command-args.js';
 import { checkBpftraceBackend } from '../source/bpftrace-source.js';
 import { MIN_BPFTRACE_TEXT } from '../source/bpftrace-requirements.js';
+import { BACKENDS, type Backend } from '../source/start-source.js';
+import { parseChoice } from './option-values.js';
 
-export const DOCTOR_USAGE = `Usage: socktrace doctor [--json] [--no-load]
+export const DOCTOR_USAGE = `Usage: socktrace doctor [--json] [--no-load] [--backend auto|native|bpftrace]
 
 Checks the kernel (version, BTF, tracepoints, ring buffers), privileges and the native addon, says
 which backend and which hook for each tracepoint socktrace will use and why, and what to do about
 anything missing. Unless --no-load, it also loads and detaches socktrace's programs once, as proof.
-Exit status 0 when socktrace can run, 1 when it cannot.`;
+With --backend, whether that backend can run (default auto: either). Exit status 0 when socktrace can
+run, 1 when it cannot.`;
 
 interface Check {
   name: string;
@@ -67,7 +70,10 @@ async function bpftraceCheck(): Promise<Check> {
   }
 }
 
-export async function runChecks(load: boolean): Promise<{ checks: Check[]; hooks: HookInfo[] | null; backend: string; canRun: boolean }> {
+export async function runChecks(
+  load: boolean,
+  choice: Backend = 'auto',
+): Promise<{ checks: Check[]; hooks: HookInfo[] | null; backend: string; canRun: boolean }> {
   const checks: Check[] = [];
   const [major, minor] = release().split('.').map((n) => parseInt(n, 10)) as [number, number];
   const kernelOk = major > 5 || (major === 5 && minor >= 8);
@@ -132,29 +138,37 @@ export async function runChecks(load: boolean): Promise<{ checks: Check[]; hooks
   }
 
   const bpftrace = await bpftraceCheck();
-  // Either backend is enough: each one's absence only degrades while the other one works.
   const nativeWorks = binding !== null && !checks.some((c) => c.name === 'load test' && !c.ok);
-  if (nativeWorks && !bpftrace.ok) bpftrace.degraded = true;
+  // With auto, either backend is enough: each one's absence only degrades while the other one works.
+  // A backend asked for by name must work itself; the other one does not matter then.
+  const nativeNeeded = choice === 'native' || (choice === 'auto' && !bpftrace.ok);
+  const bpftraceNeeded = choice === 'bpftrace' || (choice === 'auto' && !nativeWorks);
+  if (!bpftrace.ok && !bpftraceNeeded) bpftrace.degraded = true;
   checks.push(bpftrace);
-  if (!nativeWorks && bpftrace.ok) {
+  if (!nativeNeeded) {
     for (const c of checks) if (!c.ok && (c.name === 'native addon' || c.name === 'load test' || c.name === 'BTF')) c.degraded = true;
   }
   const canRun = checks.every((c) => c.ok || c.degraded);
-  const backend = nativeWorks
-    ? 'native (libbpf addon): it loads, so --backend auto uses it'
-    : bpftrace.ok
-      ? `bpftrace: the native addon ${binding ? 'failed its load test' : 'is missing'}, so --backend auto uses bpftrace`
-      : 'none: neither the native addon nor bpftrace can run here';
+  const backend =
+    choice === 'bpftrace'
+      ? `bpftrace (asked for): ${bpftrace.ok ? 'it can run here' : 'it cannot run here'}`
+      : choice === 'native'
+        ? `native (asked for): ${nativeWorks ? 'it loads' : 'it does not load'}`
+        : nativeWorks
+          ? 'native (libbpf addon): it loads, so --backend auto uses it'
+          : bpftrace.ok
+            ? `bpftrace: the native addon ${binding ? 'failed its load test' : 'is missing'}, so --backend auto uses bpftrace`
+            : 'none: neither the native addon nor bpftrace can run here';
   return { checks, hooks, backend, canRun };
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  const values = parseCommandArgs('doctor', argv, { json: { type: 'boolean' }, 'no-load': { type: 'boolean' } });
+  const values = parseCommandArgs('doctor', argv, { json: { type: 'boolean' }, 'no-load': { type: 'boolean' }, backend: { type: 'string' } });
   if (values.help) {
     process.stdout.write(`${DOCTOR_USAGE}\n`);
     return 0;
   }
-  const report = await runChecks(!values['no-load']);
+  const report = await runChecks(!values['no-load'], parseChoice('--backend', values.backend, BACKENDS) ?? 'auto');
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } else {

@@ -54,6 +54,27 @@ describeKernel('inventory of pre-existing sockets', () => {
     expect(leak?.evidence.closeWaitOverThreshold).toBe(3);
   });
 
+  it('reads the same leak from /proc/<pid>/net where there is no addon (--backend bpftrace), in the namespace too', async () => {
+    // The server inside the namespace: its table is read through one of its processes.
+    const srv = startActor(['server-leak', '--host', netns().nsV6, '--port', '0', '--count', '2', '--hold', '20'], { prefix: netns().execPrefix });
+    const { port } = (await srv.ready) as { port: number };
+    for (let i = 0; i < 2; i++) await startActor(['client-impatient', '--host', netns().nsV6, '--port', String(port), '--wait', '0']).done;
+    await srv.next((l) => 'accepted' in l);
+
+    const doc = await snapshot('--backend', 'bpftrace');
+    const leaked = doc.sockets.filter((s) => s.state === 'CLOSE_WAIT' && s.local.port === port);
+    expect(leaked).toHaveLength(2);
+    for (const s of leaked) {
+      expect(s.proc?.pid).toBe(srv.pid);
+      expect(s.local.addr).toBe(netns().nsV6);
+      expect(s.peer.addr).toBe(netns().hostV6);
+      expect(s.sock).toMatch(/^inode:\d+$/);
+    }
+    const viaAddon = await snapshot('--backend', 'native');
+    const same = viaAddon.sockets.filter((s) => s.state === 'CLOSE_WAIT' && s.local.port === port);
+    expect(same.map((s) => `${s.peer.addr}:${s.peer.port}`).sort()).toEqual(leaked.map((s) => `${s.peer.addr}:${s.peer.port}`).sort());
+  });
+
   it('names both processes of a socket shared after fork', async () => {
     const srv = startActor(['server-leak', '--host', netns().hostV6, '--port', '0', '--count', '1', '--hold', '20', '--fork']);
     const { port } = (await srv.ready) as { port: number };
