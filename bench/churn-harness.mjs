@@ -28,8 +28,30 @@ export function runChurn(bin, { seconds, family = 'ipv4', cpus = '0', rate = 0 }
 const watching = (out, err) => err.includes('watching');
 const daemonStarted = (out) => out.includes('socktrace daemon started');
 
-/** The socktrace commands a benchmark can put under test. */
+const firstLine = (out) => out.includes('\n');
+const bpftraceAttached = (out) => out.includes('Attaching');
+const STATE_CHANGE = 'tracepoint:sock:inet_sock_set_state';
+
+/**
+ * The commands a benchmark can put under test: socktrace's (run from bin/), and the peers an operator
+ * would otherwise reach for (`command`: run as is). Peers print to a pipe this process drains.
+ */
 export const TRACERS = {
+  // libbpf-tools (Debian's libbpf-tools package); each prints its header once attached (line-buffered:
+  // to a pipe, stdio would hold it back)
+  tcpstates: { command: ['stdbuf', '-oL', '/usr/sbin/tcpstates'], stdout: 'pipe', ready: firstLine },
+  tcplife: { command: ['stdbuf', '-oL', '/usr/sbin/tcplife'], stdout: 'pipe', ready: firstLine },
+  // bpftrace one-liners: every state change printed, or only counted in a kernel map
+  'bpftrace-print': {
+    command: ['bpftrace', '-e', `${STATE_CHANGE} { printf("%d %d %d %d\\n", pid, args->sport, args->oldstate, args->newstate); }`],
+    stdout: 'pipe',
+    ready: bpftraceAttached,
+  },
+  'bpftrace-count': {
+    command: ['bpftrace', '-e', `${STATE_CHANGE} { @[args->newstate] = count(); }`],
+    stdout: 'pipe',
+    ready: bpftraceAttached,
+  },
   // stdout to /dev/null; ready once it says it is watching (stderr)
   watch: { args: ['watch'], stdout: 'ignore', ready: watching },
   'watch-bpftrace': { args: ['watch', '--backend', 'bpftrace'], stdout: 'ignore', ready: watching },
@@ -47,14 +69,16 @@ export const TRACERS = {
 /** Starts a socktrace command; `ready` resolves once it is attached. stop() ends it and returns its output. */
 export function startTracer(name) {
   const spec = TRACERS[name];
-  const child = spawn(process.execPath, [join(root, 'bin', 'socktrace.js'), ...spec.args], {
+  const [file, ...argv] = spec.command ?? [process.execPath, join(root, 'bin', 'socktrace.js'), ...spec.args];
+  const child = spawn(file, argv, {
     stdio: ['ignore', spec.stdout, 'pipe'],
   });
   let out = '';
   let err = '';
   const ready = new Promise((resolve, reject) => {
     const check = () => spec.ready(out, err) && resolve();
-    child.stdout?.on('data', (d) => ((out += d), check()));
+    // A peer's output is only drained (kept short): what it costs is what it does, not our memory.
+    child.stdout?.on('data', (d) => ((out = spec.command ? (out + d).slice(-4096) : out + d), check()));
     child.stderr.on('data', (d) => ((err += d), check()));
     child.on('exit', (code) => reject(new Error(`${name} exited early (${code}): ${err}`)));
   });
@@ -68,6 +92,7 @@ export function startTracer(name) {
 
 /** events and losses, from watch's last stderr line or the daemon's last log record */
 export function tracerCounts(name, { out, err }) {
+  if (TRACERS[name].command) return {}; // peers: no counts of their own to compare
   if (!name.startsWith('daemon')) {
     const m = /stopped: (\d+) events, (\d+) lost/.exec(err);
     return { events: Number(m?.[1]), lost: Number(m?.[2]) };
