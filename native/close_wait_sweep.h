@@ -14,8 +14,6 @@ class CloseWaitSweep {
   // Takes the loaded program and the table's size; runs it once to learn whether this kernel can
   // (BPF_PROG_TEST_RUN for raw tracepoint programs). Returns 0 or a negative errno.
   int Prepare(const bpf_program* prog, uint32_t entries);
-  void Forget() { prog_fd_ = -1; }
-  bool ready() const { return prog_fd_ >= 0; }
 
   // One pass over the whole table: the program writes its reports into the event ring. Returns 0 or a
   // negative errno (also counted in failures()).
