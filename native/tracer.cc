@@ -2,6 +2,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -19,6 +21,18 @@
 namespace socktrace {
 
 namespace {
+
+// The verifier gives up with EAGAIN when a signal is pending, and a profiler's SIGPROF (node --cpu-prof)
+// or any timer arrives far more often than the programs take to verify. Signals are held for the load
+// and delivered right after it.
+int LoadWithSignalsHeld(socktrace_bpf* skel) {
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &previous);
+  int err = socktrace_bpf__load(skel);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  return err;
+}
 
 // Batches waiting for JavaScript. When JS falls behind, the native thread blocks on a full queue, stops
 // reading, and the kernel ring buffer absorbs the rest: the one place where drops happen and are counted.
@@ -203,7 +217,7 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     // Deferral needs cookies from the start (the sweep checks a socket by its cookie): tp_btf.
     bool sweep_loaded = sweep && btf_state_hook;
     bpf_program__set_autoload(skel_->progs.sweep_close_waits, sweep_loaded);
-    int err = socktrace_bpf__load(skel_);
+    int err = LoadWithSignalsHeld(skel_);
     if (err == 0) return;
     bool used_btf = false;
     for (const HookChoice& c : plan_) used_btf = used_btf || c.mode == HookMode::kTpBtf;

@@ -75,6 +75,15 @@ describeKernel('tracer lifecycle', () => {
     expect(await loadedSocktracePrograms()).toBeGreaterThan(0);
   });
 
+  it('loads under a stream of signals (a profiler), where the verifier would give up with EAGAIN', async () => {
+    // node --cpu-prof sends SIGPROF every millisecond; loading must not fall back because of it.
+    const { stderr } = await run(process.execPath, ['--cpu-prof', '--cpu-prof-dir', '/dev/shm', bin, 'watch', '--backend', 'native', '--duration', '0.5'], {
+      timeout: 20_000,
+    }).finally(() => run('sh', ['-c', 'rm -f /dev/shm/CPU.*.cpuprofile']));
+    expect(stderr).toContain('watching (');
+    expect(stderr).not.toMatch(/failed to load|EAGAIN|classic/);
+  });
+
   it('keeps cookie ids when only the error hooks fall back to syscall exits', async () => {
     const trace = startTrace({ pretendMissing: ['sock_send_length', 'sock_recv_length'] });
     const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
