@@ -95,6 +95,16 @@ class Daemon {
   /** Loads and attaches (the only part that touches the kernel), then serves. */
   async start(): Promise<void> {
     const config = this.config;
+    // Before the session: a backend may deliver events while it starts (bpftrace's arrive while
+    // socktrace waits for every probe to attach). The inputs are read only when scraped, after start.
+    this.metrics = new DaemonMetrics({
+      summary: () => this.summary(),
+      stats: () => this.session.source.stats(),
+      transitions: () => this.session.source.transitions(),
+      ownerEvictions: () => this.session.source.ownerEvictions(),
+      sweepStats: () => this.session.source.sweepStats(),
+      maxProcesses: () => this.config.metrics.maxProcesses,
+    });
     this.session = await startLiveSession(
       {
         source: {
@@ -125,14 +135,6 @@ class Daemon {
         onError: (error) => this.log.logger.error({ msg: error.message }),
       },
     );
-    this.metrics = new DaemonMetrics({
-      summary: () => this.summary(),
-      stats: () => this.session.source.stats(),
-      transitions: () => this.session.source.transitions(),
-      ownerEvictions: () => this.session.source.ownerEvictions(),
-      sweepStats: () => this.session.source.sweepStats(),
-      maxProcesses: () => this.config.metrics.maxProcesses,
-    });
     const info = this.session.source.info;
     this.log.logger.info({
       msg: 'socktrace daemon started',

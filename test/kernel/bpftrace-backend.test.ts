@@ -5,6 +5,7 @@
  * refused by name; `auto` falls back to bpftrace when the addon cannot load, and says why.
  */
 import { spawn } from 'node:child_process';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +156,38 @@ describeKernel('the bpftrace backend', () => {
     const deadline = Date.now() + 3000;
     while ((await bpftracePids()).some((p) => ours.includes(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect((await bpftracePids()).filter((p) => ours.includes(p))).toEqual([]);
+  });
+
+  it('runs the daemon on bpftrace while connections churn as it starts (events before it is ready)', async () => {
+    const server = createServer((s) => s.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    // A connection every 5 ms from before the daemon starts until after it said so.
+    const churn = setInterval(() => connect(port, '127.0.0.1').on('error', () => {}).on('connect', function (this: Socket) { this.end(); }), 5);
+    try {
+      const child = spawn(process.execPath, [bin, 'daemon', '--backend', 'bpftrace', '--metrics', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(child);
+      let out = '';
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      const exited = new Promise<number | null>((r) => child.on('exit', r));
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('socktrace daemon started')) resolve();
+        });
+        void exited.then((code) => reject(new Error(`the daemon exited (${code}) before it started: ${err}`)));
+      });
+      await new Promise((r) => setTimeout(r, 1000));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      const stopped = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg?: string; events?: number }).find((r) => r.msg?.startsWith('socktrace daemon stopped'));
+      expect(stopped?.events).toBeGreaterThan(0);
+      expect(err).toBe('');
+    } finally {
+      clearInterval(churn);
+      server.close();
+    }
   });
 
   it('refuses a bpftrace too old, naming the version found and the one needed', async () => {
