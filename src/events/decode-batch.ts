@@ -104,6 +104,66 @@ export function decodeRecord(view: DataView, bytes: Uint8Array, base: number, op
   };
 }
 
+/**
+ * The 32-bit words of a record that make it "the same event again" as the one before it: everything but
+ * the time and the running task. Storms (one process failing send() a million times a second on one
+ * socket) are runs of such records; each repeat reuses the previous event's decoded strings and objects
+ * (events are never mutated) instead of formatting addresses and names again. Padding is left out.
+ */
+const IDENTITY_WORDS: readonly number[] = (() => {
+  const skip = [F.ts_ns, F.task_pid, F.task_comm];
+  const end = Math.max(...Object.values(F).map((f) => f.offset + f.size));
+  const words: number[] = [];
+  for (let at = 0; at + 4 <= end; at += 4) {
+    if (!skip.some((f) => at < f.offset + f.size && f.offset < at + 4)) words.push(at >> 2);
+  }
+  return words;
+})();
+const RECORD_WORDS = RECORD_SIZE >> 2;
+
+function sameIdentity(words: Uint32Array, previous: number, current: number): boolean {
+  for (let k = 0; k < IDENTITY_WORDS.length; k++) {
+    const w = IDENTITY_WORDS[k]!;
+    if (words[previous + w] !== words[current + w]) return false;
+  }
+  return true;
+}
+
+function sameTask(words: Uint32Array, previous: number, current: number): boolean {
+  for (let w = F.task_pid.offset >> 2; w < (F.task_pid.offset + F.task_pid.size) >> 2; w++) {
+    if (words[previous + w] !== words[current + w]) return false;
+  }
+  for (let w = F.task_comm.offset >> 2; w < (F.task_comm.offset + F.task_comm.size) >> 2; w++) {
+    if (words[previous + w] !== words[current + w]) return false;
+  }
+  return true;
+}
+
+/** The previous event again at a new time (and task, if it changed): shared strings and objects. */
+function repeatOf(previous: SockEvent, view: DataView, bytes: Uint8Array, base: number, task: SockEvent['task'] | null): SockEvent {
+  return {
+    kind: previous.kind,
+    tsNs: view.getBigUint64(base + F.ts_ns.offset, true),
+    sock: previous.sock,
+    owner: previous.owner,
+    task: task ?? {
+      pid: view.getUint32(base + F.task_pid.offset, true),
+      comm: decodeKernelText(bytes, base + F.task_comm.offset, F.task_comm.size),
+    },
+    family: previous.family,
+    netns: previous.netns,
+    local: previous.local,
+    peer: previous.peer,
+    oldState: previous.oldState,
+    state: previous.state,
+    reason: previous.reason,
+    errno: previous.errno,
+    noSocket: previous.noSocket,
+    deferred: previous.deferred,
+    flags: previous.flags,
+  };
+}
+
 export function decodeBatch(buffer: ArrayBuffer, records: number, options: DecodeOptions = {}): DecodedBatch {
   // A batch whose length disagrees with its count: decode what both agree on, reject the rest.
   const available = Math.floor(buffer.byteLength / RECORD_SIZE);
@@ -111,11 +171,22 @@ export function decodeBatch(buffer: ArrayBuffer, records: number, options: Decod
   let rejected = Math.abs(records - available) + (buffer.byteLength % RECORD_SIZE !== 0 ? 1 : 0);
   const view = new DataView(buffer);
   const bytes = new Uint8Array(buffer);
+  const words = new Uint32Array(buffer, 0, whole * RECORD_WORDS);
   const events: SockEvent[] = [];
+  let previous: SockEvent | null = null;
   for (let i = 0; i < whole; i++) {
-    const event = decodeRecord(view, bytes, i * RECORD_SIZE, options);
+    const base = i * RECORD_SIZE;
+    let event: SockEvent | null;
+    if (previous !== null && sameIdentity(words, (base - RECORD_SIZE) >> 2, base >> 2)) {
+      const task = sameTask(words, (base - RECORD_SIZE) >> 2, base >> 2) ? previous.task : null;
+      event = repeatOf(previous, view, bytes, base, task);
+    } else {
+      event = decodeRecord(view, bytes, base, options);
+    }
     if (event) events.push(event);
     else rejected++;
+    // Only a decoded record can stand for the next: a rejected one is rejected again by its bytes.
+    previous = event;
   }
   return { events, rejected };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBatch } from '../../src/events/decode-batch.js';
+import { decodeBatch, decodeRecord } from '../../src/events/decode-batch.js';
 import { RECORD_SIZE } from '../../src/native/record-layout.js';
-import { buildBatch } from '../support/record-builder.js';
+import { buildBatch, type RecordSpec } from '../support/record-builder.js';
 
 describe('decodeBatch', () => {
   it('decodes a state change with its owner and the task that merely ran', () => {
@@ -102,5 +102,32 @@ describe('decodeBatch', () => {
     expect(decodeBatch(two, 1).events).toHaveLength(1);
     expect(decodeBatch(two, 1).rejected).toBe(1);
     expect(decodeBatch(new ArrayBuffer(0), 0)).toEqual({ events: [], rejected: 0 });
+  });
+
+  it('decodes runs of repeated records (a storm) exactly as it decodes each record alone', () => {
+    const epipe: RecordSpec = {
+      kind: 'send_error', sockId: 0x77n, ownerPid: 4242, ownerComm: 'storm', taskPid: 4242, taskComm: 'storm',
+      local: ['127.0.0.1', 40000], peer: ['127.0.0.1', 41000], state: 4, err: 32,
+    };
+    const specs: RecordSpec[] = [
+      { ...epipe, tsNs: 1n },
+      { ...epipe, tsNs: 2n },
+      { ...epipe, tsNs: 3n, taskPid: 7, taskComm: 'ksoftirqd/0' }, // same event, another task
+      { ...epipe, tsNs: 4n, err: 104 }, // ECONNRESET: not a repeat
+      { ...epipe, tsNs: 5n, err: 104 },
+      { ...epipe, tsNs: 6n, err: 104, peer: ['127.0.0.1', 41001] }, // another peer port
+      { ...epipe, tsNs: 7n, err: 104, peer: ['127.0.0.1', 41001], ownerComm: 'storm2' }, // renamed owner
+      { ...epipe, tsNs: 8n, err: 104, peer: ['127.0.0.1', 41001], ownerComm: 'storm2', flags: 4 },
+    ];
+    const buffer = buildBatch(specs);
+    const { events, rejected } = decodeBatch(buffer, specs.length);
+    expect(rejected).toBe(0);
+    const view = new DataView(buffer);
+    const bytes = new Uint8Array(buffer);
+    const alone = specs.map((_, i) => decodeRecord(view, bytes, i * RECORD_SIZE));
+    expect(events).toEqual(alone);
+    expect(events.map((e) => e.tsNs)).toEqual([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]);
+    expect(events[2]!.task).toEqual({ pid: 7, comm: 'ksoftirqd/0' });
+    expect(events[1]!.owner).toBe(events[0]!.owner); // a repeat shares what it can
   });
 });
