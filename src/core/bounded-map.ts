@@ -20,17 +20,23 @@ export class BoundedMap<K, V> {
     return this.map.has(key);
   }
 
+  /** The key last inserted (the most recently used): touching it again changes nothing. */
+  private newest: K | undefined;
+
   /** Marks the entry as recently used (Maps iterate in insertion order: re-insert at the end). */
   touch(key: K): V | undefined {
     const value = this.map.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && key !== this.newest) {
+      // In a storm the same key comes again and again: a delete and a set for each would dominate.
       this.map.delete(key);
       this.map.set(key, value);
+      this.newest = key;
     }
     return value;
   }
 
   set(key: K, value: V): void {
+    this.newest = key;
     if (this.map.has(key)) this.map.delete(key);
     else if (this.map.size >= this.capacity) {
       const oldest = this.map.keys().next();
@@ -52,6 +58,7 @@ export class BoundedMap<K, V> {
   }
 
   delete(key: K): boolean {
+    if (key === this.newest) this.newest = undefined;
     return this.map.delete(key);
   }
 

@@ -280,6 +280,12 @@ export class SocketCore {
   }
 
   private record(s: TrackedSocket, atMs: number, step: TimelineStep, detail?: string): void {
+    const last = s.timeline[s.timeline.length - 1];
+    if (last !== undefined && last.step === step && last.detail === detail) {
+      last.repeats = (last.repeats ?? 0) + 1;
+      last.lastAtMs = atMs;
+      return;
+    }
     const entry: TimelineEntry = { atMs, step };
     if (detail) entry.detail = detail;
     if (s.peerClosedAtMs !== null && step !== 'peer_closed') entry.afterPeerCloseMs = Math.max(0, atMs - s.peerClosedAtMs);

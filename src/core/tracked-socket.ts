@@ -25,6 +25,12 @@ export interface TimelineEntry {
   detail?: string;
   /** After the peer closed: how long after its FIN this happened. */
   afterPeerCloseMs?: number;
+  /**
+   * The same step (and detail) again right after: counted here instead of pushing the timeline's
+   * beginning out (a storm of EPIPEs would otherwise leave only EPIPEs). `lastAtMs` is the latest one.
+   */
+  repeats?: number;
+  lastAtMs?: number;
 }
 
 export interface TrackedSocket {

@@ -36,6 +36,7 @@ function timelineLines(stories: ConnectionStory[], limit: number): PaneLine[] {
   return entries.map(({ s, t }) => ({
     text:
       `${clock(t.atMs)} ${s.peer.addr}:${s.peer.port} ${t.step}${t.detail ? ` ${t.detail}` : ''}` +
+      (t.repeats ? ` ×${t.repeats + 1} until ${clock(t.lastAtMs ?? t.atMs)}` : '') +
       (t.afterPeerCloseMs !== undefined ? ` (+${(t.afterPeerCloseMs / 1000).toFixed(3)} s after the peer closed)` : ''),
     tone: t.step.endsWith('error') || t.step.startsWith('rst') ? 'warning' : undefined,
   }));

@@ -75,6 +75,22 @@ describe('the core on a recorded sick service', () => {
     expect(failure.afterPeerCloseMs).toBeGreaterThan(200);
   });
 
+  it('folds a storm of identical errors into one timeline entry, keeping what came before it', () => {
+    const epipe = events.find((e) => e.kind === 'send_error' && e.local.port === slow.port)!;
+    const storm = Array.from({ length: 1000 }, (_, i) => ({ ...epipe, tsNs: epipe.tsNs + BigInt(i + 1) * 1000n }));
+    const core = coreWith();
+    core.applyEvents(events.flatMap((e) => (e === epipe ? [e, ...storm] : [e])));
+    const story = core.story(epipe.sock)!;
+    const steps = story.timeline.map((t) => t.step);
+    expect(steps).toContain('peer_closed');
+    const failures = story.timeline.filter((t) => t.step === 'send_error');
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.repeats).toBe(1000);
+    expect(failures[0]!.lastAtMs! - failures[0]!.atMs).toBe(1); // 1000 µs later
+    const slowServer = core.summarize(lastMs).processes.rows.find((p) => p.pid === slow.pid)!;
+    expect(slowServer.activity.errors.byErrno.EPIPE).toBe(1001);
+  });
+
   it('counts RSTs by reason and errors by errno per process and per service', () => {
     const core = coreWith();
     core.applyEvents(events);
