@@ -15,6 +15,7 @@ import { coreConfig } from '../core/core-config.js';
 import type { CoreSummary } from '../core/summary-model.js';
 import { startLiveSession, type LiveSession } from '../live/live-session.js';
 import { toEventRecord, toLostRecord } from '../output/event-record.js';
+import type { SockEvent } from '../events/sock-event.js';
 import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js';
 import { sampleWallClock } from '../source/monotonic-clock.js';
 import { openDaemonLog, type DaemonLog } from './daemon-log.js';
@@ -123,10 +124,11 @@ class Daemon {
       {
         onEvents: (events) => {
           this.metrics.observe(events);
+          const now = Date.now();
+          const recordOf = (e: SockEvent) => toEventRecord(e, this.clock) as unknown as Record<string, unknown>;
           for (const e of events) {
             if (!shouldLog(e, this.config.log)) continue;
-            const record = toEventRecord(e, this.clock) as unknown as Record<string, unknown>;
-            if (this.limiter.admit(rateLimitKey(e), record, Date.now())) this.log.logger.info(record);
+            if (this.limiter.admit(rateLimitKey(e), () => recordOf(e), now)) this.log.logger.info(recordOf(e));
           }
         },
         onLost: (count, total) => {

@@ -10,5 +10,5 @@ export function shouldLog(e: SockEvent, config: DaemonConfig['log']): boolean {
 
 /** Same kind, same owner, same peer address, same reason/errno/state: one storm. */
 export function rateLimitKey(e: SockEvent): string {
-  return [e.kind, e.owner?.pid ?? '-', e.peer.addr, e.reason ?? e.errno ?? e.state ?? ''].join('|');
+  return `${e.kind}|${e.owner?.pid ?? '-'}|${e.peer.addr}|${e.reason ?? e.errno ?? e.state ?? ''}`;
 }

@@ -11,6 +11,9 @@ import { TCP_STATES } from '../events/tcp-names.js';
 import type { SourceStats } from '../source/event-source.js';
 import type { SweepStats } from '../native/binding.js';
 
+/** observe()'s key for received RSTs: no kernel reason name can contain a NUL. */
+const RECEIVED = '\u0000received';
+
 export interface MetricsInputs {
   /** A fresh (or recent) core summary. */
   summary(): CoreSummary;
@@ -142,12 +145,23 @@ export class DaemonMetrics {
     });
   }
 
+  /** Counted per batch first: a counter increment with labels costs far more than a Map update. */
   observe(events: readonly SockEvent[]): void {
+    const rsts = new Map<string, number>();
+    const errors = new Map<string, number>();
+    const bump = (m: Map<string, number>, key: string) => m.set(key, (m.get(key) ?? 0) + 1);
     for (const e of events) {
-      if (e.kind === 'rst_sent') this.rsts.inc({ direction: 'sent', reason: e.reason ?? 'UNKNOWN' });
-      else if (e.kind === 'rst_received') this.rsts.inc({ direction: 'received', reason: '' });
-      else if (e.kind === 'send_error') this.errors.inc({ direction: 'send', errno: e.errno ?? 'UNKNOWN' });
-      else if (e.kind === 'recv_error') this.errors.inc({ direction: 'recv', errno: e.errno ?? 'UNKNOWN' });
+      if (e.kind === 'rst_sent') bump(rsts, e.reason ?? 'UNKNOWN');
+      else if (e.kind === 'rst_received') bump(rsts, RECEIVED);
+      else if (e.kind === 'send_error') bump(errors, `send ${e.errno ?? 'UNKNOWN'}`);
+      else if (e.kind === 'recv_error') bump(errors, `recv ${e.errno ?? 'UNKNOWN'}`);
+    }
+    for (const [reason, n] of rsts) {
+      this.rsts.inc(reason === RECEIVED ? { direction: 'received', reason: '' } : { direction: 'sent', reason }, n);
+    }
+    for (const [key, n] of errors) {
+      const [direction, errno] = key.split(' ') as [string, string];
+      this.errors.inc({ direction, errno }, n);
     }
   }
 }

@@ -36,8 +36,11 @@ export class RateLimiter<R> {
     this.maxPerKey = maxPerKey;
   }
 
-  /** True: log it now. False: held back, to be reported by drain() with its count. */
-  admit(key: string, record: R, atMs: number): boolean {
+  /**
+   * True: log it now. False: held back, to be reported by drain() with its count. `sample` makes the
+   * record only when it is kept as the window's sample: in a storm most records are only counted.
+   */
+  admit(key: string, sample: () => R, atMs: number): boolean {
     let w = this.windows.get(key);
     if (w && atMs - w.startMs >= this.windowMs) {
       this.close(w);
@@ -54,7 +57,7 @@ export class RateLimiter<R> {
       return true;
     }
     if (w.held === 0) {
-      w.sample = record;
+      w.sample = sample();
       w.firstHeldMs = atMs;
     }
     w.held++;
