@@ -7,9 +7,10 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export function buildChurn() {
-  const src = join(root, 'bench', 'churn.c');
-  const bin = join(root, 'build', 'bench', 'churn');
+/** Compiles bench/<name>.c into build/bench/<name> when the binary is missing or older. */
+export function buildBenchProgram(name = 'churn') {
+  const src = join(root, 'bench', `${name}.c`);
+  const bin = join(root, 'build', 'bench', name);
   if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(dirname(bin), { recursive: true });
     execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
@@ -66,12 +67,15 @@ export const TRACERS = {
   },
 };
 
-/** Starts a socktrace command; `ready` resolves once it is attached. stop() ends it and returns its output. */
-export function startTracer(name) {
+/**
+ * Starts a socktrace command; `ready` resolves once it is attached. stop() ends it and returns its output.
+ * `extraArgs` go after the tracer's own; `stdout` replaces where its standard output goes.
+ */
+export function startTracer(name, { extraArgs = [], stdout } = {}) {
   const spec = TRACERS[name];
-  const [file, ...argv] = spec.command ?? [process.execPath, join(root, 'bin', 'socktrace.js'), ...spec.args];
+  const [file, ...argv] = spec.command ?? [process.execPath, join(root, 'bin', 'socktrace.js'), ...spec.args, ...extraArgs];
   const child = spawn(file, argv, {
-    stdio: ['ignore', spec.stdout, 'pipe'],
+    stdio: ['ignore', stdout ?? spec.stdout, 'pipe'],
   });
   let out = '';
   let err = '';
@@ -87,7 +91,7 @@ export function startTracer(name) {
       child.on('exit', () => resolve({ out, err }));
       child.kill('SIGINT');
     });
-  return { ready, stop };
+  return { ready, stop, pid: child.pid };
 }
 
 /** events and losses, from watch's last stderr line or the daemon's last log record */

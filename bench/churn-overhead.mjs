@@ -12,7 +12,7 @@
 //   node bench/churn-overhead.mjs [--seconds 5] [--rounds 3] [--family ipv4|ipv6] [--cpus 0|all]
 //                                 [--tracers daemon,watch,daemon-lean,watch-bpftrace,daemon-bpftrace]
 import { parseArgs } from 'node:util';
-import { buildChurn, runChurn as runChurnWith, startTracer, TRACERS, tracerCounts } from './churn-harness.mjs';
+import { buildBenchProgram, runChurn as runChurnWith, startTracer, TRACERS, tracerCounts } from './churn-harness.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +42,7 @@ for (const t of tracers) {
   }
 }
 
-const bin = buildChurn();
+const bin = buildBenchProgram();
 const runChurn = (b) => runChurnWith(b, { seconds, family: values.family, cpus: values.cpus });
 const phases = [];
 for (let r = 0; r < rounds; r++) {

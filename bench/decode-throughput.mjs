@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Decode and aggregate throughput, no kernel involved: batches of socktrace_event records as the addon
 // hands them over (4096 records each, the native default), decoded by decodeBatch and then applied to
-// the core (SocketCore.applyEvents), in records per second. The records model loopback churn: each
-// connection's ten state changes and two destroys, owners and peers varying as on a busy host.
+// the core (SocketCore.applyEvents), in records per second, for two workloads: loopback churn (each
+// connection's ten state changes and two destroys, owners and peers varying as on a busy host) and an
+// error storm (one process's EPIPEs on one socket, as bench/error-storm.c makes them).
 //
 //   node bench/decode-throughput.mjs [--seconds 3] [--batch 4096]
 // (run `npm run build` first: it uses dist/)
@@ -23,12 +24,12 @@ const { decodeBatch } = await dist('events/decode-batch.js');
 const { SocketCore } = await dist('core/socket-core.js');
 const { DEFAULT_CORE_CONFIG } = await dist('core/core-config.js');
 
-// One connection's twelve records: client and server state changes, then both destroys.
+// Churn: one connection's twelve records, client and server state changes, then both destroys.
 const STEPS = [
   ['c', 7, 2], ['s', 10, 3], ['c', 2, 1], ['s', 3, 1], ['c', 1, 4], ['s', 1, 8],
   ['c', 4, 5], ['s', 8, 9], ['c', 5, 7], ['s', 9, 7], ['c', 7, 0], ['s', 7, 0],
 ];
-function makeBatch(firstConnection) {
+function churnBatch(firstConnection) {
   const buffer = new ArrayBuffer(batchRecords * RECORD_SIZE);
   const view = new DataView(buffer);
   const bytes = new Uint8Array(buffer);
@@ -59,24 +60,59 @@ function makeBatch(firstConnection) {
   return buffer;
 }
 
-// Several distinct batches, so the core sees sockets come and go rather than one batch again.
-const batches = Array.from({ length: 16 }, (_, b) => makeBatch(b * Math.ceil(batchRecords / STEPS.length)));
+// Storm: one process failing send() with EPIPE on one socket (bench/error-storm.c), 1 µs apart.
+function stormBatch(b) {
+  const buffer = new ArrayBuffer(batchRecords * RECORD_SIZE);
+  const view = new DataView(buffer);
+  const bytes = new Uint8Array(buffer);
+  const name = new TextEncoder().encode('error-storm');
+  for (let i = 0; i < batchRecords; i++) {
+    const base = i * RECORD_SIZE;
+    view.setBigUint64(base + F.ts_ns.offset, BigInt(b * batchRecords + i) * 1000n, true);
+    view.setBigUint64(base + F.sock_id.offset, 0x2a2an, true);
+    view.setUint32(base + F.owner_pid.offset, 4242, true);
+    view.setUint32(base + F.task_pid.offset, 4242, true);
+    view.setUint32(base + F.netns.offset, 4026531833, true);
+    bytes.set([127, 0, 0, 1], base + F.saddr.offset);
+    bytes.set([127, 0, 0, 1], base + F.daddr.offset);
+    view.setUint16(base + F.sport.offset, 40000, true);
+    view.setUint16(base + F.dport.offset, 41000, true);
+    view.setUint16(base + F.family.offset, 2, true);
+    view.setUint8(base + F.kind.offset, KIND_CODES.send_error);
+    view.setUint8(base + F.owner_source.offset, 1);
+    view.setUint8(base + F.state.offset, 4);
+    view.setUint16(base + F.reason.offset, 0xffff, true);
+    view.setInt32(base + F.err.offset, 32, true);
+    bytes.set(name, base + F.owner_comm.offset);
+    bytes.set(name, base + F.task_comm.offset);
+  }
+  return buffer;
+}
 
-function measure(label, work) {
+// Several distinct batches, so the core sees sockets come and go rather than one batch again.
+const workloads = {
+  churn: Array.from({ length: 16 }, (_, b) => churnBatch(b * Math.ceil(batchRecords / STEPS.length))),
+  storm: Array.from({ length: 16 }, (_, b) => stormBatch(b)),
+};
+
+function measure(label, batches, work) {
   let records = 0;
   const end = performance.now() + seconds * 1000;
   const start = performance.now();
   for (let i = 0; performance.now() < end; i++) records += work(batches[i % batches.length]);
-  const rate = records / ((performance.now() - start) / 1000);
-  console.log(`${label.padEnd(20)} ${Math.round(rate).toLocaleString('en-US').padStart(12)} records/s`);
-  return Math.round(rate);
+  const rate = Math.round(records / ((performance.now() - start) / 1000));
+  console.log(`${label.padEnd(28)} ${rate.toLocaleString('en-US').padStart(12)} records/s`);
+  return rate;
 }
 
-const decodeRate = measure('decode', (buffer) => decodeBatch(buffer, batchRecords).events.length);
-const core = new SocketCore(DEFAULT_CORE_CONFIG);
-const aggregateRate = measure('decode + aggregate', (buffer) => {
-  const { events } = decodeBatch(buffer, batchRecords);
-  core.applyEvents(events);
-  return events.length;
-});
-console.log(JSON.stringify({ bench: 'decode-throughput', seconds, batchRecords, decode_records_per_s: decodeRate, decode_aggregate_records_per_s: aggregateRate }));
+const summary = { bench: 'decode-throughput', seconds, batchRecords };
+for (const [workload, batches] of Object.entries(workloads)) {
+  summary[`${workload}_decode_records_per_s`] = measure(`${workload}: decode`, batches, (buffer) => decodeBatch(buffer, batchRecords).events.length);
+  const core = new SocketCore(DEFAULT_CORE_CONFIG);
+  summary[`${workload}_decode_aggregate_records_per_s`] = measure(`${workload}: decode + aggregate`, batches, (buffer) => {
+    const { events } = decodeBatch(buffer, batchRecords);
+    core.applyEvents(events);
+    return events.length;
+  });
+}
+console.log(JSON.stringify(summary));

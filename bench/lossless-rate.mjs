@@ -11,7 +11,7 @@
 //                                [--rates 500,1000,2000,3000,4000,6000,8000,12000,16000,0]
 // (a rate of 0: as fast as the churn can go)
 import { parseArgs } from 'node:util';
-import { buildChurn, runChurn, startTracer, tracerCounts } from './churn-harness.mjs';
+import { buildBenchProgram, runChurn, startTracer, tracerCounts } from './churn-harness.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +36,7 @@ for (const b of backends) {
 }
 
 const EVENTS_PER_CONNECTION = 12;
-const bin = buildChurn();
+const bin = buildBenchProgram();
 const runs = [];
 const summary = { bench: 'lossless-rate', seconds };
 for (const backend of backends) {
