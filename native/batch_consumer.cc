@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "socktrace_event.h"
 
@@ -77,7 +78,7 @@ void BatchConsumer::SetTick(std::function<void()> tick, int millis) {
   tick_millis_ = millis;
 }
 
-void BatchConsumer::Run(const std::atomic<bool>& stop) {
+void BatchConsumer::Run(const std::atomic<bool>& stop, const std::atomic<bool>& paused) {
   pending_->bytes.reserve(max_batch_records_ * sizeof(socktrace_event));
   std::string error;
   using Clock = std::chrono::steady_clock;
@@ -86,6 +87,11 @@ void BatchConsumer::Run(const std::atomic<bool>& stop) {
     if (tick_ && Clock::now() >= next_tick) {
       tick_();
       next_tick = Clock::now() + std::chrono::milliseconds(tick_millis_);
+    }
+    if (paused.load(std::memory_order_acquire)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(poll_millis_));
+      if (!Flush(false)) break;  // only news of losses: nothing is read from the ring while paused
+      continue;
     }
     // The poll timeout bounds how late an event reaches JavaScript: the kernel wakes us only when much
     // is waiting (wakeup_bytes), so quiet periods are covered by this timeout.

@@ -37,7 +37,9 @@ class BatchConsumer {
   // so it never races the drain. Set before Run().
   void SetTick(std::function<void()> tick, int millis);
   // The thread body: runs until stop is set or delivery fails, then detaches, drains and sends final.
-  void Run(const std::atomic<bool>& stop);
+  // While `paused` (the consumer's output is backed up), records stay in the kernel ring, which drops
+  // and counts what does not fit; lost counts still cross, and stop still drains everything.
+  void Run(const std::atomic<bool>& stop, const std::atomic<bool>& paused);
 
  private:
   static int OnRecord(void* ctx, void* data, size_t size);

@@ -128,6 +128,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                      {InstanceMethod<&Tracer::Start>("start"), InstanceMethod<&Tracer::Stop>("stop"),
                       InstanceMethod<&Tracer::SeedOwners>("seedOwners"),
                       InstanceMethod<&Tracer::SetFilter>("setFilter"),
+                      InstanceMethod<&Tracer::Pause>("pause"),
                       InstanceMethod<&Tracer::Transitions>("transitions"),
                       InstanceMethod<&Tracer::OwnerEvictions>("ownerEvictions"),
                       InstanceMethod<&Tracer::SweepStats>("sweepStats")});
@@ -380,7 +381,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
                                 });
   Ref();  // kept alive while the thread runs; the finalizer above lets go
   thread_ = std::thread([this]() {
-    consumer_->Run(stop_);
+    consumer_->Run(stop_, paused_);
     batches_.Release();
   });
   return description;
@@ -388,6 +389,14 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
 
 Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
   stop_.store(true, std::memory_order_release);
+  return info.Env().Undefined();
+}
+
+Napi::Value Tracer::Pause(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) {
+    throw Napi::TypeError::New(info.Env(), "socktrace: pause(paused) expects a boolean");
+  }
+  paused_.store(info[0].As<Napi::Boolean>().Value(), std::memory_order_release);
   return info.Env().Undefined();
 }
 

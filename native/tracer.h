@@ -50,6 +50,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SeedOwners(const Napi::CallbackInfo& info);
   Napi::Value SetFilter(const Napi::CallbackInfo& info);
+  /** pause(true|false): the reader leaves records in the kernel ring while JS's output is backed up. */
+  Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Transitions(const Napi::CallbackInfo& info);
   /** Owners displaced from full sets of the kernel's owner table, since start. */
   Napi::Value OwnerEvictions(const Napi::CallbackInfo& info);
@@ -79,6 +81,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   BatchFunction batches_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> paused_{false};
   bool started_ = false;
   Napi::Env::CleanupHook<void (*)(Tracer*), Tracer> cleanup_;
 };

@@ -1,6 +1,7 @@
 /** The watch filters: --pid, --comm, --port, --peer. Values of one flag are alternatives (OR); flags AND. */
 import type { SockEvent } from './sock-event.js';
 import { cidrContains, type Cidr } from './cidr.js';
+import { KIND_CODES } from '../native/record-layout.js';
 
 export interface EventFilter {
   /** Owner pids. */
@@ -25,4 +26,12 @@ export function matchesFilter(e: SockEvent, f: EventFilter): boolean {
   if (f.ports?.length && !f.ports.includes(e.local.port) && !f.ports.includes(e.peer.port)) return false;
   if (f.peers?.length && !f.peers.some((c) => cidrContains(c, e.peer.addr))) return false;
   return true;
+}
+
+/** The kernel filter for a set of kinds (1 << kind code): kinds left out never cross the ring. */
+export function kindMask(kinds: ReadonlySet<string> | undefined): number {
+  if (!kinds) return 0xffffffff;
+  let mask = 0;
+  for (const [kind, code] of Object.entries(KIND_CODES)) if (kinds.has(kind)) mask |= 1 << code;
+  return mask >>> 0;
 }

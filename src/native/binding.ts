@@ -82,6 +82,8 @@ export interface NativeTracer {
   seedOwners(records: ArrayBuffer): number;
   /** Changes what crosses the ring, while running. */
   setFilter(filter: KernelFilter): void;
+  /** true: leave records in the kernel ring (drops there are counted); false: read again. */
+  pause(paused: boolean): void;
   /** State changes since start by new state (index = TCP state), emitted or not. */
   transitions(): number[];
   /** Owners displaced from full sets of the kernel's owner table since start, summed over CPUs. */

@@ -216,6 +216,7 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     stop() {
       final ??= (async () => {
         stopping = true;
+        child.stdout!.resume(); // a paused consumer still gets what bpftrace delivers at exit
         readMisses(); // while bpftrace still holds its programs
         // bpftrace detaches, delivers what its perf buffers still hold, clears its maps (END) and
         // exits. A long backlog takes a while; one it cannot finish is cut, and said so, since
@@ -241,6 +242,9 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     },
     // bpftrace learns owners only from what it sees; sockets opened before it started have none.
     seedOwners: () => 0,
+    // A paused pipe fills, bpftrace blocks on it, and its perf buffers drop and report what does not fit.
+    pause: () => stopping || child.stdout!.pause(),
+    resume: () => stopping || child.stdout!.resume(),
     setFilter(next) {
       if (next.emitKinds !== undefined) filter.emitKinds = next.emitKinds;
       if (next.emitStates !== undefined) filter.emitStates = next.emitStates;

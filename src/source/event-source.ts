@@ -42,6 +42,12 @@ export interface RunningSource {
   seedOwners(inventory: Inventory): number;
   /** Changes, while running, which events cross from the kernel. */
   setFilter(filter: KernelFilter): void;
+  /**
+   * Backpressure from a consumer whose output is backed up: while paused, events wait in (and, when
+   * it is full, are dropped and counted by) the kernel side; lost counts still arrive; stop() drains.
+   */
+  pause(): void;
+  resume(): void;
   /** State changes since start by new state (index = TCP state), whether they crossed or not. */
   transitions(): number[];
   /** Owners the kernel's owner table displaced since start (a full set): events of those sockets lack one. */

@@ -64,6 +64,8 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     setFilter(filter) {
       if (!finished) tracer.setFilter(filter);
     },
+    pause: () => finished || tracer.pause(true),
+    resume: () => finished || tracer.pause(false),
     transitions: () => (finished ? new Array<number>(16).fill(0) : tracer.transitions()),
     ownerEvictions: () => (finished ? 0 : tracer.ownerEvictions()),
     sweepStats: () => tracer.sweepStats(),
