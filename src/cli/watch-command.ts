@@ -2,7 +2,11 @@
 import { matchesFilter } from '../events/event-filter.js';
 import { startLiveSession } from '../live/live-session.js';
 import { openJsonLines } from '../output/json-lines.js';
-import { toEventRecord, toLostRecord } from '../output/event-record.js';
+import { toLostRecord } from '../output/event-record.js';
+import { eventLineMaker } from '../output/event-line.js';
+import type { SockEvent } from '../events/sock-event.js';
+import type { RunningSource } from '../source/event-source.js';
+import { kindMask } from '../events/event-filter.js';
 import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js';
 import { sampleWallClock } from '../source/monotonic-clock.js';
 import { describeHooks, describeStats, status } from './stderr-status.js';
@@ -15,20 +19,29 @@ export async function watchCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${WATCH_USAGE}\n`);
     return 0;
   }
-  const out = openJsonLines(1);
-  const clock = sampleWallClock();
+  // A backed-up stdout pauses the source: events then wait, or are dropped and counted, in the kernel.
+  let source: RunningSource | undefined;
+  const out = openJsonLines(1, { onBackedUp: () => source?.pause(), onDrained: () => source?.resume() });
+  const lineOf = eventLineMaker(sampleWallClock());
+  const wanted = (e: SockEvent) => (matchesFilter(e, options.filter) ? lineOf(e) : null);
   let sourceError: Error | undefined;
   const stopRequested = new AbortController();
 
   const session = await startLiveSession(
     {
-      source: { ringBytes: options.ringBytes, hooks: options.hooks, backend: options.backend },
+      source: {
+        ringBytes: options.ringBytes,
+        hooks: options.hooks,
+        backend: options.backend,
+        // Kinds nobody prints stay in the kernel, unless the summary's core needs every event.
+        ...(options.summarySeconds === undefined ? { emitKinds: kindMask(options.filter.kinds) } : {}),
+      },
       core: options.core,
       trackState: options.summarySeconds !== undefined,
     },
     {
       onEvents(events) {
-        for (const e of events) if (matchesFilter(e, options.filter)) out.write(toEventRecord(e, clock));
+        out.writeBatch(events, wanted);
       },
       onLost(count, total) {
         out.warn(toLostRecord(count, total));
@@ -39,6 +52,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
       },
     },
   );
+  source = session.source;
   // Listen for signals before saying "watching", so a SIGTERM right after it is a clean stop.
   const stopped = waitForStop({ durationSeconds: options.durationSeconds, signal: stopRequested.signal });
   out.onReaderGone(() => stopRequested.abort());

@@ -3,6 +3,7 @@
  * and an impatient client misbehave. Checks the line contract end to end.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { startActor, stopAllActors } from '../support/actor.js';
@@ -117,4 +118,48 @@ describeKernel('socktrace watch (the CLI)', () => {
     expect(badThreshold.code).toBe(2);
     expect(badThreshold.stderr).toMatch(/--threshold: closeWaitAgeSeconds must be a number >= 0, got "soon"/);
   });
+
+  it('leaves a storm in the kernel while nobody reads its output: memory stays bounded, drops are counted', async () => {
+    const storm = startActor(['epipe-storm', '--seconds', '3'], { timeoutMs: 30_000 });
+    const { pid } = (await storm.ready) as { pid: number };
+    const child = spawn(process.execPath, [bin, 'watch', '--events', 'send_error', '--pid', String(pid), '--ring-bytes', '256K'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          if (stderr.includes('watching')) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`watch exited (${code}): ${stderr}`)));
+      });
+      // Nobody reads stdout yet: the pipe fills within the first few batches.
+      child.stdout.pause();
+      process.kill(pid, 'SIGUSR1');
+      const { errors } = (await storm.done) as { errors: number };
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]);
+      // Unbounded, the ~1.5 M lines this storm makes would be several hundred MB of buffered output.
+      expect(peakKiB).toBeLessThan(200 * 1024);
+
+      let stdout = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (d: string) => (stdout += d));
+      child.stdout.resume();
+      const closed = new Promise<number | null>((r) => child.on('close', r));
+      child.kill('SIGINT');
+      expect(await closed).toBe(0);
+      const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: string; event: string; count?: number });
+      const printed = lines.filter((l) => l.event === 'send_error').length;
+      const lost = Number(/stopped: \d+ events, (\d+) lost/.exec(stderr)![1]);
+      expect(lines.some((l) => l.level === 'warn' && l.event === 'lost')).toBe(true);
+      expect(lost).toBeGreaterThan(0);
+      expect(printed).toBeLessThanOrEqual(errors);
+      // Every error printed or counted lost (lost may also count other processes' errors).
+      expect(printed + lost).toBeGreaterThanOrEqual(errors);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 40_000);
 });

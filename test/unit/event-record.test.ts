@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeBatch } from '../../src/events/decode-batch.js';
 import { toEventRecord, toLostRecord } from '../../src/output/event-record.js';
 import { buildBatch } from '../support/record-builder.js';
+import { loadRecordedStream } from '../support/fixture-stream.js';
+import { eventLineMaker } from '../../src/output/event-line.js';
 
 const clock = { toEpochMs: (ns: bigint) => Number(ns / 1_000_000n) };
 
@@ -65,5 +67,31 @@ describe('the JSON line contract', () => {
 
   it('lost records carry the count and the running total', () => {
     expect(toLostRecord(5, 12, 0)).toEqual({ time: '1970-01-01T00:00:00.000Z', event: 'lost', count: 5, total: 12 });
+  });
+});
+
+describe('the hand-written event line', () => {
+  // Every event of both recordings, plus the odd ones: no socket, deferred, hostile and quoting names.
+  const recorded = ['sick-service', 'late-write-and-refused'].flatMap((name) => loadRecordedStream(name).events);
+  const odd = decodeBatch(
+    buildBatch([
+      { kind: 'rst_sent', reason: 1, flags: 1, sockId: 0n },
+      { kind: 'state_change', ownerPid: 5, oldState: 1, state: 8, flags: 8, ownerComm: 'a"b\\c' },
+      { kind: 'send_error', ownerPid: 6, err: 32, state: 8, ownerComm: Uint8Array.from([0x1b, 0x5b, 0x32, 0x4a, 0x0a, 0xe2, 0x80, 0xae, 0xff]), taskComm: '\u00e9t\u00e9' },
+      { kind: 'state_change', family: 6, local: ['2001:2::1', 443], peer: ['2001:2::2', 50000], oldState: 2, state: 1 },
+      { kind: 'recv_error', err: -1 },
+    ]),
+    5,
+  ).events;
+
+  it('is exactly JSON.stringify of the record with its level, for every event', () => {
+    const lineOf = eventLineMaker(clock);
+    const all = [...recorded, ...odd];
+    expect(all.length).toBeGreaterThan(100);
+    for (const e of all) {
+      const line = lineOf(e);
+      expect(line).toBe(`${JSON.stringify({ level: 'info', ...toEventRecord(e, clock) })}\n`);
+      expect(line.indexOf('\n')).toBe(line.length - 1); // one line, whatever the names hold
+    }
   });
 });

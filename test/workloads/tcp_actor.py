@@ -478,6 +478,43 @@ def cmd_client_connect_close(a):
     emit({"done": True, "count": len(locals_), "locals": locals_})
 
 
+def cmd_epipe_storm(a):
+    """Make a loopback connection, shut down its sending side, wait for SIGUSR1 (so a tracer can
+    start first), then send() on it for --seconds.
+
+    Every send fails with EPIPE in the kernel's tcp_sendmsg: an error storm from one process on one
+    socket. Lines: ready (before the first send, with "local" and "peer");
+    {"done": true, "errors": N} where N counts the sends that failed with EPIPE (anything else is an error).
+    """
+    lsock = listen(a.host, 0)
+    client = connect(a.host, lsock.getsockname()[1])
+    server, _ = lsock.accept()
+    client.shutdown(socket.SHUT_WR)
+    go = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda *_: go.set())
+    emit({"ready": True, "pid": os.getpid(), "local": addr(client.getsockname()), "peer": addr(client.getpeername())})
+    set_phase("waiting for SIGUSR1")
+    while not go.wait(0.05):
+        pass
+    set_phase("storming")
+    extend_deadline(a.seconds)
+    errors = 0
+    end = time.monotonic() + a.seconds
+    send = client.send
+    while time.monotonic() < end:
+        for _ in range(256):
+            try:
+                send(b"x", socket.MSG_NOSIGNAL)
+            except BrokenPipeError:
+                errors += 1
+                continue
+            raise ActorError("a send succeeded on a shut-down socket", errors=errors)
+    emit({"done": True, "errors": errors})
+    server.close()
+    client.close()
+    lsock.close()
+
+
 # ---------------------------------------------------------------------------
 # CLI
 
@@ -555,6 +592,11 @@ def build_parser():
 
     client("client-hold", cmd_client_hold, "send hello, read until RST or FIN")
     client("client-closed-port", cmd_client_closed_port, "connect to a port with no listener")
+
+    sp = sub.add_parser("epipe-storm", parents=[common], help="send() on a shut-down socket for --seconds (EPIPE each time)")
+    sp.add_argument("--host", default="127.0.0.1", help="loopback address to use (default 127.0.0.1)")
+    sp.add_argument("--seconds", type=pos_float, default=1.0)
+    sp.set_defaults(func=cmd_epipe_storm)
 
     sp = client("client-connect-close", cmd_client_connect_close, "connect and close N times")
     sp.add_argument("--count", type=pos_int, default=1)
