@@ -34,6 +34,10 @@ export interface BpftraceSourceOptions {
 
 /** How long bpftrace may take, after stop, to deliver what its buffers hold. */
 const STOP_DRAIN_MS = 10_000;
+/** How long stop() waits for each busy CPU's next heartbeat (ten a second on a CPU that runs). */
+const STOP_HEARTBEAT_MS = 500;
+/** A CPU without a heartbeat for this long is idle: stop() does not wait for it. */
+const STOP_IDLE_CPU_MS = 300;
 
 export class BpftraceError extends Error {
   readonly code = 'ERR_SOCKTRACE_BPFTRACE';
@@ -89,6 +93,10 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   // Event lines received (filtered or not), and the script's own count of those it produced, which
   // it prints at exit: the difference is what was dropped without a lost-report.
   let received = 0;
+  // Heartbeats per CPU, and a waiter stop() sets to learn when each CPU has beaten again.
+  const beats = new Map<number, number>();
+  const lastBeatAt = new Map<number, number>();
+  let onBeat: (() => void) | null = null;
   let sent: number | undefined;
   // Losses three ways: bpftrace's lost-event reports, the reckoning at exit, and program runs the
   // kernel skipped (tracepoint programs do not nest on a CPU), which produced no line at all. A
@@ -163,7 +171,11 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
         sent ??= parsed.count; // END prints it; bpftrace then prints its maps, the cleared count as 0
 
       } else if (parsed.type === 'heartbeat') {
-        // only there to make each CPU's perf buffer report its drops promptly
+        // Makes each CPU's perf buffer report its drops promptly, and tells stop() when a CPU's buffer
+        // has delivered everything written into it before.
+        beats.set(parsed.cpu, (beats.get(parsed.cpu) ?? 0) + 1);
+        lastBeatAt.set(parsed.cpu, Date.now());
+        onBeat?.();
       } else if (parsed.type === 'attached') {
         // not yet: see 'tick'
       } else if (parsed.type !== 'ignored') {
@@ -209,14 +221,37 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     closeWaitDelayMs: 0,
     rstReasons,
   };
+  const everyBusyCpuBeatsAgain = () =>
+    new Promise<void>((resolve) => {
+      // A CPU silent for a while is idle (its timer does not fire there): what it wrote before was read
+      // long ago. The others are waited for, a few heartbeats at most.
+      const now = Date.now();
+      const busy = [...lastBeatAt].filter(([, at]) => now - at < STOP_IDLE_CPU_MS).map(([cpu]) => cpu);
+      const before = new Map(busy.map((cpu) => [cpu, beats.get(cpu) ?? 0]));
+      const done = () => {
+        clearTimeout(timer);
+        onBeat = null;
+        resolve();
+      };
+      const timer = setTimeout(done, STOP_HEARTBEAT_MS);
+      onBeat = () => {
+        if ([...before].every(([cpu, n]) => (beats.get(cpu) ?? 0) > n)) done();
+      };
+      onBeat();
+      void exited.then(done);
+    });
   let final: Promise<SourceStats> | undefined;
   return {
     info,
     stats: () => ({ ...stats }),
     stop() {
       final ??= (async () => {
-        stopping = true;
         child.stdout!.resume(); // a paused consumer still gets what bpftrace delivers at exit
+        // bpftrace exits on SIGTERM without reading its perf buffers again: what the probes wrote just
+        // before would be lost (and counted). A CPU's next heartbeat comes after everything that CPU
+        // wrote before it, so once every busy CPU has beaten again, what happened before stop() is here.
+        await everyBusyCpuBeatsAgain();
+        stopping = true;
         readMisses(); // while bpftrace still holds its programs
         // bpftrace detaches, delivers what its perf buffers still hold, clears its maps (END) and
         // exits. A long backlog takes a while; one it cannot finish is cut, and said so, since

@@ -137,6 +137,18 @@ describeKernel('the bpftrace backend', () => {
     expect(stats.events + stats.lost).toBeGreaterThanOrEqual(200 * 12);
   });
 
+  it('delivers what happened just before stop, not only what bpftrace had printed by then', async () => {
+    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500']);
+    const { pid } = (await storm.ready) as { pid: number };
+    const trace = await startBpftraceTrace({ emitKinds: 1 << 4 }); // send errors only
+    process.kill(pid, 'SIGUSR1');
+    const { errors } = (await storm.done) as { errors: number };
+    const stats = await trace.stop(); // at once: the last sends are still in bpftrace's buffers
+    const delivered = trace.events.filter((e) => e.kind === 'send_error' && e.owner?.pid === pid).length;
+    expect(delivered).toBe(errors);
+    expect(stats.lost).toBe(0);
+  });
+
   it('takes bpftrace down with a SIGKILLed socktrace, leaving nothing attached', async () => {
     const before = await bpftracePids();
     const child = spawn(process.execPath, [bin, 'watch', '--backend', 'bpftrace'], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -170,7 +182,7 @@ describeKernel('the bpftrace backend', () => {
       let out = '';
       let err = '';
       child.stderr.on('data', (d) => (err += d));
-      const exited = new Promise<number | null>((r) => child.on('exit', r));
+      const exited = new Promise<number | null>((r) => child.on('close', r)); // output read to its end
       await new Promise<void>((resolve, reject) => {
         child.stdout.on('data', (d) => {
           out += d;

@@ -499,10 +499,16 @@ def cmd_epipe_storm(a):
     set_phase("storming")
     extend_deadline(a.seconds)
     errors = 0
-    end = time.monotonic() + a.seconds
+    start = time.monotonic()
+    end = start + a.seconds
     send = client.send
+    burst = 256 if a.rate == 0 else max(1, min(256, int(a.rate / 1000)))
     while time.monotonic() < end:
-        for _ in range(256):
+        if a.rate > 0:  # paced: wait until this burst is due
+            due = start + errors / a.rate
+            if due > time.monotonic():
+                time.sleep(due - time.monotonic())
+        for _ in range(burst):
             try:
                 send(b"x", socket.MSG_NOSIGNAL)
             except BrokenPipeError:
@@ -596,6 +602,7 @@ def build_parser():
     sp = sub.add_parser("epipe-storm", parents=[common], help="send() on a shut-down socket for --seconds (EPIPE each time)")
     sp.add_argument("--host", default="127.0.0.1", help="loopback address to use (default 127.0.0.1)")
     sp.add_argument("--seconds", type=pos_float, default=1.0)
+    sp.add_argument("--rate", type=nonneg_float, default=0.0, help="sends per second, 0 = as fast as possible (default)")
     sp.set_defaults(func=cmd_epipe_storm)
 
     sp = client("client-connect-close", cmd_client_connect_close, "connect and close N times")
