@@ -69,9 +69,11 @@ export const TRACERS = {
 
 /**
  * Starts a socktrace command; `ready` resolves once it is attached. stop() ends it and returns its output.
- * `extraArgs` go after the tracer's own; `stdout` replaces where its standard output goes.
+ * `extraArgs` go after the tracer's own; `stdout` replaces where its standard output goes ('pipe': the
+ * caller reads `stdout` itself, and it is not kept).
  */
 export function startTracer(name, { extraArgs = [], stdout } = {}) {
+  const callerReads = stdout === 'pipe';
   const spec = TRACERS[name];
   const [file, ...argv] = spec.command ?? [process.execPath, join(root, 'bin', 'socktrace.js'), ...spec.args, ...extraArgs];
   const child = spawn(file, argv, {
@@ -82,7 +84,7 @@ export function startTracer(name, { extraArgs = [], stdout } = {}) {
   const ready = new Promise((resolve, reject) => {
     const check = () => spec.ready(out, err) && resolve();
     // A peer's output is only drained (kept short): what it costs is what it does, not our memory.
-    child.stdout?.on('data', (d) => ((out = spec.command ? (out + d).slice(-4096) : out + d), check()));
+    if (!callerReads) child.stdout?.on('data', (d) => ((out = spec.command ? (out + d).slice(-4096) : out + d), check()));
     child.stderr.on('data', (d) => ((err += d), check()));
     child.on('exit', (code) => reject(new Error(`${name} exited early (${code}): ${err}`)));
   });
@@ -91,7 +93,7 @@ export function startTracer(name, { extraArgs = [], stdout } = {}) {
       child.on('exit', () => resolve({ out, err }));
       child.kill('SIGINT');
     });
-  return { ready, stop, pid: child.pid };
+  return { ready, stop, pid: child.pid, stdout: callerReads ? child.stdout : null };
 }
 
 /** events and losses, from watch's last stderr line or the daemon's last log record */

@@ -75,6 +75,8 @@ int main(int argc, char** argv) {
   }
 
   long errors = 0;
+  int burst = rate > 0 && rate < 64000 ? (int)(rate / 1000) : 64;
+  if (burst < 1) burst = 1;
   double start = now(), end = start + seconds, t = start;
   while (t < end) {
     if (rate > 0) { /* paced: wait until this batch is due */
@@ -85,8 +87,9 @@ int main(int argc, char** argv) {
         nanosleep(&ts, NULL);
       }
     }
-    // 64 sends between clock reads: the clock is not free, and the pacing stays fine-grained.
-    for (int i = 0; i < 64; i++) {
+    // Up to 64 sends between clock reads (the clock is not free), fewer at low rates so that the
+    // pacing stays fine-grained: one send a millisecond or less between reads.
+    for (int i = 0; i < burst; i++) {
       if (send(client, "x", 1, MSG_NOSIGNAL) >= 0) {
         fprintf(stderr, "error-storm: a send succeeded on a shut-down socket\n");
         return 1;

@@ -14,10 +14,10 @@
 //                              [--rates 50000,100000,200000,300000,500000,750000,1000000] [--step-seconds 3]
 // (--rates "" skips the paced climb)
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { buildBenchProgram, startTracer, tracerCounts } from './churn-harness.mjs';
+import { startGenerator } from './storm-generator.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -45,23 +45,6 @@ for (const c of consumers) if (!['watch', 'daemon'].includes(c)) fail(`unknown c
 const METRICS = '127.0.0.1:19637';
 const bin = buildBenchProgram('error-storm');
 
-/** Starts the generator; resolves with its pid and a go() that starts the storm and resolves with its counts. */
-async function startGenerator(stormSeconds, rate) {
-  const child = spawn('taskset', ['-c', '0', bin, String(stormSeconds), String(rate)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  const first = await lines.next();
-  if (first.done) throw new Error('the generator exited before setting up its connection');
-  const { pid } = JSON.parse(first.value);
-  const go = async () => {
-    child.stdin.end('x');
-    const result = await lines.next();
-    const [code] = await once(child, 'exit');
-    if (result.done || code !== 0) throw new Error(`the generator failed (exit ${code})`);
-    return JSON.parse(result.value);
-  };
-  return { pid, go };
-}
-
 async function metricValue(name, labels = '') {
   const response = await fetch(`http://${METRICS}/metrics`);
   const text = await response.text();
@@ -86,7 +69,7 @@ async function settledDaemonCounts() {
 
 /** One storm under one consumer: generated, delivered, lost, and what none of them explains. */
 async function storm(backend, consumer, stormSeconds, rate) {
-  const generator = await startGenerator(stormSeconds, rate);
+  const generator = await startGenerator(bin, stormSeconds, rate);
   let counter;
   let tracer;
   if (consumer === 'watch') {
