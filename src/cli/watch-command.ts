@@ -21,7 +21,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
   }
   // A backed-up stdout pauses the source: events then wait, or are dropped and counted, in the kernel.
   let source: RunningSource | undefined;
-  const out = openJsonLines(1, { onBackedUp: () => source?.pause(), onDrained: () => source?.resume() });
+  const out = openJsonLines(process.stdout, { onBackedUp: () => source?.pause(), onDrained: () => source?.resume() });
   const lineOf = eventLineMaker(sampleWallClock());
   const wanted = (e: SockEvent) => (matchesFilter(e, options.filter) ? lineOf(e) : null);
   let sourceError: Error | undefined;

@@ -1,15 +1,17 @@
 /**
- * One JSON object per line through pino's asynchronous destination (sonic-boom): lines leave in order,
- * a batch of events in one write, off the event path. Every line carries pino's level label ("info";
- * "warn" for losses) and no pid or hostname keys: the rest of the line is the record.
+ * One JSON object per line on standard output, a batch of events in one write. Every line carries a
+ * pino-style level label ("info"; "warn" for losses) and no pid or hostname keys: the rest of the line
+ * is the record.
  *
- * The destination only buffers so much: once a write leaves it backed up (a slow reader, a full pipe),
+ * Lines go through Node's own stdout stream: on a pipe, libuv waits for it to become writable (epoll),
+ * where a writer of its own would have to poll — Node leaves a stdout pipe non-blocking, and pino's
+ * destination retries a full one only every 100 ms, which capped `watch | consumer` at a few MB/s.
+ *
+ * The stream only buffers so much: once a write leaves it backed up (a slow reader, a full pipe),
  * `onBackedUp` is told, and `onDrained` once it has written everything. The caller pauses its source in
  * between, so backpressure ends in the kernel's ring buffer, where drops are counted, and not in an
  * ever-growing buffer here.
  */
-import { pino } from 'pino';
-
 export interface JsonLines {
   /** One record as a line. */
   write(record: object): void;
@@ -17,7 +19,7 @@ export interface JsonLines {
   warn(record: object): void;
   /** Lines made by `toLine` (null: leave the item out), all in one write. */
   writeBatch<T>(items: readonly T[], toLine: (item: T) => string | null): void;
-  /** Flushes what is buffered; resolves when it reached the file descriptor. */
+  /** Resolves once everything written so far has reached the file descriptor. */
   close(): Promise<void>;
   /** Set when the reader went away (EPIPE): there is no one left to write for. */
   readonly closedByReader: boolean;
@@ -32,36 +34,29 @@ export interface Backpressure {
 /** Bytes buffered before the writer counts as backed up: a few batches' worth of lines. */
 const HIGH_WATER_BYTES = 4 << 20;
 
-export function openJsonLines(fd = 1, backpressure?: Backpressure): JsonLines {
-  const destination = pino.destination({ dest: fd, sync: false, contentMode: 'buffer', minLength: 0, maxWrite: 1 << 20 });
+export function openJsonLines(stream: NodeJS.WriteStream = process.stdout, backpressure?: Backpressure): JsonLines {
   let readerGone = false;
   let backedUp = false;
   const readerGoneCallbacks: (() => void)[] = [];
-  destination.on('error', (error: NodeJS.ErrnoException) => {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
     readerGone = true;
     for (const cb of readerGoneCallbacks) cb();
   });
-  destination.on('drain', () => {
+  stream.on('drain', () => {
     if (!backedUp) return;
     backedUp = false;
     backpressure?.onDrained();
   });
 
-  // What was handed to the destination and not yet written (it reports each write).
-  let pending = 0;
-  destination.on('write', (n: number) => (pending -= n));
-
-  // Lines are encoded into one growing scratch buffer and copied out once per batch (the destination
-  // keeps what it is given until written, so the scratch cannot be handed over).
+  // Lines are encoded into one growing scratch buffer and copied out once per batch (the stream keeps
+  // what it is given until written, so the scratch cannot be handed over).
   let scratch = Buffer.allocUnsafe(1 << 20);
   const send = (bytes: Buffer) => {
     if (readerGone || bytes.length === 0) return;
-    pending += bytes.length;
-    // In contentMode 'buffer' sonic-boom takes Buffers, which its types do not say.
-    (destination as unknown as { write(bytes: Buffer): boolean }).write(bytes);
-    // sonic-boom's own mark is 16 KiB; ours lets a few batches queue before the source is paused.
-    if (!backedUp && pending > HIGH_WATER_BYTES) {
+    stream.write(bytes);
+    // The stream's own mark is 16 KiB; ours lets a few batches queue before the source is paused.
+    if (!backedUp && stream.writableLength > HIGH_WATER_BYTES) {
       backedUp = true;
       backpressure?.onBackedUp();
     }
@@ -102,10 +97,14 @@ export function openJsonLines(fd = 1, backpressure?: Backpressure): JsonLines {
     },
     close() {
       return new Promise((resolve) => {
-        if (readerGone) return resolve();
-        destination.once('close', () => resolve());
-        destination.once('error', () => resolve());
-        destination.end();
+        if (readerGone || stream.writableLength === 0) return resolve();
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('error', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('error', done);
       });
     },
   };
