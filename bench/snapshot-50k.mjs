@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Inventory at scale: `socktrace snapshot` with 50 000 sockets in CLOSE_WAIT (and their 50 000 client
-// ends in FIN_WAIT2), its wall time and peak resident memory, and the live core's memory per tracked
-// socket, measured in one run.
+// ends in FIN_WAIT2), its wall time and peak resident memory, the live core's heap per tracked socket,
+// and a running daemon's resident memory per tracked socket, measured in one run.
 //
 //   node bench/snapshot-50k.mjs [--connections 50000] [--runs 3]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -37,12 +38,54 @@ function spawnSyncTimed(argv) {
   return result.stderr;
 }
 
+const bin = join(root, 'bin', 'socktrace.js');
+const METRICS = '127.0.0.1:19638';
+const residentKiB = (pid) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function trackedSockets() {
+  const text = await (await fetch(`http://${METRICS}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith('socktrace_sockets{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+}
+
+// The daemon's resident memory per tracked socket: started before the farm, measured once settled
+// without it and again once it tracks every farm socket (learned from events and its reconciliation).
+const daemon = spawn(process.execPath, [bin, 'daemon', '--metrics', METRICS], { stdio: ['ignore', 'pipe', 'inherit'] });
+daemon.stdout.resume();
+for (let i = 0; ; i++) {
+  await sleep(500);
+  try {
+    await trackedSockets();
+    break;
+  } catch (error) {
+    if (i > 60) throw new Error(`the daemon did not serve metrics on ${METRICS}: ${error.message}`);
+  }
+}
+await sleep(3000);
+const daemonBefore = { kib: residentKiB(daemon.pid), sockets: await trackedSockets() };
+
 const farm = spawn('python3', [join(root, 'bench', 'close-wait-farm.py'), String(connections)], { stdio: ['pipe', 'pipe', 'inherit'] });
 const started = Date.now();
 const ready = JSON.parse(await new Promise((resolve) => createInterface({ input: farm.stdout }).once('line', resolve)));
 console.log(`farm: ${ready.connections} connections in CLOSE_WAIT (server pids ${ready.servers.join(' ')}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-const bin = join(root, 'bin', 'socktrace.js');
+let daemonAfter;
+for (let waited = 0; ; waited += 1000) {
+  const sockets = await trackedSockets();
+  if (sockets >= daemonBefore.sockets + 2 * connections || waited > 90_000) {
+    await sleep(5000); // let the heap settle after the burst of events
+    daemonAfter = { kib: residentKiB(daemon.pid), sockets: await trackedSockets() };
+    break;
+  }
+  await sleep(1000);
+}
+daemon.kill('SIGTERM');
+await new Promise((r) => daemon.on('exit', r));
+const daemonPerSocket = ((daemonAfter.kib - daemonBefore.kib) * 1024) / Math.max(1, daemonAfter.sockets - daemonBefore.sockets);
+console.log(
+  `daemon: ${daemonBefore.sockets} sockets tracked in ${(daemonBefore.kib / 1024).toFixed(0)} MiB resident, ` +
+    `${daemonAfter.sockets} in ${(daemonAfter.kib / 1024).toFixed(0)} MiB: ${daemonPerSocket.toFixed(0)} bytes per socket`,
+);
+
 const rows = [];
 try {
   const json = JSON.parse(execFileSync(process.execPath, [bin, 'snapshot', '--json'], { encoding: 'utf8', maxBuffer: 1 << 30 }));
@@ -80,6 +123,8 @@ try {
       snapshot_table_peak_rss_mib: Math.round(median(rows.filter((r) => r.mode === 'table').map((r) => r.maxRssMiB))),
       node_baseline_rss_mib: Math.round(empty.maxRssMiB),
       core_heap_bytes_per_socket: Math.round(perSocket),
+      daemon_resident_bytes_per_socket: Math.round(daemonPerSocket),
+      daemon_tracked_sockets: daemonAfter.sockets,
       core_sockets: withCore.sockets,
     }),
   );
