@@ -9,7 +9,19 @@ import { layoutColumns, PROCESS_COLUMNS } from '../../src/top/top-columns.js';
 import { buildTopSnapshot, type TopSnapshot } from '../../src/top/top-snapshot.js';
 
 const T0 = 1_800_000_000_000;
-const tick = () => new Promise((r) => setTimeout(r, 30));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The frames the shown app rendered so far (ink-testing-library keeps them all). */
+let frames: readonly string[] = [];
+/**
+ * Lets ink take a key (or a new snapshot) and render it: waits for a new frame, then a moment more.
+ * A fixed sleep was too short on a loaded machine; what renders nothing new waits out the 1 s bound.
+ */
+async function tick(): Promise<void> {
+  const seen = frames.length;
+  const deadline = Date.now() + 1000;
+  while (frames.length <= seen && Date.now() < deadline) await sleep(5);
+  await sleep(5);
+}
 
 function sock(n: number, over: Partial<InventorySocket>): InventorySocket {
   return {
@@ -58,6 +70,7 @@ afterEach(() => {
 function show(snapshot: TopSnapshot) {
   const app = render(<TopApp snapshot={snapshot} />);
   unmount = app.unmount;
+  frames = app.frames;
   return app;
 }
 
