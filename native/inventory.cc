@@ -6,6 +6,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -165,6 +166,11 @@ Napi::Value Inventory(const Napi::CallbackInfo& info) {
       errors.Set(errors.Length(), e);
     }
   }
+  // The dumps were allocated in the per-namespace threads' malloc arenas, which keep freed memory: a
+  // daemon taking an inventory of 100 000 sockets every 15 s would hold megabytes more each time.
+  dumps.clear();
+  dumps.shrink_to_fit();
+  malloc_trim(0);
   Napi::Object result = Napi::Object::New(env);
   result.Set("buffer", buffer);
   result.Set("count", Napi::Number::New(env, static_cast<double>(count)));

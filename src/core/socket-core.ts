@@ -59,19 +59,18 @@ export class SocketCore {
     const at = inventory.takenAtMs;
     this.processes.clear();
     for (const p of inventory.processes) this.processes.set(p.pid, p);
-    const seen = new Set<string>();
+    // Runs over every socket each reconcile: it allocates only for what changed (a daemon's resident
+    // memory follows the peaks of this garbage).
     for (const s of inventory.sockets) {
-      seen.add(s.sock);
-      const owners = s.owners.map((pid) => ({ pid, comm: this.processes.get(pid)?.comm ?? '' }));
       const since = at - (s.ageLowerBoundMs ?? 0);
       const known = this.sockets.get(s.sock);
       if (known) {
         if (known.state !== s.state) this.enterState(known, s.state, since, true);
-        if (owners.length > 0) known.owners = owners;
+        if (s.owners.length > 0 && !this.sameOwners(known.owners, s.owners)) known.owners = this.ownerRefs(s.owners);
         known.lastSeenMs = Math.max(known.lastSeenMs, at);
         continue;
       }
-      const tracked = newTrackedSocket(s, s.state, since, at, owners);
+      const tracked = newTrackedSocket(s, s.state, since, at, this.ownerRefs(s.owners));
       if (s.state === 'CLOSE_WAIT') {
         tracked.peerClosedAtMs = since;
         tracked.peerCloseIsLowerBound = true;
@@ -79,12 +78,27 @@ export class SocketCore {
       this.sockets.set(s.sock, tracked);
       if (s.state === 'LISTEN') this.addListener(tracked);
     }
-    for (const [sock, tracked] of [...this.sockets.entries()]) {
-      if (seen.has(sock) || tracked.lastSeenMs >= at) continue;
+    // Every socket of the inventory was seen at `at` (or later, by an event): the rest are gone.
+    const gone: TrackedSocket[] = [];
+    for (const tracked of this.sockets.values()) if (tracked.lastSeenMs < at) gone.push(tracked);
+    for (const tracked of gone) {
       this.forget(tracked);
       // Gone without an event saying so: missed or lost events (a destroy still in flight is not counted).
       if (tracked.lastSeenMs < at - RECONCILE_GRACE_MS) this.reconciledAway++;
     }
+  }
+
+  private ownerRefs(pids: readonly number[]): OwnerRef[] {
+    return pids.map((pid) => ({ pid, comm: this.processes.get(pid)?.comm ?? '' }));
+  }
+
+  /** Same pids in the same order, and the names still those of the processes now. */
+  private sameOwners(refs: readonly OwnerRef[], pids: readonly number[]): boolean {
+    if (refs.length !== pids.length) return false;
+    for (let i = 0; i < pids.length; i++) {
+      if (refs[i]!.pid !== pids[i] || refs[i]!.comm !== (this.processes.get(pids[i]!)?.comm ?? '')) return false;
+    }
+    return true;
   }
 
   /** Updates what is known of processes (fd counts move) without a full inventory. */

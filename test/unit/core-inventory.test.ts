@@ -93,6 +93,24 @@ describe('the core seeded from an inventory', () => {
     expect(c1.stateAgeIsLowerBound).toBe(false); // the event's exact time survives the inventory
   });
 
+  it('follows owners and names across inventories, and forgets sockets no longer there', () => {
+    const core = new SocketCore(coreConfig());
+    core.applyInventory(inventory([sock({ sock: 'b1' }), sock({ sock: 'b2', owners: [100, 101] })], [proc({ pid: 100 }), proc({ pid: 101, comm: 'worker' })]));
+    const ownersOf = (id: string) => core.socketViews(T0).find((v) => v.sock === id)?.procs;
+    expect(ownersOf('b2')).toEqual([{ pid: 100, comm: 'api' }, { pid: 101, comm: 'worker' }]);
+    // Later: 100 renamed itself, b2 passed to 101 alone, b1 closed without an event.
+    core.applyInventory(
+      inventory([sock({ sock: 'b2', owners: [101] }), sock({ sock: 'b3', owners: [100] })], [proc({ pid: 100, comm: 'api-v2' }), proc({ pid: 101, comm: 'worker' })], T0 + 60_000),
+    );
+    expect(ownersOf('b1')).toBeUndefined();
+    expect(ownersOf('b2')).toEqual([{ pid: 101, comm: 'worker' }]);
+    expect(ownersOf('b3')).toEqual([{ pid: 100, comm: 'api-v2' }]);
+    expect(core.summarize(T0 + 60_000).totals.reconciledAway).toBe(1);
+    // Same owners again, renamed: the name follows.
+    core.applyInventory(inventory([sock({ sock: 'b3', owners: [100] })], [proc({ pid: 100, comm: 'api-v3' })], T0 + 120_000));
+    expect(ownersOf('b3')).toEqual([{ pid: 100, comm: 'api-v3' }]);
+  });
+
   it('warns about fd pressure, critically near the limit', () => {
     const core = new SocketCore();
     core.applyInventory(inventory([], [proc({ pid: 7, fds: 850, fdLimit: 1000 }), proc({ pid: 8, fds: 990, fdLimit: 1000 }), proc({ pid: 9, fds: 10 })]));
