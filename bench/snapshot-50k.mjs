@@ -47,6 +47,14 @@ async function trackedSockets() {
   return text.split('\n').filter((l) => l.startsWith('socktrace_sockets{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 }
 
+// A previous run's sockets linger in TIME_WAIT for a minute: the baseline waits for them to go.
+for (let waited = 0; waited < 70_000; waited += 2000) {
+  const timeWait = Number(/timewait (\d+)/.exec(execFileSync('ss', ['-s'], { encoding: 'utf8' }))?.[1] ?? 0);
+  if (timeWait < 1000) break;
+  if (waited === 0) console.log(`waiting for ${timeWait} TIME_WAIT sockets of an earlier run to expire`);
+  await sleep(2000);
+}
+
 // The daemon's resident memory per tracked socket: started before the farm, measured once settled
 // without it and again once it tracks every farm socket (learned from events and its reconciliation).
 const daemon = spawn(process.execPath, [bin, 'daemon', '--metrics', METRICS], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -68,22 +76,27 @@ const started = Date.now();
 const ready = JSON.parse(await new Promise((resolve) => createInterface({ input: farm.stdout }).once('line', resolve)));
 console.log(`farm: ${ready.connections} connections in CLOSE_WAIT (server pids ${ready.servers.join(' ')}) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-let daemonAfter;
-for (let waited = 0; ; waited += 1000) {
-  const sockets = await trackedSockets();
-  if (sockets >= daemonBefore.sockets + 2 * connections || waited > 90_000) {
-    await sleep(5000); // let the heap settle after the burst of events
-    daemonAfter = { kib: residentKiB(daemon.pid), sockets: await trackedSockets() };
-    break;
-  }
+for (let waited = 0; (await trackedSockets()) < daemonBefore.sockets + 2 * connections && waited < 90_000; waited += 1000) {
   await sleep(1000);
 }
+// Resident memory moves with each reconciliation (every 15 s) and collection: sampled each second
+// over 30 s, the median is what the daemon holds, the maximum its peaks.
+const samples = [];
+for (let i = 0; i < 30; i++) {
+  await sleep(1000);
+  samples.push(residentKiB(daemon.pid));
+}
+const trackedAfter = await trackedSockets();
 daemon.kill('SIGTERM');
 await new Promise((r) => daemon.on('exit', r));
-const daemonPerSocket = ((daemonAfter.kib - daemonBefore.kib) * 1024) / Math.max(1, daemonAfter.sockets - daemonBefore.sockets);
+samples.sort((a, b) => a - b);
+const perSocket = (kib) => ((kib - daemonBefore.kib) * 1024) / Math.max(1, trackedAfter - daemonBefore.sockets);
+const daemonPerSocket = perSocket(samples[Math.floor(samples.length / 2)]);
+const daemonPeakPerSocket = perSocket(samples.at(-1));
 console.log(
-  `daemon: ${daemonBefore.sockets} sockets tracked in ${(daemonBefore.kib / 1024).toFixed(0)} MiB resident, ` +
-    `${daemonAfter.sockets} in ${(daemonAfter.kib / 1024).toFixed(0)} MiB: ${daemonPerSocket.toFixed(0)} bytes per socket`,
+  `daemon: ${daemonBefore.sockets} sockets tracked in ${(daemonBefore.kib / 1024).toFixed(0)} MiB resident; ${trackedAfter} in ` +
+    `${(samples[Math.floor(samples.length / 2)] / 1024).toFixed(0)} MiB (median of 30 s), at most ${(samples.at(-1) / 1024).toFixed(0)} MiB: ` +
+    `${daemonPerSocket.toFixed(0)} bytes per socket (peaks ${daemonPeakPerSocket.toFixed(0)})`,
 );
 
 const rows = [];
@@ -124,7 +137,8 @@ try {
       node_baseline_rss_mib: Math.round(empty.maxRssMiB),
       core_heap_bytes_per_socket: Math.round(perSocket),
       daemon_resident_bytes_per_socket: Math.round(daemonPerSocket),
-      daemon_tracked_sockets: daemonAfter.sockets,
+      daemon_resident_peak_bytes_per_socket: Math.round(daemonPeakPerSocket),
+      daemon_tracked_sockets: trackedAfter,
       core_sockets: withCore.sockets,
     }),
   );

@@ -133,6 +133,8 @@ Napi::Value Inventory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsArray())
     throw Napi::TypeError::New(env, "Expected first argument to be an array of { path, inode } namespaces");
+  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsArrayBuffer())
+    throw Napi::TypeError::New(env, "Expected the second argument, if any, to be an ArrayBuffer to reuse");
   Napi::Array list = info[0].As<Napi::Array>();
   std::vector<std::pair<std::string, unsigned int>> namespaces;
   for (uint32_t i = 0; i < list.Length(); i++) {
@@ -152,7 +154,16 @@ Napi::Value Inventory(const Napi::CallbackInfo& info) {
 
   size_t count = 0;
   for (const Dump& d : dumps) count += d.entries.size();
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, count * sizeof(socktrace_inventory_entry));
+  // A caller taking inventories over and over passes the last buffer back: refilled when it is large
+  // enough, rather than a new one each time that only a major GC would free (tens of MB with 100 000
+  // sockets, every reconciliation).
+  size_t needed = count * sizeof(socktrace_inventory_entry);
+  Napi::ArrayBuffer buffer;
+  if (info.Length() > 1 && info[1].IsArrayBuffer() && info[1].As<Napi::ArrayBuffer>().ByteLength() >= needed) {
+    buffer = info[1].As<Napi::ArrayBuffer>();
+  } else {
+    buffer = Napi::ArrayBuffer::New(env, needed + needed / 4);  // room to grow before the next new one
+  }
   auto* dest = static_cast<uint8_t*>(buffer.Data());
   Napi::Array errors = Napi::Array::New(env);
   for (size_t i = 0; i < dumps.size(); i++) {

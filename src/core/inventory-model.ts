@@ -43,3 +43,13 @@ export interface Inventory {
   /** Namespaces or processes that could not be read, and why (nothing is skipped silently). */
   problems: string[];
 }
+
+/**
+ * An inventory whose sockets are read as they are decoded (each pass anew), for consumers that apply
+ * each socket and let it go: a daemon reconciling 100 000 sockets never holds them all at once.
+ */
+export interface StreamedInventory extends Omit<Inventory, 'sockets'> {
+  sockets: Iterable<InventorySocket>;
+  /** How many sockets a pass yields. */
+  socketCount: number;
+}

@@ -9,7 +9,7 @@ import { ActivityCounters } from './activity-counters.js';
 import { BoundedMap } from './bounded-map.js';
 import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core-config.js';
 import { findFindings } from './findings.js';
-import type { Inventory, ProcessInfo } from './inventory-model.js';
+import type { Inventory, ProcessInfo, StreamedInventory } from './inventory-model.js';
 import { buildRollups } from './rollups.js';
 import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
 import type { ConnectionStory, CoreSummary, SocketView } from './summary-model.js';
@@ -25,6 +25,8 @@ export class SocketCore {
   readonly config: CoreConfig;
   readonly sockets: BoundedMap<string, TrackedSocket>;
   readonly processes = new Map<number, ProcessInfo>();
+  /** Per inventory: the one-owner list shared by every socket a process holds alone (see ownerRefs). */
+  private readonly soleOwners = new Map<number, OwnerRef[]>();
   readonly byProcess: BoundedMap<number, ActivityCounters>;
   readonly byPeer: BoundedMap<string, ActivityCounters>;
   readonly byProcessPeer: BoundedMap<string, ActivityCounters>;
@@ -55,12 +57,13 @@ export class SocketCore {
    * can vouch for as a lower bound; known ones take the inventory's state and owners; ones the
    * inventory no longer has, and no event touched since, are gone.
    */
-  applyInventory(inventory: Inventory): void {
+  applyInventory(inventory: Inventory | StreamedInventory): void {
     const at = inventory.takenAtMs;
     this.processes.clear();
     for (const p of inventory.processes) this.processes.set(p.pid, p);
     // Runs over every socket each reconcile: it allocates only for what changed (a daemon's resident
     // memory follows the peaks of this garbage).
+    this.soleOwners.clear();
     for (const s of inventory.sockets) {
       const since = at - (s.ageLowerBoundMs ?? 0);
       const known = this.sockets.get(s.sock);
@@ -88,7 +91,17 @@ export class SocketCore {
     }
   }
 
+  /**
+   * Owner lists for an inventory's sockets. A process's sockets mostly have it as their only owner: they
+   * share one list (a server with 100 000 sockets holds one, not 100 000), valid for this inventory.
+   */
   private ownerRefs(pids: readonly number[]): OwnerRef[] {
+    if (pids.length === 1) {
+      const pid = pids[0]!;
+      let sole = this.soleOwners.get(pid);
+      if (!sole) this.soleOwners.set(pid, (sole = [{ pid, comm: this.processes.get(pid)?.comm ?? '' }]));
+      return sole;
+    }
     return pids.map((pid) => ({ pid, comm: this.processes.get(pid)?.comm ?? '' }));
   }
 
@@ -189,7 +202,8 @@ export class SocketCore {
       return;
     }
     const s = this.trackedFor(e, at);
-    if (e.owner && !s.owners.some((o) => o.pid === e.owner!.pid)) s.owners.push({ pid: e.owner.pid, comm: e.owner.comm });
+    // Owner lists may be shared between sockets (see ownerRefs): replaced, never changed in place.
+    if (e.owner && !s.owners.some((o) => o.pid === e.owner!.pid)) s.owners = [...s.owners, { pid: e.owner.pid, comm: e.owner.comm }];
     s.lastSeenMs = Math.max(s.lastSeenMs, at);
 
     switch (e.kind) {

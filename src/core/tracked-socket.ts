@@ -44,6 +44,7 @@ export interface TrackedSocket {
   stateSinceMs: number;
   /** True when the kernel could not say when the state began (sockets older than socktrace). */
   stateSinceIsLowerBound: boolean;
+  /** May be shared with other sockets of the same inventory: replaced, never changed in place. */
   owners: OwnerRef[];
   /** When the peer's FIN arrived (CLOSE_WAIT began), if it did. */
   peerClosedAtMs: number | null;

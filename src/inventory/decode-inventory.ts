@@ -31,37 +31,48 @@ function ageLowerBound(state: string, view: DataView, base: number): number | nu
   return null;
 }
 
-export function decodeInventory(buffer: ArrayBuffer, count: number): InventorySocket[] {
-  const view = new DataView(buffer);
-  const bytes = new Uint8Array(buffer);
-  // A host's sockets share few IPv4 addresses: one string each (the core keeps them for every socket).
-  const v4 = new Map<number, string>();
-  const formatV4 = (at: number) => {
-    const key = view.getUint32(at, false);
-    let text = v4.get(key);
-    if (text === undefined) v4.set(key, (text = formatIPv4(bytes, at)));
-    return text;
-  };
-  const formatV6 = (at: number) => formatIPv6(bytes, at);
+/**
+ * The entries as sockets, decoded one at a time as they are read (each pass decodes anew): a caller
+ * that applies and drops each one never holds them all, so they die young instead of filling the heap.
+ */
+export function inventoryEntries(buffer: ArrayBuffer, count: number): Iterable<InventorySocket> {
   const n = Math.min(count, Math.floor(buffer.byteLength / INVENTORY_ENTRY_SIZE));
-  const sockets: InventorySocket[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const base = i * INVENTORY_ENTRY_SIZE;
-    const family = view.getUint16(base + F.family.offset, true);
-    const format = family === AF_INET ? formatV4 : formatV6;
-    const state = tcpStateName(view.getUint8(base + F.state.offset));
-    sockets[i] = {
-      sock: hex64(view, base + F.cookie.offset),
-      family: family === AF_INET ? 4 : 6,
-      netns: view.getUint32(base + F.netns.offset, true),
-      local: { addr: format(base + F.saddr.offset), port: view.getUint16(base + F.sport.offset, true) },
-      peer: { addr: format(base + F.daddr.offset), port: view.getUint16(base + F.dport.offset, true) },
-      state,
-      inode: view.getUint32(base + F.inode.offset, true),
-      uid: view.getUint32(base + F.uid.offset, true),
-      owners: [],
-      ageLowerBoundMs: ageLowerBound(state, view, base),
-    };
-  }
-  return sockets;
+  return {
+    *[Symbol.iterator]() {
+      const view = new DataView(buffer);
+      const bytes = new Uint8Array(buffer);
+      // A host's sockets share few IPv4 addresses: one string each (the core keeps them for every socket).
+      const v4 = new Map<number, string>();
+      const formatV4 = (at: number) => {
+        const key = view.getUint32(at, false);
+        let text = v4.get(key);
+        if (text === undefined) v4.set(key, (text = formatIPv4(bytes, at)));
+        return text;
+      };
+      const formatV6 = (at: number) => formatIPv6(bytes, at);
+      for (let i = 0; i < n; i++) {
+        const base = i * INVENTORY_ENTRY_SIZE;
+        const family = view.getUint16(base + F.family.offset, true);
+        const format = family === AF_INET ? formatV4 : formatV6;
+        const state = tcpStateName(view.getUint8(base + F.state.offset));
+        const socket: InventorySocket = {
+          sock: hex64(view, base + F.cookie.offset),
+          family: family === AF_INET ? 4 : 6,
+          netns: view.getUint32(base + F.netns.offset, true),
+          local: { addr: format(base + F.saddr.offset), port: view.getUint16(base + F.sport.offset, true) },
+          peer: { addr: format(base + F.daddr.offset), port: view.getUint16(base + F.dport.offset, true) },
+          state,
+          inode: view.getUint32(base + F.inode.offset, true),
+          uid: view.getUint32(base + F.uid.offset, true),
+          owners: [],
+          ageLowerBoundMs: ageLowerBound(state, view, base),
+        };
+        yield socket;
+      }
+    },
+  };
+}
+
+export function decodeInventory(buffer: ArrayBuffer, count: number): InventorySocket[] {
+  return Array.from(inventoryEntries(buffer, count));
 }

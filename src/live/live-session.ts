@@ -5,10 +5,10 @@
  * `reconcileSeconds` a fresh inventory corrects what lost events or TIME_WAIT expiry left behind.
  */
 import type { CoreConfig } from '../core/core-config.js';
-import type { Inventory } from '../core/inventory-model.js';
+import type { StreamedInventory } from '../core/inventory-model.js';
 import { SocketCore } from '../core/socket-core.js';
 import type { SockEvent } from '../events/sock-event.js';
-import { takeInventory } from '../inventory/take-inventory.js';
+import { takeStreamedInventory } from '../inventory/take-inventory.js';
 import type { RunningSource, SourceStats } from '../source/event-source.js';
 import { sampleWallClock } from '../source/monotonic-clock.js';
 import { startSource, type SourceOptions } from '../source/start-source.js';
@@ -35,7 +35,7 @@ export interface LiveSession {
   readonly seeded: number;
   readonly startupProblems: string[];
   /** A fresh inventory into the core (and the kernel's owner map); returns its problems. */
-  reconcile(): Inventory;
+  reconcile(): StreamedInventory;
   stop(): Promise<SourceStats>;
 }
 
@@ -44,15 +44,17 @@ export interface LiveSession {
  * missing (the bpftrace backend's reason to exist), processes are still read from /proc, and the
  * problem says what is not known.
  */
-function inventoryOrProcessesOnly(): { inventory: Inventory; hasSockets: boolean } {
+function inventoryOrProcessesOnly(): { inventory: StreamedInventory; hasSockets: boolean } {
   try {
-    return { inventory: takeInventory(), hasSockets: true };
+    // Streamed: seeding and the core each take a pass, and no pass holds every socket at once.
+    return { inventory: takeStreamedInventory(), hasSockets: true };
   } catch (error) {
     if (!(error instanceof BindingLoadError)) throw error;
     const scan = scanProcesses();
-    const inventory: Inventory = {
+    const inventory: StreamedInventory = {
       takenAtMs: Date.now(),
       sockets: [],
+      socketCount: 0,
       processes: scan.processes,
       problems: ['no socket inventory without the native addon: sockets opened before socktrace started are unknown, counts come from events'],
     };
@@ -61,7 +63,7 @@ function inventoryOrProcessesOnly(): { inventory: Inventory; hasSockets: boolean
 }
 
 /** Into the core: the whole inventory, or only the processes when sockets could not be read. */
-function applyTo(core: SocketCore, taken: { inventory: Inventory; hasSockets: boolean }): void {
+function applyTo(core: SocketCore, taken: { inventory: StreamedInventory; hasSockets: boolean }): void {
   if (taken.hasSockets) core.applyInventory(taken.inventory);
   else core.applyProcesses(taken.inventory.processes);
 }
@@ -71,7 +73,7 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
   const clock = sampleWallClock();
   const core = new SocketCore(options.core, (ns) => clock.toEpochMs(ns));
   // Room for every socket there is now, and then some, in the kernel's seed map.
-  const seedEntries = Math.max(65_536, Math.ceil(first.sockets.length * 1.5));
+  const seedEntries = Math.max(65_536, Math.ceil(first.socketCount * 1.5));
   const source = await startSource(
     { seedEntries, ...options.source },
     {

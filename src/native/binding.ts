@@ -134,7 +134,8 @@ export interface NativeBinding {
   Tracer: new (options?: NativeTracerOptions) => NativeTracer;
   recordLayout(): NativeRecordLayout;
   /** Every TCP socket in these network namespaces (sock_diag), synchronously. */
-  inventory(namespaces: NamespaceRef[]): NativeInventory;
+  /** `reuse`: a buffer from an earlier call, refilled if large enough (`buffer` may then be it). */
+  inventory(namespaces: NamespaceRef[], reuse?: ArrayBuffer): NativeInventory;
   inventoryLayout(): NativeInventoryLayout;
   /** For doctor: vmlinux BTF, tp_btf targets among `tracepoints`, ring buffer support. */
   kernelFacts(tracepoints: string[]): { btf: boolean; tpBtf: Record<string, boolean>; ringbuf: string };

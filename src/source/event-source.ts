@@ -1,7 +1,7 @@
 /** What every backend offers its consumers: typed events in order, losses counted, a clean stop. */
 import type { HookInfo, KernelFilter, SweepStats } from '../native/binding.js';
 import type { SockEvent } from '../events/sock-event.js';
-import type { Inventory } from '../core/inventory-model.js';
+import type { Inventory, StreamedInventory } from '../core/inventory-model.js';
 
 export interface SourceHandlers {
   /** Events in kernel order, a batch at a time. */
@@ -39,7 +39,7 @@ export interface RunningSource {
   /** Detaches, delivers every event produced before that, and resolves with the final counts. */
   stop(): Promise<SourceStats>;
   /** Tells the kernel side who owns sockets opened before it started; returns how many it took. */
-  seedOwners(inventory: Inventory): number;
+  seedOwners(inventory: Inventory | StreamedInventory): number;
   /** Changes, while running, which events cross from the kernel. */
   setFilter(filter: KernelFilter): void;
   /**

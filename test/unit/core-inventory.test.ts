@@ -111,6 +111,17 @@ describe('the core seeded from an inventory', () => {
     expect(ownersOf('b3')).toEqual([{ pid: 100, comm: 'api-v3' }]);
   });
 
+  it("keeps each socket's owners its own, though sockets of one process share their list", () => {
+    const core = new SocketCore(coreConfig());
+    core.applyInventory(inventory([sock({ sock: 'c1', inode: 0 }), sock({ sock: 'c2', inode: 0 })], [proc({ pid: 100 })]));
+    // A forked child writes on c1 only: c1 gains an owner, c2 does not.
+    const [e] = decodeBatch(buildBatch([{ kind: 'send_error', sockId: 0xc1n, ownerPid: 101, ownerComm: 'child', err: 32, state: 1 }]), 1).events;
+    core.applyEvents([e!]);
+    const procsOf = (id: string) => core.socketViews(T0).find((v) => v.sock === id)?.procs.map((p) => p.pid);
+    expect(procsOf('c1')).toEqual([100, 101]);
+    expect(procsOf('c2')).toEqual([100]);
+  });
+
   it('warns about fd pressure, critically near the limit', () => {
     const core = new SocketCore();
     core.applyInventory(inventory([], [proc({ pid: 7, fds: 850, fdLimit: 1000 }), proc({ pid: 8, fds: 990, fdLimit: 1000 }), proc({ pid: 9, fds: 10 })]));
