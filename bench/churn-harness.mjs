@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** Node flags for the socktrace processes under test (SOCKTRACE_NODE_FLAGS, space-separated). */
+export const NODE_FLAGS = process.env.SOCKTRACE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+
 /** Compiles bench/<name>.c into build/bench/<name> when the binary is missing or older. */
 export function buildBenchProgram(name = 'churn') {
   const src = join(root, 'bench', `${name}.c`);
@@ -75,7 +78,7 @@ export const TRACERS = {
 export function startTracer(name, { extraArgs = [], stdout } = {}) {
   const callerReads = stdout === 'pipe';
   const spec = TRACERS[name];
-  const [file, ...argv] = spec.command ?? [process.execPath, join(root, 'bin', 'socktrace.js'), ...spec.args, ...extraArgs];
+  const [file, ...argv] = spec.command ?? [process.execPath, ...NODE_FLAGS, join(root, 'bin', 'socktrace.js'), ...spec.args, ...extraArgs];
   const child = spawn(file, argv, {
     stdio: ['ignore', stdout ?? spec.stdout, 'pipe'],
   });

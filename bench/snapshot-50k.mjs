@@ -57,7 +57,7 @@ for (let waited = 0; waited < 70_000; waited += 2000) {
 
 // The daemon's resident memory per tracked socket: started before the farm, measured once settled
 // without it and again once it tracks every farm socket (learned from events and its reconciliation).
-const daemon = spawn(process.execPath, [bin, 'daemon', '--metrics', METRICS], { stdio: ['ignore', 'pipe', 'inherit'] });
+const daemon = spawn(process.execPath, [...(process.env.SOCKTRACE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), bin, 'daemon', '--metrics', METRICS], { stdio: ['ignore', 'pipe', 'inherit'] });
 daemon.stdout.resume();
 for (let i = 0; ; i++) {
   await sleep(500);
