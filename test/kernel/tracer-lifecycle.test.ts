@@ -139,7 +139,7 @@ describeKernel('tracer lifecycle', () => {
     expect(stats.events + stats.lost).toBeGreaterThan(3000);
   });
 
-  it('counts the owners a full owner table displaces, and displaces none when it is large enough', async () => {
+  it('counts the owners a full owner table displaces, and next to none when it is large enough', async () => {
     // 1200 connections held open at once: 2400 owned sockets, more than a 1024-slot table holds.
     const holdOpen = async (options: { ownerEntries?: number }) => {
       const trace = startTrace(options);
@@ -166,7 +166,9 @@ print(len(held), flush=True)`,
     const small = await holdOpen({ ownerEntries: 1024 });
     expect(small).toBeGreaterThanOrEqual(2400 - 1024);
     expect(small).toBeLessThanOrEqual(2400);
-    expect(await holdOpen({})).toBe(0);
+    // Sets are two-way: three sockets hashing to one set displace one even in a roomy table, and other
+    // sockets of the host (tests running beside this one) share it. Roomy means next to none.
+    expect(await holdOpen({})).toBeLessThanOrEqual(24);
   });
 
   it('prints a lost record (level warn) in watch output when the ring overflows', async () => {
