@@ -11,10 +11,10 @@
 
 namespace socktrace {
 
-BatchConsumer::BatchConsumer(int ring_map_fd, int lost_map_fd, size_t max_batch_records, int poll_millis,
+BatchConsumer::BatchConsumer(int ring_map_fd, int stats_map_fd, size_t max_batch_records, int poll_millis,
                              Deliver deliver, std::function<void()> detach)
     : ring_map_fd_(ring_map_fd),
-      lost_map_fd_(lost_map_fd),
+      stats_map_fd_(stats_map_fd),
       max_batch_records_(max_batch_records),
       poll_millis_(poll_millis),
       deliver_(std::move(deliver)),
@@ -48,20 +48,25 @@ int BatchConsumer::OnRecord(void* ctx, void* data, size_t size) {
   return 0;
 }
 
-uint64_t BatchConsumer::ReadLostTotal() {
+void BatchConsumer::ReadRingStats() {
   uint32_t key = 0;
-  if (bpf_map_lookup_elem(lost_map_fd_, &key, per_cpu_.data()) != 0) return lost_total_;
-  uint64_t total = 0;
-  for (uint64_t v : per_cpu_) total += v;
-  return total;
+  if (bpf_map_lookup_elem(stats_map_fd_, &key, per_cpu_.data()) != 0) return;
+  uint64_t lost = 0, submitted = 0;
+  for (const socktrace_ring_stats& cpu : per_cpu_) {
+    lost += cpu.lost;
+    submitted += cpu.submitted;
+  }
+  lost_total_ = lost;
+  submitted_total_ = submitted;
 }
 
 bool BatchConsumer::Flush(bool final, const std::string& error) {
-  lost_total_ = ReadLostTotal();
+  ReadRingStats();
   Batch& batch = *pending_;
   bool has_news = batch.records > 0 || lost_total_ != lost_delivered_ || final || !error.empty();
   if (!has_news) return true;
   batch.lost_total = lost_total_;
+  batch.submitted_total = submitted_total_;
   batch.malformed_total = malformed_total_;
   batch.final = final;
   batch.error = error;

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "socktrace_event.h"
+
 namespace socktrace {
 
 // What crosses to JavaScript in one call: many records, never one call per event.
@@ -16,6 +18,7 @@ struct Batch {
   std::vector<uint8_t> bytes;    // `records` socktrace_event records, back to back
   uint32_t records = 0;
   uint64_t lost_total = 0;       // failed ring-buffer reserves so far, summed over CPUs
+  uint64_t submitted_total = 0;  // records the programs submitted so far, summed over CPUs
   uint64_t malformed_total = 0;  // records of the wrong size so far (a mismatched BPF object)
   bool final = false;            // the last batch: everything the kernel produced before stop
   std::string error;             // set when consumption stopped on an error
@@ -27,7 +30,7 @@ class BatchConsumer {
   // JavaScript is gone. detach() removes the BPF links so the final drain sees every event there is.
   using Deliver = std::function<bool(std::unique_ptr<Batch>)>;
 
-  BatchConsumer(int ring_map_fd, int lost_map_fd, size_t max_batch_records, int poll_millis, Deliver deliver,
+  BatchConsumer(int ring_map_fd, int stats_map_fd, size_t max_batch_records, int poll_millis, Deliver deliver,
                 std::function<void()> detach);
   ~BatchConsumer();
 
@@ -43,11 +46,12 @@ class BatchConsumer {
 
  private:
   static int OnRecord(void* ctx, void* data, size_t size);
-  uint64_t ReadLostTotal();
+  // Sums the per-CPU ring stats into lost_total_ and submitted_total_ (unchanged if the read fails).
+  void ReadRingStats();
   bool Flush(bool final, const std::string& error = "");
 
   int ring_map_fd_;
-  int lost_map_fd_;
+  int stats_map_fd_;
   size_t max_batch_records_;
   int poll_millis_;
   Deliver deliver_;
@@ -57,10 +61,11 @@ class BatchConsumer {
   ring_buffer* ring_ = nullptr;
   std::unique_ptr<Batch> pending_;
   uint64_t lost_total_ = 0;
+  uint64_t submitted_total_ = 0;
   uint64_t lost_delivered_ = 0;
   uint64_t malformed_total_ = 0;
   bool delivery_failed_ = false;
-  std::vector<uint64_t> per_cpu_;
+  std::vector<socktrace_ring_stats> per_cpu_;
 };
 
 }  // namespace socktrace

@@ -350,7 +350,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   skel_->bss->owners_end_at_close = !HookAttached("tcp_destroy_sock");
 
   consumer_.reset(new BatchConsumer(
-      bpf_map__fd(skel_->maps.events), bpf_map__fd(skel_->maps.lost_events), options_.max_batch_records,
+      bpf_map__fd(skel_->maps.events), bpf_map__fd(skel_->maps.ring_stats), options_.max_batch_records,
       static_cast<int>(options_.poll_millis),
       [this](std::unique_ptr<Batch> batch) {
         Batch* raw = batch.release();
@@ -496,6 +496,7 @@ void DeliverBatchToJs(Napi::Env env, Napi::Function on_batch, Tracer*, Batch* ba
   Napi::Object meta = Napi::Object::New(env);
   meta.Set("records", Napi::Number::New(env, batch->records));
   meta.Set("lostTotal", Napi::Number::New(env, static_cast<double>(batch->lost_total)));
+  meta.Set("submittedTotal", Napi::Number::New(env, static_cast<double>(batch->submitted_total)));
   meta.Set("malformedTotal", Napi::Number::New(env, static_cast<double>(batch->malformed_total)));
   meta.Set("final", Napi::Boolean::New(env, batch->final));
   if (!batch->error.empty()) meta.Set("error", batch->error);

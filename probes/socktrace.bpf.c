@@ -169,13 +169,13 @@ struct {
 	__type(value, unsigned long long);
 } transitions SEC(".maps");
 
-/* Failed ring-buffer reserves, per CPU: user space sums them into `lost` events. */
+/* Lost and submitted records and unannounced bytes, per CPU (struct socktrace_ring_stats). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, unsigned int);
-	__type(value, unsigned long long);
-} lost_events SEC(".maps");
+	__type(value, struct socktrace_ring_stats);
+} ring_stats SEC(".maps");
 
 /* Adds one to a single-slot per-CPU counter map: each CPU owns its slot, so no atomics are needed. */
 static __always_inline void count_on_this_cpu(void *counter_map)
@@ -556,16 +556,8 @@ static __always_inline bool wanted(unsigned char kind)
 	return emit_kinds & (1u << kind);
 }
 
-/* Bytes each CPU submitted since it last woke the reader. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, unsigned int);
-	__type(value, unsigned long long);
-} unwoken_bytes SEC(".maps");
-
 /*
- * Batches wakeups: a CPU wakes the reader once it has submitted wakeup_bytes_per_cpu since its last
+ * Counts the record as submitted (see struct socktrace_ring_stats) and batches wakeups: a CPU wakes the reader once it has submitted wakeup_bytes_per_cpu since its last
  * wakeup, so all CPUs together leave at most the wakeup threshold unannounced; otherwise the reader
  * finds the records on its next poll. A per-CPU count is an inlined array access, cheaper than
  * asking the ring how much is waiting (a helper call per event).
@@ -573,15 +565,20 @@ struct {
 static __always_inline void submit(void *e)
 {
 	unsigned int zero = 0;
-	unsigned long long *pending = bpf_map_lookup_elem(&unwoken_bytes, &zero);
+	struct socktrace_ring_stats *stats = bpf_map_lookup_elem(&ring_stats, &zero);
 	unsigned long long flags = BPF_RB_NO_WAKEUP;
-	if (!pending || !wakeup_bytes_per_cpu) {
+	if (!stats) {
 		flags = 0;
 	} else {
-		*pending += sizeof(struct socktrace_event);
-		if (*pending >= wakeup_bytes_per_cpu) {
-			*pending = 0;
-			flags = BPF_RB_FORCE_WAKEUP;
+		stats->submitted++;
+		if (!wakeup_bytes_per_cpu) {
+			flags = 0;
+		} else {
+			stats->unwoken_bytes += sizeof(struct socktrace_event);
+			if (stats->unwoken_bytes >= wakeup_bytes_per_cpu) {
+				stats->unwoken_bytes = 0;
+				flags = BPF_RB_FORCE_WAKEUP;
+			}
 		}
 	}
 	bpf_ringbuf_submit(e, flags);
@@ -591,7 +588,10 @@ static __always_inline struct socktrace_event *reserve_event(unsigned char kind,
 {
 	struct socktrace_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count_on_this_cpu(&lost_events);
+		unsigned int zero = 0;
+		struct socktrace_ring_stats *stats = bpf_map_lookup_elem(&ring_stats, &zero);
+		if (stats)
+			stats->lost++;
 		return 0;
 	}
 	e->ts_ns = bpf_ktime_get_ns();

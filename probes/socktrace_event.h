@@ -79,4 +79,15 @@ struct socktrace_owner {
 	char comm[SOCKTRACE_COMM_LEN];
 };
 
+/*
+ * The ring's bookkeeping, one per CPU (no atomics: each CPU owns its copy). Every event that passed the
+ * filters was either submitted or lost: delivered + lost = submitted + lost, exactly, once the reader
+ * has drained the ring. User space sums `lost` and `submitted` over CPUs.
+ */
+struct socktrace_ring_stats {
+	unsigned long long lost;          /* failed ring-buffer reserves */
+	unsigned long long submitted;     /* records submitted (what the reader will find) */
+	unsigned long long unwoken_bytes; /* submitted since this CPU last woke the reader */
+};
+
 #endif /* SOCKTRACE_EVENT_H */

@@ -16,5 +16,5 @@ export function describeHooks(info: SourceInfo): string {
 }
 
 export function describeStats(stats: SourceStats): string {
-  return `${stats.events} events, ${stats.lost} lost in the kernel, ${stats.rejected} rejected`;
+  return `${stats.events} events, ${stats.lost} lost in the kernel, ${stats.rejected} rejected (of ${stats.produced} the kernel produced)`;
 }

@@ -50,6 +50,7 @@ export class DaemonMetrics {
     };
     counterFrom('socktrace_events_total', 'Events the kernel delivered to socktrace', () => inputs.stats().events);
     counterFrom('socktrace_events_lost_total', 'Events the kernel could not deliver (ring buffer full), counted in the kernel', () => inputs.stats().lost);
+    counterFrom('socktrace_events_produced_total', 'Events the kernel produced, counted in the kernel: delivered, rejected or lost', () => inputs.stats().produced);
     counterFrom('socktrace_events_rejected_total', 'Records that did not decode', () => inputs.stats().rejected);
     counterFrom('socktrace_table_evictions_total', 'Sockets and rollup keys evicted from the tables at their caps', () => {
       const t = inputs.summary().totals;

@@ -45,6 +45,8 @@ export interface BatchMeta {
   records: number;
   /** Failed ring-buffer reserves since start, summed over CPUs. */
   lostTotal: number;
+  /** Records the programs submitted since start, summed over CPUs (all of them reach the reader). */
+  submittedTotal: number;
   /** Records of an unexpected size since start. */
   malformedTotal: number;
   /** The last batch: nothing follows, and the programs are detached. */

@@ -85,7 +85,7 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   let pages = 8;
   while (pages * 2 * 4096 * availableParallelism() <= ringBytes) pages *= 2;
   const filter: Required<KernelFilter> = { emitKinds: options.emitKinds ?? 0xffffffff, emitStates: options.emitStates ?? 0xffffffff };
-  const stats: SourceStats = { events: 0, batches: 0, lost: 0, rejected: 0 };
+  const stats: SourceStats = { events: 0, batches: 0, lost: 0, rejected: 0, produced: 0 };
   let transitions = new Array<number>(16).fill(0);
   const context = { idSalt: randomBytes(8).readBigUInt64LE(), rstReasons };
   const stderrLines: string[] = [];
@@ -243,7 +243,9 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   let final: Promise<SourceStats> | undefined;
   return {
     info,
-    stats: () => ({ ...stats }),
+    // bpftrace tells its own count only at exit (@sent, reconciled into lost there): produced is what
+    // arrived, filtered here or not, plus everything counted lost.
+    stats: () => ({ ...stats, produced: received + stats.lost }),
     stop() {
       final ??= (async () => {
         child.stdout!.resume(); // a paused consumer still gets what bpftrace delivers at exit
@@ -271,7 +273,7 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
         } else {
           countLost(sent - received - reportedLost);
         }
-        return { ...stats };
+        return { ...stats, produced: received + stats.lost };
       })();
       return final;
     },

@@ -19,6 +19,11 @@ export interface SourceStats {
   lost: number;
   /** Records that did not decode (see decodeBatch). */
   rejected: number;
+  /**
+   * Events the kernel side produced, counted there: each was delivered, rejected or lost, so once the
+   * source has stopped, events + rejected + lost = produced exactly (while running, some are in flight).
+   */
+  produced: number;
 }
 
 export interface SourceInfo {

@@ -9,7 +9,7 @@ export type NativeSourceOptions = NativeTracerOptions;
 export function startNativeSource(options: NativeSourceOptions, handlers: SourceHandlers): RunningSource {
   const binding = loadBinding();
   const tracer = new binding.Tracer(options);
-  const stats: SourceStats = { events: 0, batches: 0, lost: 0, rejected: 0 };
+  const stats: SourceStats = { events: 0, batches: 0, lost: 0, rejected: 0, produced: 0 };
   let malformedSeen = 0;
   let finished = false;
   let resolveFinal!: () => void;
@@ -27,6 +27,7 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
       stats.events += decoded.events.length;
       if (decoded.events.length > 0) handlers.onEvents(decoded.events);
     }
+    stats.produced = meta.submittedTotal + meta.lostTotal;
     if (meta.lostTotal > stats.lost) {
       const fresh = meta.lostTotal - stats.lost;
       stats.lost = meta.lostTotal;
