@@ -2,6 +2,7 @@
  * `socktrace doctor`: can socktrace run here, with which backend and hooks, and if not, what to do.
  * Each check says what it found and, when something is missing, the fix.
  */
+import { endQuietlyWhenReaderLeaves } from './quiet-epipe.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { candidatePaths, loadBinding, type HookInfo, type NativeBinding } from '../native/binding.js';
@@ -163,6 +164,7 @@ export async function runChecks(
 }
 
 export async function doctorCommand(argv: string[]): Promise<number> {
+  endQuietlyWhenReaderLeaves();
   const values = parseCommandArgs('doctor', argv, { json: { type: 'boolean' }, 'no-load': { type: 'boolean' }, backend: { type: 'string' } });
   if (values.help) {
     process.stdout.write(`${DOCTOR_USAGE}\n`);

@@ -1,4 +1,5 @@
 /** `socktrace snapshot`: the inventory, rollups and findings right now, then exit. */
+import { endQuietlyWhenReaderLeaves } from './quiet-epipe.js';
 import { SocketCore } from '../core/socket-core.js';
 import { takeInventory } from '../inventory/take-inventory.js';
 import { snapshotDocument } from '../output/snapshot-document.js';
@@ -38,6 +39,7 @@ function inventoryFor(backend: Backend): Inventory {
 }
 
 export async function snapshotCommand(argv: string[]): Promise<number> {
+  endQuietlyWhenReaderLeaves();
   const values = parseCommandArgs('snapshot', argv, { json: { type: 'boolean' }, backend: { type: 'string' }, ...CORE_OPTIONS });
   if (values.help) {
     process.stdout.write(`${SNAPSHOT_USAGE}\n`);

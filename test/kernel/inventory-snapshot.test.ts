@@ -2,7 +2,7 @@
  * Sockets that existed before socktrace started: the snapshot finds them with their owners (all of
  * them, when shared), and the kernel-side owner map is seeded so live events on them are attributed too.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
@@ -73,6 +73,16 @@ describeKernel('inventory of pre-existing sockets', () => {
     const viaAddon = await snapshot('--backend', 'native');
     const same = viaAddon.sockets.filter((s) => s.state === 'CLOSE_WAIT' && s.local.port === port);
     expect(same.map((s) => `${s.peer.addr}:${s.peer.port}`).sort()).toEqual(leaked.map((s) => `${s.peer.addr}:${s.peer.port}`).sort());
+  });
+
+  it('ends quietly when its reader is gone (snapshot | head)', async () => {
+    const child = spawn(process.execPath, [bin, 'snapshot', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy(); // the reader leaves before the first write: that write fails with EPIPE
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('names both processes of a socket shared after fork', async () => {
