@@ -10,11 +10,12 @@ export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Node flags for the socktrace processes under test (SOCKTRACE_NODE_FLAGS, space-separated). */
 export const NODE_FLAGS = process.env.SOCKTRACE_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
 
-/** Compiles bench/<name>.c into build/bench/<name> when the binary is missing or older. */
+/** Compiles bench/<name>.c into build/bench/<name> when the binary is missing or older than its sources. */
 export function buildBenchProgram(name = 'churn') {
   const src = join(root, 'bench', `${name}.c`);
   const bin = join(root, 'build', 'bench', name);
-  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+  const newest = Math.max(statSync(src).mtimeMs, statSync(join(root, 'bench', 'loopback.h')).mtimeMs);
+  if (!existsSync(bin) || statSync(bin).mtimeMs < newest) {
     mkdirSync(dirname(bin), { recursive: true });
     execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' });
   }

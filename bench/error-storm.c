@@ -16,11 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+#include "loopback.h"
 
 static void die(const char* what) {
   fprintf(stderr, "error-storm: %s: %s\n", what, strerror(errno));
@@ -39,20 +35,9 @@ int main(int argc, char** argv) {
     fprintf(stderr, "error-storm: errors-per-second must be in [0, 100000000] (0: unlimited)\n");
     return 2;
   }
-  struct sockaddr_storage addr = {0};
+  struct sockaddr_storage addr;
   socklen_t len;
-  int family = v6 ? AF_INET6 : AF_INET;
-  if (v6) {
-    struct sockaddr_in6* a = (struct sockaddr_in6*)&addr;
-    a->sin6_family = AF_INET6;
-    a->sin6_addr = in6addr_loopback;
-    len = sizeof(*a);
-  } else {
-    struct sockaddr_in* a = (struct sockaddr_in*)&addr;
-    a->sin_family = AF_INET;
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof(*a);
-  }
+  int family = loopback_address(v6, &addr, &len);
   int listener = socket(family, SOCK_STREAM, 0);
   if (listener < 0) die("socket");
   if (bind(listener, (struct sockaddr*)&addr, len) < 0) die("bind");
