@@ -13,6 +13,9 @@ import { describeHooks, describeStats, status } from './stderr-status.js';
 import { waitForStop } from './stop-signal.js';
 import { parseWatchOptions, WATCH_USAGE } from './watch-options.js';
 
+/** How long a stop waits for output to reach a reader that is not reading (SIGTERM: out within 2 s). */
+const STOP_FLUSH_MS = 1000;
+
 export async function watchCommand(argv: string[]): Promise<number> {
   const options = parseWatchOptions(argv);
   if (options.help) {
@@ -72,8 +75,13 @@ export async function watchCommand(argv: string[]): Promise<number> {
   await stopped;
   if (timer) clearInterval(timer);
   const stats = await session.stop();
-  await out.close();
+  const unwritten = await out.close(STOP_FLUSH_MS);
   status(`stopped: ${describeStats(stats)}`);
+  if (unwritten > 0) {
+    status(`${unwritten} bytes of output were not written: the reader of standard output stopped reading`);
+    // Node would wait for that write for as long as the reader does: a stop must not.
+    process.exit(sourceError ? 1 : 0);
+  }
   if (sourceError) throw sourceError;
   return 0;
 }

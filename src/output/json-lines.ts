@@ -19,8 +19,11 @@ export interface JsonLines {
   warn(record: object): void;
   /** Lines made by `toLine` (null: leave the item out), all in one write. */
   writeBatch<T>(items: readonly T[], toLine: (item: T) => string | null): void;
-  /** Resolves once everything written so far has reached the file descriptor. */
-  close(): Promise<void>;
+  /**
+   * Resolves once everything written so far has reached the file descriptor, or after `timeoutMs` with
+   * how many bytes had not (a reader that stopped reading must not keep the process from ending).
+   */
+  close(timeoutMs: number): Promise<number>;
   /** Set when the reader went away (EPIPE): there is no one left to write for. */
   readonly closedByReader: boolean;
   onReaderGone(callback: () => void): void;
@@ -95,14 +98,16 @@ export function openJsonLines(stream: NodeJS.WriteStream = process.stdout, backp
     onReaderGone(callback) {
       readerGoneCallbacks.push(callback);
     },
-    close() {
+    close(timeoutMs) {
       return new Promise((resolve) => {
-        if (readerGone || stream.writableLength === 0) return resolve();
+        if (readerGone || stream.writableLength === 0) return resolve(0);
         const done = () => {
+          clearTimeout(timer);
           stream.off('drain', done);
           stream.off('error', done);
-          resolve();
+          resolve(readerGone ? 0 : stream.writableLength);
         };
+        const timer = setTimeout(done, timeoutMs);
         stream.on('drain', done);
         stream.on('error', done);
       });

@@ -162,4 +162,31 @@ describeKernel('socktrace watch (the CLI)', () => {
       child.kill('SIGKILL');
     }
   }, 40_000);
+
+  it('stops on SIGTERM though its reader stopped reading, and says what was not written', async () => {
+    const storm = startActor(['epipe-storm', '--seconds', '1'], { timeoutMs: 30_000 });
+    const { pid } = (await storm.ready) as { pid: number };
+    const child = spawn(process.execPath, [bin, 'watch', '--events', 'send_error', '--pid', String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (d) => {
+          stderr += d;
+          if (stderr.includes('watching')) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`watch exited (${code}): ${stderr}`)));
+      });
+      child.stdout.pause(); // never read again
+      process.kill(pid, 'SIGUSR1');
+      await storm.done;
+      const exited = new Promise<number | null>((r) => child.on('exit', r));
+      child.kill('SIGTERM');
+      // A liveness bound, not a speed goal: without one, the stop waits for the reader forever.
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
+      expect(code).toBe(0);
+      expect(stderr).toMatch(/\d+ bytes of output were not written: the reader of standard output stopped reading/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 40_000);
 });
