@@ -29,12 +29,24 @@ const PROGRAM_NAMES = [
   'tp_sock_recv_length',
   'sys_exit_accept4',
   'sys_exit_accept',
+  'sweep_close_waits',
 ].map((n) => n.slice(0, 15));
 
-async function loadedSocktracePrograms(): Promise<number> {
+async function socktraceProgramIds(): Promise<number[]> {
   const { stdout } = await run('bpftool', ['prog', 'show', '--json']);
-  const progs = JSON.parse(stdout) as { name?: string }[];
-  return progs.filter((p) => p.name && PROGRAM_NAMES.includes(p.name)).length;
+  const progs = JSON.parse(stdout) as { id: number; name?: string }[];
+  return progs.filter((p) => p.name && PROGRAM_NAMES.includes(p.name)).map((p) => p.id);
+}
+
+async function loadedSocktracePrograms(): Promise<number> {
+  return (await socktraceProgramIds()).length;
+}
+
+/** BPF links (tp_btf attachments, perf-event links of classic tracepoints) of these programs. */
+async function linksOf(programIds: number[]): Promise<number> {
+  const { stdout } = await run('bpftool', ['link', 'show', '--json']);
+  const links = JSON.parse(stdout || '[]') as { prog_id: number }[];
+  return links.filter((l) => programIds.includes(l.prog_id)).length;
 }
 
 /** The kernel frees programs after their last reference goes (RCU): allow it a moment. */
@@ -104,7 +116,7 @@ describeKernel('tracer lifecycle', () => {
     await expectNoProgramsWithin(2000);
   });
 
-  it('leaves nothing attached after its process is killed with SIGKILL, and starts again at once', async () => {
+  it('leaves no program, link or pin after its process is killed with SIGKILL, and starts again at once', async () => {
     const child = spawn(process.execPath, [bin, 'watch'], { stdio: ['ignore', 'ignore', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       let err = '';
@@ -114,10 +126,16 @@ describeKernel('tracer lifecycle', () => {
       });
       child.on('exit', () => reject(new Error(`watch exited early: ${err}`)));
     });
-    expect(await loadedSocktracePrograms()).toBeGreaterThan(0);
+    const ids = await socktraceProgramIds();
+    expect(ids.length).toBeGreaterThan(0);
+    expect(await linksOf(ids)).toBeGreaterThan(0);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
     await expectNoProgramsWithin(2000);
+    expect(await linksOf(ids)).toBe(0);
+    // Nothing is pinned, then or ever.
+    const pinned = await run('find', ['/sys/fs/bpf', '-name', '*socktrace*']).catch(() => ({ stdout: '' }));
+    expect(pinned.stdout.trim()).toBe('');
     const trace = startTrace();
     expect(trace.info.hooks.length).toBeGreaterThan(0);
   });
