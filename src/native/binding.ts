@@ -2,6 +2,7 @@
  * Loads the native addon and declares its raw interface. The loader tries each place a build can be
  * and, when none loads, names every path it tried and why each failed.
  */
+import { layoutMismatch } from './layout-check.js';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -176,7 +177,13 @@ export function loadBinding(): NativeBinding {
       continue;
     }
     try {
-      cached = require(path) as NativeBinding;
+      const binding = require(path) as NativeBinding;
+      const mismatch = layoutMismatch(binding.recordLayout());
+      if (mismatch) {
+        attempts.push({ path, error: mismatch });
+        continue;
+      }
+      cached = binding;
       return cached;
     } catch (error) {
       attempts.push({ path, error: error instanceof Error ? error.message : String(error) });

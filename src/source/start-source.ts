@@ -15,6 +15,12 @@ export interface SourceOptions extends NativeSourceOptions {
   backend?: Backend;
 }
 
+/** Why the addon is unusable, in one line: the first build that exists and failed, else none built. */
+function addonProblem(error: BindingLoadError): string {
+  const failed = error.attempts.find((a) => a.error !== 'not found');
+  return failed ? `the native addon ${failed.path} does not load: ${failed.error}` : 'the native addon is not built or does not load';
+}
+
 /** Errors bpftrace could not get past either: missing privileges. */
 function isPrivilegeError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
@@ -29,7 +35,7 @@ export async function startSource(options: SourceOptions, handlers: SourceHandle
     return startNativeSource(native, handlers);
   } catch (error) {
     if (backend === 'native' || isPrivilegeError(error)) throw error;
-    const why = error instanceof BindingLoadError ? 'the native addon is not built or does not load' : (error as Error).message.split('\n')[0];
+    const why = error instanceof BindingLoadError ? addonProblem(error) : (error as Error).message.split('\n')[0];
     const source = await startBpftraceSource(bpftraceOptions, handlers);
     source.info.notes.unshift(`using the bpftrace backend: ${why}`);
     return source;

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import type { NativeRecordLayout } from '../../src/native/binding.js';
+import { layoutMismatch } from '../../src/native/layout-check.js';
+import { FIELDS, FLAG_BITS, KIND_CODES, OWNER_SOURCE_CODES, RECORD_ABI, RECORD_SIZE, COMM_LENGTH, REASON_UNKNOWN } from '../../src/native/record-layout.js';
+
+const matching: NativeRecordLayout = {
+  abi: RECORD_ABI,
+  size: RECORD_SIZE,
+  commLength: COMM_LENGTH,
+  reasonUnknown: REASON_UNKNOWN,
+  fields: structuredClone(FIELDS) as NativeRecordLayout['fields'],
+  kinds: { ...KIND_CODES },
+  ownerSources: { ...OWNER_SOURCE_CODES },
+  flags: { ...FLAG_BITS },
+};
+
+describe('layoutMismatch', () => {
+  it('accepts the layout this socktrace reads', () => {
+    expect(layoutMismatch(matching)).toBeNull();
+  });
+
+  it('refuses another ABI or size, naming both', () => {
+    expect(layoutMismatch({ ...matching, abi: RECORD_ABI - 1, size: 120 })).toBe(
+      `its event record is ABI ${RECORD_ABI - 1}, 120-byte records; this socktrace reads ABI ${RECORD_ABI}, ${RECORD_SIZE}-byte records: rebuild it (npm run build)`,
+    );
+  });
+
+  it('refuses the same ABI with fields moved or kinds renumbered', () => {
+    const moved = structuredClone(matching);
+    moved.fields.ts_ns = { offset: 8, size: 8 };
+    expect(layoutMismatch(moved)).toMatch(/numbers its fields differently .*ABI 3, 128-byte records/);
+    expect(layoutMismatch({ ...matching, kinds: { ...KIND_CODES, destroy: 9 } })).toMatch(/event kinds/);
+  });
+});
