@@ -52,6 +52,10 @@ describe('daemon configuration files', () => {
     expect((error as Error).message).toContain(path);
   });
 
+  it('serves metrics on localhost only unless told otherwise', () => {
+    expect(DEFAULT_DAEMON_CONFIG.metrics.listen).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
   it('says when the file cannot be read', () => {
     expect(() => load(join(dir, 'missing.yaml'))).toThrow(/missing\.yaml: cannot read it: ENOENT/);
   });
