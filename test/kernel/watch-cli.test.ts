@@ -2,7 +2,8 @@
  * `socktrace watch` as an operator runs it: a separate process printing JSON lines while a slow server
  * and an impatient client misbehave. Checks the line contract end to end.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
@@ -40,6 +41,18 @@ function runWatch(args: string[]): WatchRun {
       }),
   );
   return { ready, finished, kill: (s) => child.kill(s) };
+}
+
+/** Resolves once a spawned watch says it is watching; then returns a reader of all its stderr so far. */
+function watchingOn(child: ChildProcessByStdio<null, Readable, Readable>): Promise<() => string> {
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (stderr.includes('watching')) resolve(() => stderr);
+    });
+    child.on('exit', (code) => reject(new Error(`watch exited (${code}): ${stderr}`)));
+  });
 }
 
 describeKernel('socktrace watch (the CLI)', () => {
@@ -126,14 +139,7 @@ describeKernel('socktrace watch (the CLI)', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
-      let stderr = '';
-      await new Promise<void>((resolve, reject) => {
-        child.stderr.on('data', (d) => {
-          stderr += d;
-          if (stderr.includes('watching')) resolve();
-        });
-        child.on('exit', (code) => reject(new Error(`watch exited (${code}): ${stderr}`)));
-      });
+      const stderrOf = await watchingOn(child);
       // Nobody reads stdout yet: the pipe fills within the first few batches.
       child.stdout.pause();
       process.kill(pid, 'SIGUSR1');
@@ -152,7 +158,7 @@ describeKernel('socktrace watch (the CLI)', () => {
       expect(await closed).toBe(0);
       const lines = stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level: string; event: string; count?: number });
       const printed = lines.filter((l) => l.event === 'send_error').length;
-      const lost = Number(/stopped: \d+ events, (\d+) lost/.exec(stderr)![1]);
+      const lost = Number(/stopped: \d+ events, (\d+) lost/.exec(stderrOf())![1]);
       expect(lines.some((l) => l.level === 'warn' && l.event === 'lost')).toBe(true);
       expect(lost).toBeGreaterThan(0);
       expect(printed).toBeLessThanOrEqual(errors);
@@ -168,14 +174,7 @@ describeKernel('socktrace watch (the CLI)', () => {
     const { pid } = (await storm.ready) as { pid: number };
     const child = spawn(process.execPath, [bin, 'watch', '--events', 'send_error', '--pid', String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      let stderr = '';
-      await new Promise<void>((resolve, reject) => {
-        child.stderr.on('data', (d) => {
-          stderr += d;
-          if (stderr.includes('watching')) resolve();
-        });
-        child.on('exit', (code) => reject(new Error(`watch exited (${code}): ${stderr}`)));
-      });
+      const stderrOf = await watchingOn(child);
       child.stdout.pause(); // never read again
       process.kill(pid, 'SIGUSR1');
       await storm.done;
@@ -184,7 +183,7 @@ describeKernel('socktrace watch (the CLI)', () => {
       // A liveness bound, not a speed goal: without one, the stop waits for the reader forever.
       const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
       expect(code).toBe(0);
-      expect(stderr).toMatch(/\d+ bytes of output were not written: the reader of standard output stopped reading/);
+      expect(stderrOf()).toMatch(/\d+ bytes of output were not written: the reader of standard output stopped reading/);
     } finally {
       child.kill('SIGKILL');
     }
