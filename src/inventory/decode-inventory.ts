@@ -72,7 +72,3 @@ export function inventoryEntries(buffer: ArrayBuffer, count: number): Iterable<I
     },
   };
 }
-
-export function decodeInventory(buffer: ArrayBuffer, count: number): InventorySocket[] {
-  return Array.from(inventoryEntries(buffer, count));
-}
