@@ -48,12 +48,17 @@ std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPrefer
     HookChoice choice;
     choice.name = hook.name;
     choice.required = hook.required;
-    bool wanted = hook.fallback_for == nullptr || planned_mode(plan, hook.fallback_for) == HookMode::kMissing;
+    bool primary_missing = hook.fallback_for != nullptr && planned_mode(plan, hook.fallback_for) == HookMode::kMissing;
+    bool wanted = hook.fallback_for == nullptr || primary_missing || hook.primary_gap != nullptr;
     bool off = turned_off(hook.name);
     bool present = !pretended(hook.name) && !off;
     bool btf_ok = wanted && present && hook.btf_prog != nullptr && preference == HookPreference::kAuto &&
                   BtfHasTracepoint(vmlinux, hook.name);
     bool tp_ok = wanted && present && hook.tp_prog != nullptr && TracepointExists(tracefs, hook.category, hook.name);
+    std::string role = primary_missing           ? std::string("stands in for missing ") + hook.fallback_for
+                       : hook.primary_gap != nullptr ? std::string("stands in for what ") + hook.fallback_for +
+                                                           " misses here: " + hook.primary_gap
+                                                     : "";
     if (!wanted) {
       choice.why = std::string("not needed: ") + hook.fallback_for + " is attached";
     } else if (off) {
@@ -63,11 +68,11 @@ std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPrefer
     } else if (btf_ok) {
       choice.mode = HookMode::kTpBtf;
       choice.prog = hook.btf_prog;
-      choice.why = "vmlinux BTF describes the tracepoint";
+      choice.why = role.empty() ? "vmlinux BTF describes the tracepoint" : role;
     } else if (tp_ok) {
       choice.mode = HookMode::kTracepoint;
       choice.prog = hook.tp_prog;
-      choice.why = hook.fallback_for != nullptr ? std::string("stands in for missing ") + hook.fallback_for
+      choice.why = !role.empty()                                 ? role
                    : preference == HookPreference::kClassicOnly ? "classic tracepoints were asked for"
                    : hook.btf_prog == nullptr                   ? "only a classic tracepoint serves it"
                                                                 : "no BTF for tp_btf; classic tracepoint";

@@ -17,7 +17,8 @@ struct HookSpec {
   bpf_program* btf_prog;  // SEC("tp_btf/<name>")
   bpf_program* tp_prog;   // SEC("tracepoint/<category>/<name>")
   bool required;          // socktrace cannot work without it
-  const char* fallback_for = nullptr;  // attached only when this primary hook is missing
+  const char* fallback_for = nullptr;  // attached only when this primary hook is missing,
+  const char* primary_gap = nullptr;   // or, when set, beside it: what the primary misses on this kernel
 };
 
 struct HookChoice {

@@ -82,6 +82,7 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   flags.Set("idFallback", SOCKTRACE_FLAG_ID_FALLBACK);
   flags.Set("fromSyscall", SOCKTRACE_FLAG_FROM_SYSCALL);
   flags.Set("deferred", SOCKTRACE_FLAG_DEFERRED);
+  flags.Set("fromDrop", SOCKTRACE_FLAG_FROM_DROP);
 
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("abi", SOCKTRACE_ABI_VERSION);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "errors.h"
+#include "hook_table.h"
 #include "kernel_enums.h"
 #include "socktrace.skel.h"
 #include "socktrace_event.h"
@@ -37,53 +38,6 @@ int LoadWithSignalsHeld(socktrace_bpf* skel) {
 // Batches waiting for JavaScript. When JS falls behind, the native thread blocks on a full queue, stops
 // reading, and the kernel ring buffer absorbs the rest: the one place where drops happen and are counted.
 constexpr size_t kMaxQueuedBatches = 8;
-
-std::vector<HookSpec> HookSpecs(socktrace_bpf* skel) {
-  auto& p = skel->progs;
-  std::vector<HookSpec> hooks = {
-      {"inet_sock_set_state", "sock", p.btf_inet_sock_set_state, p.tp_inet_sock_set_state, true},
-      {"tcp_send_reset", "tcp", p.btf_tcp_send_reset, p.tp_tcp_send_reset, false},
-      {"tcp_receive_reset", "tcp", p.btf_tcp_receive_reset, p.tp_tcp_receive_reset, false},
-      {"tcp_destroy_sock", "tcp", p.btf_tcp_destroy_sock, p.tp_tcp_destroy_sock, false},
-      {"sock_send_length", "sock", p.btf_sock_send_length, p.tp_sock_send_length, false},
-      {"sock_recv_length", "sock", p.btf_sock_recv_length, p.tp_sock_recv_length, false},
-      {"sys_exit_accept4", "syscalls", nullptr, p.sys_exit_accept4, false},
-      {"sys_exit_accept", "syscalls", nullptr, p.sys_exit_accept, false},
-  };
-  // Kernels without sock_{send,recv}_length (before 6.3): errors caught at the syscalls' exits instead.
-  const struct {
-    const char* name;
-    bpf_program* prog;
-    const char* primary;
-  } syscall_fallbacks[] = {
-      {"sys_enter_write", p.sys_enter_write, "sock_send_length"},
-      {"sys_exit_write", p.sys_exit_write, "sock_send_length"},
-      {"sys_enter_writev", p.sys_enter_writev, "sock_send_length"},
-      {"sys_exit_writev", p.sys_exit_writev, "sock_send_length"},
-      {"sys_enter_sendto", p.sys_enter_sendto, "sock_send_length"},
-      {"sys_exit_sendto", p.sys_exit_sendto, "sock_send_length"},
-      {"sys_enter_sendmsg", p.sys_enter_sendmsg, "sock_send_length"},
-      {"sys_exit_sendmsg", p.sys_exit_sendmsg, "sock_send_length"},
-      {"sys_enter_sendmmsg", p.sys_enter_sendmmsg, "sock_send_length"},
-      {"sys_exit_sendmmsg", p.sys_exit_sendmmsg, "sock_send_length"},
-      {"sys_enter_read", p.sys_enter_read, "sock_recv_length"},
-      {"sys_exit_read", p.sys_exit_read, "sock_recv_length"},
-      {"sys_enter_readv", p.sys_enter_readv, "sock_recv_length"},
-      {"sys_exit_readv", p.sys_exit_readv, "sock_recv_length"},
-      {"sys_enter_recvfrom", p.sys_enter_recvfrom, "sock_recv_length"},
-      {"sys_exit_recvfrom", p.sys_exit_recvfrom, "sock_recv_length"},
-      {"sys_enter_recvmsg", p.sys_enter_recvmsg, "sock_recv_length"},
-      {"sys_exit_recvmsg", p.sys_exit_recvmsg, "sock_recv_length"},
-      {"sys_enter_recvmmsg", p.sys_enter_recvmmsg, "sock_recv_length"},
-      {"sys_exit_recvmmsg", p.sys_exit_recvmmsg, "sock_recv_length"},
-  };
-  for (const auto& f : syscall_fallbacks) {
-    HookSpec spec{f.name, "syscalls", nullptr, f.prog, false};
-    spec.fallback_for = f.primary;
-    hooks.push_back(spec);
-  }
-  return hooks;
-}
 
 uint32_t ReadUint(const Napi::Object& options, const char* key, uint32_t fallback, uint32_t min,
                   uint32_t max) {
@@ -203,7 +157,7 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     bpf_map__set_max_entries(skel_->maps.close_waits, 2u << set_bits);
     bpf_map__set_max_entries(skel_->maps.seeded_owners, options_.seed_entries);
 
-    plan_ = PlanHooks(HookSpecs(skel_), preference, tracefs, options_.pretend_missing, options_.disabled_hooks);
+    plan_ = PlanHooks(HookSpecs(skel_, KernelGapsOf(tracefs, options_.pretend_missing)), preference, tracefs, options_.pretend_missing, options_.disabled_hooks);
     if (const HookChoice* missing = MissingRequiredHook(plan_)) {
       DestroyBpf();
       Napi::Error e = Napi::Error::New(env, "socktrace: the kernel offers no way to attach to " + missing->name +
@@ -212,6 +166,10 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
       throw e;
     }
 
+    // With the drop fallback attached, RSTs sent without a socket are its alone (see on_send_reset).
+    for (const HookChoice& c : plan_) {
+      if (c.name == "kfree_skb") skel_->rodata->no_socket_rst_from_drops = c.mode != HookMode::kMissing;
+    }
     // Cookie ids need a tp_btf state-change hook to generate each socket's cookie early (see sock_id).
     bool btf_state_hook = plan_.front().mode == HookMode::kTpBtf;
     skel_->rodata->cookie_ids = btf_state_hook;

@@ -760,10 +760,17 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 	owner_ends_with(sk, oldstate, newstate);
 }
 
+/*
+ * Set by user space when tcp_send_reset fires only for full sockets (before 6.10) and the kfree_skb
+ * hook stands in for RSTs sent without one; tcp_send_reset then leaves those to it (no duplicates
+ * where both would see one, as when the fallback is forced for a test).
+ */
+const volatile bool no_socket_rst_from_drops = false;
+
 static __always_inline void on_send_reset(const struct sock *sk, const struct sk_buff *skb, int reason,
 					  bool btf)
 {
-	if (!wanted(SOCKTRACE_KIND_RST_SENT))
+	if (!wanted(SOCKTRACE_KIND_RST_SENT) || (!sk && no_socket_rst_from_drops))
 		return;
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_RST_SENT, btf);
 	if (!e)
@@ -781,6 +788,47 @@ static __always_inline void on_send_reset(const struct sock *sk, const struct sk
 	/* The packet being answered names the RST's true 4-tuple (a listener's own addresses do not). */
 	if (skb)
 		fill_addrs_from_incoming_skb(e, skb);
+	submit(e);
+}
+
+/*
+ * A TCP segment for which no socket exists is answered with an RST (unless it is an RST itself) and then
+ * freed with the drop reason NO_SOCKET, in tcp_v4_rcv and tcp_v6_rcv alike. Where tcp_send_reset needs a
+ * socket, that drop is how an RST sent without one shows. (Segments dropped for NO_SOCKET before the
+ * RST is sent, by an IPsec policy check, are reported too; they are rare.)
+ */
+static __always_inline void on_dropped_skb(const struct sk_buff *skb, unsigned int drop_reason, bool btf)
+{
+	if (!skb || drop_reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) ||
+	    !wanted(SOCKTRACE_KIND_RST_SENT))
+		return;
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	unsigned short nh = BPF_CORE_READ(skb, network_header);
+	unsigned short th = BPF_CORE_READ(skb, transport_header);
+	unsigned char first = 0, protocol = 0;
+	struct tcphdr tcp = {};
+
+	if (!head || bpf_probe_read_kernel(&first, 1, head + nh))
+		return;
+	/* UDP drops for NO_SOCKET too: only TCP (IPv6 extension headers before TCP are not followed). */
+	if (first >> 4 == 4)
+		bpf_probe_read_kernel(&protocol, 1, head + nh + offsetof(struct iphdr, protocol));
+	else if (first >> 4 == 6)
+		bpf_probe_read_kernel(&protocol, 1, head + nh + offsetof(struct ipv6hdr, nexthdr));
+	if (protocol != IPPROTO_TCP || bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th) || tcp.rst)
+		return;
+	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_RST_SENT, btf);
+	if (!e)
+		return;
+	e->reason = SOCKTRACE_REASON_UNKNOWN;
+	if (bpf_core_enum_value_exists(enum sk_rst_reason, SK_RST_REASON_NO_SOCKET))
+		e->reason = bpf_core_enum_value(enum sk_rst_reason, SK_RST_REASON_NO_SOCKET);
+	e->flags |= SOCKTRACE_FLAG_NO_SOCKET | SOCKTRACE_FLAG_FROM_DROP;
+	e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	if (!fill_addrs_from_incoming_skb(e, skb)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return;
+	}
 	submit(e);
 }
 
@@ -851,6 +899,14 @@ int btf_tcp_send_reset(unsigned long long *ctx)
 	if (bpf_core_type_exists(enum sk_rst_reason))
 		reason = (int)ctx[2];
 	on_send_reset(sk, skb, reason, true);
+	return 0;
+}
+
+/* Raw ctx: (skb, location, reason) on every kernel with drop reasons (5.17+); later ones add rx_sk. */
+SEC("tp_btf/kfree_skb")
+int btf_kfree_skb(unsigned long long *ctx)
+{
+	on_dropped_skb((const struct sk_buff *)ctx[0], (unsigned int)ctx[2], true);
 	return 0;
 }
 
@@ -965,14 +1021,39 @@ int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-SEC("tracepoint/tcp/tcp_send_reset")
-int tp_tcp_send_reset(struct trace_event_raw_tcp_send_reset *ctx)
-{
-	int reason = -1;
+/*
+ * Since 6.10 tcp_send_reset is an event of its own (with the reason); before, it shared the
+ * tcp_event_sk_skb class (no longer in this vmlinux.h, so declared here; CO-RE matches it by name
+ * without the ___ suffix on kernels that have it).
+ */
+struct trace_event_raw_tcp_event_sk_skb___before_6_10 {
+	struct trace_entry ent;
+	const void *skbaddr;
+	const void *skaddr;
+} __attribute__((preserve_access_index));
 
-	if (bpf_core_field_exists(ctx->reason))
-		reason = BPF_CORE_READ(ctx, reason);
-	on_send_reset((const struct sock *)ctx->skaddr, (const struct sk_buff *)ctx->skbaddr, reason, false);
+SEC("tracepoint/tcp/tcp_send_reset")
+int tp_tcp_send_reset(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_send_reset)) {
+		struct trace_event_raw_tcp_send_reset *tp = ctx;
+		int reason = -1;
+
+		if (bpf_core_field_exists(tp->reason))
+			reason = BPF_CORE_READ(tp, reason);
+		on_send_reset((const struct sock *)tp->skaddr, (const struct sk_buff *)tp->skbaddr, reason, false);
+	} else {
+		struct trace_event_raw_tcp_event_sk_skb___before_6_10 *tp = ctx;
+
+		on_send_reset((const struct sock *)tp->skaddr, (const struct sk_buff *)tp->skbaddr, -1, false);
+	}
+	return 0;
+}
+
+SEC("tracepoint/skb/kfree_skb")
+int tp_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
+{
+	on_dropped_skb((const struct sk_buff *)ctx->skbaddr, ctx->reason, false);
 	return 0;
 }
 

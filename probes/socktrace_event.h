@@ -41,6 +41,8 @@ enum socktrace_owner_source {
 #define SOCKTRACE_FLAG_FROM_SYSCALL 0x4 /* error seen at a syscall exit, fd resolved to its socket */
 #define SOCKTRACE_FLAG_DEFERRED 0x8    /* CLOSE_WAIT entry reported by the sweep: ts_ns is when it happened,
                                          * task_pid/task_comm are empty (no task ran it then) */
+#define SOCKTRACE_FLAG_FROM_DROP 0x10   /* RST sent with no socket, seen as the kernel dropping the packet it
+                                         * answered (kernels whose tcp_send_reset needs a socket, before 6.10) */
 
 #define SOCKTRACE_REASON_UNKNOWN 0xffff
 

@@ -57,6 +57,7 @@ export const FLAG_BITS = {
   idFallback: 0x2,
   fromSyscall: 0x4,
   deferred: 0x8,
+  fromDrop: 0x10,
 } as const;
 
 export const AF_INET = 2;

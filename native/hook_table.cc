@@ -1,0 +1,94 @@
+#include "hook_table.h"
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "socktrace.skel.h"
+
+namespace socktrace {
+
+namespace {
+
+// 6.10 made tcp_send_reset an event of its own, fired with or without a socket (addresses as sockaddrs);
+// before, it was a tcp_event_sk_skb event with saddr_v6/daddr_v6 fields, fired only with a full socket.
+bool SendResetNeedsSocket(const std::string& tracefs) {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (!libbpf_get_error(vmlinux)) {
+    bool own_event = btf__find_by_name_kind(vmlinux, "trace_event_raw_tcp_send_reset", BTF_KIND_STRUCT) >= 0;
+    btf__free(vmlinux);
+    return !own_event;
+  }
+  std::ifstream format(tracefs + "/events/tcp/tcp_send_reset/format");
+  std::stringstream text;
+  text << format.rdbuf();
+  return text.str().find("saddr_v6") != std::string::npos;
+}
+
+}  // namespace
+
+KernelGaps KernelGapsOf(const std::string& tracefs, const std::vector<std::string>& pretend_missing) {
+  KernelGaps gaps;
+  bool pretended = std::find(pretend_missing.begin(), pretend_missing.end(), "tcp_send_reset.no_socket") !=
+                   pretend_missing.end();
+  gaps.send_reset_needs_socket = pretended || SendResetNeedsSocket(tracefs);
+  return gaps;
+}
+
+std::vector<HookSpec> HookSpecs(socktrace_bpf* skel, const KernelGaps& gaps) {
+  auto& p = skel->progs;
+  std::vector<HookSpec> hooks = {
+      {"inet_sock_set_state", "sock", p.btf_inet_sock_set_state, p.tp_inet_sock_set_state, true},
+      {"tcp_send_reset", "tcp", p.btf_tcp_send_reset, p.tp_tcp_send_reset, false},
+      {"tcp_receive_reset", "tcp", p.btf_tcp_receive_reset, p.tp_tcp_receive_reset, false},
+      {"tcp_destroy_sock", "tcp", p.btf_tcp_destroy_sock, p.tp_tcp_destroy_sock, false},
+      {"sock_send_length", "sock", p.btf_sock_send_length, p.tp_sock_send_length, false},
+      {"sock_recv_length", "sock", p.btf_sock_recv_length, p.tp_sock_recv_length, false},
+      {"sys_exit_accept4", "syscalls", nullptr, p.sys_exit_accept4, false},
+      {"sys_exit_accept", "syscalls", nullptr, p.sys_exit_accept, false},
+  };
+  // Before 6.10 tcp_send_reset fires only for full sockets: an RST answering a segment no socket takes
+  // is seen as that segment's drop instead (see on_dropped_skb).
+  HookSpec drops{"kfree_skb", "skb", p.btf_kfree_skb, p.tp_kfree_skb, false};
+  drops.fallback_for = "tcp_send_reset";
+  drops.primary_gap = gaps.send_reset_needs_socket ? "RSTs sent without a socket" : nullptr;
+  hooks.push_back(drops);
+  // Kernels without sock_{send,recv}_length (before 6.3): errors caught at the syscalls' exits instead.
+  const struct {
+    const char* name;
+    bpf_program* prog;
+    const char* primary;
+  } syscall_fallbacks[] = {
+      {"sys_enter_write", p.sys_enter_write, "sock_send_length"},
+      {"sys_exit_write", p.sys_exit_write, "sock_send_length"},
+      {"sys_enter_writev", p.sys_enter_writev, "sock_send_length"},
+      {"sys_exit_writev", p.sys_exit_writev, "sock_send_length"},
+      {"sys_enter_sendto", p.sys_enter_sendto, "sock_send_length"},
+      {"sys_exit_sendto", p.sys_exit_sendto, "sock_send_length"},
+      {"sys_enter_sendmsg", p.sys_enter_sendmsg, "sock_send_length"},
+      {"sys_exit_sendmsg", p.sys_exit_sendmsg, "sock_send_length"},
+      {"sys_enter_sendmmsg", p.sys_enter_sendmmsg, "sock_send_length"},
+      {"sys_exit_sendmmsg", p.sys_exit_sendmmsg, "sock_send_length"},
+      {"sys_enter_read", p.sys_enter_read, "sock_recv_length"},
+      {"sys_exit_read", p.sys_exit_read, "sock_recv_length"},
+      {"sys_enter_readv", p.sys_enter_readv, "sock_recv_length"},
+      {"sys_exit_readv", p.sys_exit_readv, "sock_recv_length"},
+      {"sys_enter_recvfrom", p.sys_enter_recvfrom, "sock_recv_length"},
+      {"sys_exit_recvfrom", p.sys_exit_recvfrom, "sock_recv_length"},
+      {"sys_enter_recvmsg", p.sys_enter_recvmsg, "sock_recv_length"},
+      {"sys_exit_recvmsg", p.sys_exit_recvmsg, "sock_recv_length"},
+      {"sys_enter_recvmmsg", p.sys_enter_recvmmsg, "sock_recv_length"},
+      {"sys_exit_recvmmsg", p.sys_exit_recvmmsg, "sock_recv_length"},
+  };
+  for (const auto& f : syscall_fallbacks) {
+    HookSpec spec{f.name, "syscalls", nullptr, f.prog, false};
+    spec.fallback_for = f.primary;
+    hooks.push_back(spec);
+  }
+  return hooks;
+}
+
+}  // namespace socktrace
