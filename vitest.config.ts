@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { scaled } from './test/support/time-scale.js';
 
 export default defineConfig({
   test: {
@@ -6,7 +7,8 @@ export default defineConfig({
     pool: 'forks',
     // Kernel tests share one kernel: running them one file at a time keeps their workloads apart.
     fileParallelism: false,
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    // Longer only under emulation (scripts/test-on-kernel; see test/support/time-scale.ts).
+    testTimeout: scaled(30_000),
+    hookTimeout: scaled(30_000),
   },
 });

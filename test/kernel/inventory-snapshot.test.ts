@@ -9,6 +9,7 @@ import { afterEach, expect, it } from 'vitest';
 import type { SnapshotDocument } from '../../src/output/snapshot-document.js';
 import { endpointOf, startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
+import { until } from '../support/until.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 
 const run = promisify(execFile);
@@ -104,7 +105,8 @@ describeKernel('inventory of pre-existing sockets', () => {
   it("seeds the kernel's owner map: a FIN on a connection opened earlier names its owner", async () => {
     const srv = startActor(['server-leak', '--host', netns().hostV4, '--port', '0', '--count', '1', '--hold', '10']);
     const { port } = (await srv.ready) as { port: number };
-    const cli = startActor(['client-impatient', '--host', netns().hostV4, '--port', String(port), '--wait', '2'], {
+    // The client closes when told, after the session started (which takes seconds on an emulated CPU).
+    const cli = startActor(['client-impatient', '--host', netns().hostV4, '--port', String(port), '--until-signal', '--timeout', '60'], {
       prefix: netns().execPrefix,
     });
     await cli.ready;
@@ -117,10 +119,12 @@ describeKernel('inventory of pre-existing sockets', () => {
     const session = await startLiveSession({ core: coreConfig(), trackState: true }, { onEvents: (e) => events.push(...e) });
     try {
       expect(session.seeded).toBeGreaterThan(0);
+      process.kill(cli.pid, 'SIGUSR1');
       await cli.done;
       await srv.next((l) => 'accepted' in l);
-      await new Promise((r) => setTimeout(r, 300));
-      const closeWait = events.find((e) => e.kind === 'state_change' && e.state === 'CLOSE_WAIT' && e.local.port === port);
+      const closeWait = await until('the CLOSE_WAIT', 10_000, () =>
+        events.find((e) => e.kind === 'state_change' && e.state === 'CLOSE_WAIT' && e.local.port === port),
+      );
       expect(closeWait?.owner).toMatchObject({ pid: srv.pid, source: 'seeded' });
       // The core joined the event to the inventoried socket: exact CLOSE_WAIT time, same owner.
       const view = session.core.socketViews(Date.now()).find((v) => v.local.port === port && v.state === 'CLOSE_WAIT');

@@ -13,17 +13,19 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
+import { scaled } from '../support/time-scale.js';
+import { until } from '../support/until.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const env = { ...process.env, TERM: process.env.TERM || 'xterm-256color' };
 const session = `st-loss-${process.pid}-${randomBytes(2).toString('hex')}`;
 const METRICS = '127.0.0.1:19643';
-const BOUND_MS = 2000;
+const BOUND_MS = scaled(2000); // 2 s; longer only under emulation (see time-scale.ts)
 const children: ChildProcess[] = [];
 
 /** An EPIPE storm waiting for its start signal. */
 async function stormReady(): Promise<{ start(): number }> {
-  const storm = startActor(['epipe-storm', '--seconds', '3'], { timeoutMs: 30_000 });
+  const storm = startActor(['epipe-storm', '--seconds', String(scaled(3)), '--timeout', String(scaled(30))], { timeoutMs: scaled(60_000) });
   const { pid } = (await storm.ready) as { pid: number };
   return {
     start() {
@@ -33,15 +35,6 @@ async function stormReady(): Promise<{ start(): number }> {
   };
 }
 
-/** Polls until `seen()` holds; resolves with the time it first did, or rejects after `ms`. */
-async function until(seen: () => boolean | Promise<boolean>, ms: number, what: string): Promise<number> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await seen()) return Date.now();
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`${what} never showed within ${ms} ms`);
-}
 
 describeKernel('the first loss, in every output', () => {
   afterEach(async () => {
@@ -58,9 +51,9 @@ describeKernel('the first loss, in every output', () => {
     let err = '';
     watch.stdout.on('data', (d) => (out += d));
     watch.stderr.on('data', (d) => (err += d));
-    await until(() => err.includes('watching'), 20_000, 'watch starting');
+    await until('watch starting', scaled(20_000), () => err.includes('watching'));
     const started = storm.start();
-    const shown = await until(() => out.includes('"level":"warn","time"') && out.includes('"event":"lost"'), 10_000, 'a lost line');
+    const shown = await until('a lost line', 10_000, () => out.includes('"level":"warn","time"') && out.includes('"event":"lost"') && Date.now());
     expect(shown - started).toBeLessThanOrEqual(BOUND_MS);
   });
 
@@ -69,9 +62,9 @@ describeKernel('the first loss, in every output', () => {
     const r = spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '120', '-y', '30', `${process.execPath} ${bin} top --ring-bytes 4K --interval 0.5`], { env });
     expect(r.status).toBe(0);
     const screen = () => spawnSync('tmux', ['capture-pane', '-p', '-t', session], { env, encoding: 'utf8' }).stdout ?? '';
-    await until(() => /socktrace top/.test(screen()) && /lost 0\b/.test(screen()), 20_000, 'top starting');
+    await until('top starting', scaled(20_000), () => /socktrace top/.test(screen()) && /lost 0\b/.test(screen()));
     const started = storm.start();
-    const shown = await until(() => /lost [1-9]\d*/.test(screen()), 10_000, "a loss in top's header");
+    const shown = await until("a loss in top's header", 10_000, () => /lost [1-9]\d*/.test(screen()) && Date.now());
     expect(shown - started).toBeLessThanOrEqual(BOUND_MS);
   });
 
@@ -87,9 +80,9 @@ describeKernel('the first loss, in every output', () => {
         const text = await (await fetch(`http://${METRICS}/metrics`)).text();
         return Number(/^socktrace_events_lost_total (\d+)/m.exec(text)?.[1] ?? NaN);
       };
-      await until(async () => (await lost().catch(() => NaN)) >= 0, 20_000, 'the daemon serving metrics');
+      await until('the daemon serving metrics', scaled(20_000), async () => (await lost().catch(() => NaN)) >= 0);
       const started = storm.start();
-      const shown = await until(async () => (await lost()) > 0, 10_000, 'socktrace_events_lost_total above 0');
+      const shown = await until('socktrace_events_lost_total above 0', 10_000, async () => (await lost()) > 0 && Date.now());
       expect(shown - started).toBeLessThanOrEqual(BOUND_MS);
     } finally {
       rmSync(dir, { recursive: true, force: true });

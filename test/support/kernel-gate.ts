@@ -2,6 +2,7 @@
  * Kernel tests need root and a loadable addon. Off CI they skip, saying why; under CI=true a kernel
  * test that cannot load BPF fails instead, because CI machines can run them.
  */
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { loadBinding } from '../../src/native/binding.js';
 
@@ -45,3 +46,15 @@ function gated(gate: () => { ok: true } | { ok: false; reason: string }) {
 export const describeKernel = gated(kernelTestGate);
 /** describe() for tests that only need the built addon (no privileges). */
 export const describeAddon = gated(addonGate);
+
+/** Whether this kernel names the reasons of the RSTs it sends (tcp_send_reset's reason field, 6.10+). */
+export function kernelNamesRstReasons(): boolean {
+  for (const root of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) {
+    try {
+      return /\sreason;/.test(readFileSync(`${root}/events/tcp/tcp_send_reset/format`, 'utf8'));
+    } catch {
+      // try the next place tracefs may be
+    }
+  }
+  return false;
+}

@@ -4,6 +4,8 @@
 # /mnt/out/command, leaves its output and exit status in /mnt/out, and powers off.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/root/.pyenv/shims:/root/.pyenv/bin
 export HOME=/root
+# Emulated CPUs are slower: the tests' time bounds stretch by this (see test/support/time-scale.ts).
+export SOCKTRACE_TEST_TIME_SCALE="$(cat /mnt/out/time-scale 2>/dev/null || echo 1)"
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null

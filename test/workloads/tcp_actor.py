@@ -380,11 +380,15 @@ def cmd_server_abort(a):
 
 
 def cmd_client_impatient(a):
-    """Connect, send "GET\\n", wait --wait seconds (less than the server's delay), close normally.
+    """Connect, send "GET\\n", wait --wait seconds (less than the server's delay), or with
+    --until-signal until SIGUSR1 (so a slow tracer can start first), and close normally.
 
     Lines: {"ready": true, "pid", "local": [...], "remote": [...]} after connect;
     {"done": true, "local": [...], "remote": [...]} after close().
     """
+    go = threading.Event()
+    if a.until_signal:
+        signal.signal(signal.SIGUSR1, lambda *_: go.set())
     s = connect(a.host, a.port)
     local, remote = addr(s.getsockname()), addr(s.getpeername())
     emit({"ready": True, "pid": os.getpid(), "local": local, "remote": remote})
@@ -393,8 +397,13 @@ def cmd_client_impatient(a):
         s.sendall(b"GET\n")
     except OSError as e:
         raise ActorError("send failed: %s" % e, errno=errno_name(e), local=local)
-    set_phase("waiting")
-    sleep_deliberately(a.wait)
+    if a.until_signal:
+        set_phase("waiting for SIGUSR1")
+        while not go.wait(0.05):
+            pass
+    else:
+        set_phase("waiting")
+        sleep_deliberately(a.wait)
     s.close()  # normal close: FIN, our socket is orphaned in FIN_WAIT_2
     emit({"done": True, "local": local, "remote": remote})
 
@@ -595,6 +604,8 @@ def build_parser():
     sp = client("client-impatient", cmd_client_impatient, "send GET, wait, close before the reply")
     sp.add_argument("--wait", type=nonneg_float, default=0.2,
                     help="seconds between request and close (default 0.2)")
+    sp.add_argument("--until-signal", action="store_true",
+                    help="instead of --wait, close on SIGUSR1 (the --timeout watchdog still applies)")
 
     client("client-hold", cmd_client_hold, "send hello, read until RST or FIN")
     client("client-closed-port", cmd_client_closed_port, "connect to a port with no listener")
