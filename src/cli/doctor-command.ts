@@ -64,8 +64,8 @@ function tracefsDir(): string | null {
 /** The bpftrace backend's own check: bpftrace, its version, setpriv, and the tracepoint formats. */
 async function bpftraceCheck(): Promise<Check> {
   try {
-    const { version } = await checkBpftraceBackend();
-    return { name: 'bpftrace backend', ok: true, detail: `${version}; tracepoint formats as probes/socktrace.bt reads them` };
+    const { version, plan } = await checkBpftraceBackend();
+    return { name: 'bpftrace backend', ok: true, detail: `${version}; script parts for this kernel: ${plan.parts.map((p) => p.file).join(', ')}` };
   } catch (error) {
     return { name: 'bpftrace backend', ok: false, detail: (error as Error).message.replace(/^socktrace: /, ''), fix: `apt-get install bpftrace (${MIN_BPFTRACE_TEXT} or later); only needed where the native addon cannot load` };
   }

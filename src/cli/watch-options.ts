@@ -24,7 +24,7 @@ Options:
   --ring-bytes <size>    kernel ring buffer size, a power of two (default 8M)
   --hooks <auto|classic> prefer tp_btf (auto) or force classic tracepoints
   --backend <auto|native|bpftrace>
-                         native: the addon; bpftrace: probes/socktrace.bt through bpftrace; auto
+                         native: the addon; bpftrace: probes/bpftrace/ through bpftrace; auto
                          (default): the addon, or bpftrace when the addon cannot load
   --summary <seconds>    also print, this often, a summary record (rollups per process, peer and
                          service) and one finding record per finding

@@ -1,5 +1,5 @@
 /**
- * Parses what probes/socktrace.bt prints under `bpftrace -f json`: one JSON object per line. Event
+ * Parses what the bpftrace script (probes/bpftrace/) prints under `bpftrace -f json`: one JSON object per line. Event
  * lines become the same SockEvent objects the native decoder makes; bpftrace's lost-event reports
  * become counts. Pure: the caller supplies the socket-id salt and the kernel's RST reason names.
  */
@@ -13,9 +13,9 @@ export type BpftraceLine =
   | { type: 'event'; event: SockEvent }
   | { type: 'lost'; count: number }
   | { type: 'attached'; probes: number }
-  /** The script's tick, once a second (see probes/socktrace.bt). */
+  /** The script's tick, once a second (see probes/bpftrace/ticks-and-end.bt). */
   | { type: 'tick' }
-  /** The script's heartbeat from one CPU (see probes/socktrace.bt). */
+  /** The script's heartbeat from one CPU (see probes/bpftrace/ticks-and-end.bt). */
   | { type: 'heartbeat'; cpu: number }
   /** State changes so far by new state (index = TCP state), crossed or not; printed each second. */
   | { type: 'transitions'; counts: number[] }
@@ -85,7 +85,7 @@ export function parseBpftraceLine(line: string, context: BpftraceLineContext): B
   }
 }
 
-/** One event line of socktrace.bt (without JSON framing); null when it is not one. */
+/** One event line of the bpftrace script (without JSON framing); null when it is not one. */
 export function parseEventText(text: string, context: BpftraceLineContext): SockEvent | null {
   const f = text.replace(/\n$/, '').split('\t');
   const kind = KINDS[f[0] ?? ''];

@@ -1,13 +1,11 @@
 /**
- * The bpftrace backend: runs probes/socktrace.bt under bpftrace (through execa) and turns its output
+ * The bpftrace backend: runs the script for this kernel (put together from probes/bpftrace/, see
+ * bpftrace-script.ts) under bpftrace (through execa) and turns its output
  * into the same events as the native backend. bpftrace is started through `setpriv --pdeathsig KILL`,
  * so the kernel kills it when socktrace dies, however it dies; its BPF programs go with it.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import type { SockEvent } from '../events/sock-event.js';
 import type { KernelFilter } from '../native/binding.js';
@@ -15,11 +13,9 @@ import { KIND_CODES } from '../native/record-layout.js';
 import { TCP_STATES } from '../events/tcp-names.js';
 import { tracepointMisses } from './bpf-prog-misses.js';
 import { parseBpftraceLine } from './bpftrace-lines.js';
-import { bpftraceVersionProblem, readBpftraceKernelFacts, REQUIRED_FIELDS } from './bpftrace-requirements.js';
+import { bpftraceVersionProblem } from './bpftrace-requirements.js';
+import { readScriptPlan, scriptText, type ScriptPlan } from './bpftrace-script.js';
 import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from './event-source.js';
-
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BPFTRACE_SCRIPT = resolve(packageRoot, 'probes', 'socktrace.bt');
 
 export interface BpftraceSourceOptions {
   /** Total perf buffer size over all CPUs (default 8M): where bpftrace's losses happen and are counted. */
@@ -30,6 +26,8 @@ export interface BpftraceSourceOptions {
   emitStates?: number;
   /** How long to wait for bpftrace to compile and attach (default 60 s). */
   startTimeoutMs?: number;
+  /** Tracepoints (by name) to plan the script without, as if the kernel lacked them (tests of the other parts). */
+  pretendMissing?: readonly string[];
 }
 
 /** How long bpftrace may take, after stop, to deliver what its buffers hold. */
@@ -48,8 +46,8 @@ export function bpftraceCommand(): string {
   return process.env.SOCKTRACE_BPFTRACE || 'bpftrace';
 }
 
-/** Checks bpftrace, setpriv and the tracepoints; returns the RST reason names, or throws saying what is missing. */
-export async function checkBpftraceBackend(): Promise<{ version: string; rstReasons: string[] }> {
+/** Checks bpftrace, setpriv and the tracepoints; returns the script's plan for this kernel, or throws saying what is missing. */
+export async function checkBpftraceBackend(pretendMissing: readonly string[] = []): Promise<{ version: string; plan: ScriptPlan }> {
   const bpftrace = bpftraceCommand();
   const probe = await execa(bpftrace, ['--version'], { reject: false, timeout: 10_000 });
   if (probe.failed && probe.exitCode === undefined) {
@@ -62,10 +60,9 @@ export async function checkBpftraceBackend(): Promise<{ version: string; rstReas
   if (setpriv.failed) {
     throw new BpftraceError('socktrace: setpriv (util-linux) is needed to tie bpftrace\'s life to socktrace\'s; apt-get install util-linux');
   }
-  if (!existsSync(BPFTRACE_SCRIPT)) throw new BpftraceError(`socktrace: the bpftrace script is missing: ${BPFTRACE_SCRIPT}`);
-  const facts = readBpftraceKernelFacts();
-  if (facts.problems.length > 0) throw new BpftraceError(`socktrace: the bpftrace backend cannot run here: ${facts.problems.join('; ')}`);
-  return { version: versionText.trim(), rstReasons: facts.rstReasons };
+  const plan = readScriptPlan(pretendMissing);
+  if (plan.problems.length > 0) throw new BpftraceError(`socktrace: the bpftrace backend cannot run here: ${plan.problems.join('; ')}`);
+  return { version: versionText.trim(), plan };
 }
 
 /** Filters as the native kernel side applies them (see emit_kinds/emit_states in socktrace.bpf.c). */
@@ -79,7 +76,14 @@ function passes(e: SockEvent, filter: Required<KernelFilter>): boolean {
 }
 
 export async function startBpftraceSource(options: BpftraceSourceOptions, handlers: SourceHandlers): Promise<RunningSource> {
-  const { version, rstReasons } = await checkBpftraceBackend();
+  const { version, plan } = await checkBpftraceBackend(options.pretendMissing);
+  const { rstReasons } = plan;
+  let text: string;
+  try {
+    text = scriptText(plan);
+  } catch (error) {
+    throw new BpftraceError((error as Error).message);
+  }
   const ringBytes = options.ringBytes ?? 8 << 20;
   // bpftrace's perf buffers are per CPU, a power of two of pages each.
   let pages = 8;
@@ -116,8 +120,10 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   };
 
   // What crosses is fixed when bpftrace compiles the script (its $1 and $2); setFilter() can only narrow it.
+  // $3 is 0 when no part reads it (bpftrace would take -1 for an option).
   const startFilter = { ...filter };
-  const script = [BPFTRACE_SCRIPT, String(startFilter.emitKinds >>> 0), String(startFilter.emitStates >>> 0)];
+  const positional = [startFilter.emitKinds >>> 0, startFilter.emitStates >>> 0, Math.max(plan.noSocketDropReason, 0)];
+  const script = ['-e', text, ...positional.map(String)];
   const child: ResultPromise = execa('setpriv', ['--pdeathsig', 'KILL', '--', bpftraceCommand(), '-f', 'json', ...script], {
     env: {
       BPFTRACE_MAP_KEYS_MAX: String(options.ownerEntries ?? 262_144),
@@ -215,7 +221,9 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   const info: SourceInfo = {
     backend: 'bpftrace',
     pid: child.pid,
-    hooks: Object.keys(REQUIRED_FIELDS).map((t) => ({ name: t.split('/')[1]!, mode: 'tracepoint', why: `bpftrace (${version})` })),
+    hooks: plan.parts.flatMap((part) =>
+      Object.keys(part.reads).map((t) => ({ name: t.split('/')[1]!, mode: 'tracepoint' as const, why: `bpftrace (${version}), ${part.file}` })),
+    ),
     notes: [],
     ringBytes: pages * 4096 * availableParallelism(),
     closeWaitDelayMs: 0,

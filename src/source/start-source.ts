@@ -1,5 +1,5 @@
 /**
- * Picks the backend: `native` (the addon), `bpftrace` (probes/socktrace.bt through bpftrace), or `auto`:
+ * Picks the backend: `native` (the addon), `bpftrace` (the script in probes/bpftrace/ through bpftrace), or `auto`:
  * the addon, and bpftrace only when the addon is missing or cannot load its programs, saying why once
  * (the first note of the source's info).
  */

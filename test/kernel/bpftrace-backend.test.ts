@@ -15,6 +15,7 @@ import { afterEach, expect, it } from 'vitest';
 import type { SockEvent } from '../../src/events/sock-event.js';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
+import { scaled } from '../support/time-scale.js';
 import { startBpftraceTrace, startTrace, stopAllTraces } from '../support/trace-session.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
@@ -88,6 +89,34 @@ describeKernel('the bpftrace backend', () => {
     expect(bt.lost).toBe(0);
   });
 
+  it('catches errors at the syscalls\' exits where sock_send_length / sock_recv_length are missing, as native does', async () => {
+    const missing = ['sock_send_length', 'sock_recv_length'];
+    const native = startTrace({ pretendMissing: missing });
+    const bt = await startBpftraceTrace({ pretendMissing: missing });
+    expect(bt.info.hooks.map((h) => h.name)).toContain('sys_exit_write');
+    expect(bt.info.hooks.map((h) => h.name)).not.toContain('sock_send_length');
+
+    // EPIPE on a late write (IPv4), ECONNRESET on a receive after an abortive close (IPv6).
+    const late = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
+    const latePort = ((await late.ready) as { port: number }).port;
+    await startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(latePort), '--wait', '0.1']).done;
+    const abort = startActor(['server-abort', '--host', '::1', '--port', '0']);
+    const abortPort = ((await abort.ready) as { port: number }).port;
+    await startActor(['client-hold', '--host', '::1', '--port', String(abortPort)]).done;
+    await Promise.all([late.done, abort.done]);
+    await new Promise((r) => setTimeout(r, 1000));
+
+    const errors = (events: SockEvent[]) =>
+      events
+        .filter((e) => (e.kind === 'send_error' || e.kind === 'recv_error') && [latePort, abortPort].some((p) => e.local.port === p || e.peer.port === p))
+        .map((e) => `${fingerprint(e)} flags=${e.flags & 0x4}`)
+        .sort();
+    const fromNative = errors(native.events);
+    expect(fromNative.some((f) => f.startsWith('send_error') && f.includes('EPIPE') && f.endsWith('flags=4'))).toBe(true);
+    expect(fromNative.some((f) => f.startsWith('recv_error') && f.includes('ECONNRESET') && f.endsWith('flags=4'))).toBe(true);
+    expect(errors(bt.events)).toEqual(fromNative);
+  });
+
   it("reports bpftrace's own lost events as lost counts", async () => {
     const bt = await startBpftraceTrace({ ringBytes: 64 * 1024 }); // the smallest perf buffers
     const pid = bt.info.pid!;
@@ -138,7 +167,7 @@ describeKernel('the bpftrace backend', () => {
   });
 
   it('delivers what happened just before stop, not only what bpftrace had printed by then', async () => {
-    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500']);
+    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500', '--timeout', String(scaled(10))], { timeoutMs: scaled(30_000) });
     const { pid } = (await storm.ready) as { pid: number };
     const trace = await startBpftraceTrace({ emitKinds: 1 << 4 }); // send errors only
     process.kill(pid, 'SIGUSR1');

@@ -1,5 +1,5 @@
 /**
- * The bpftrace backend's parser on recorded output (test/fixtures/bpftrace-output.jsonl: probes/socktrace.bt
+ * The bpftrace backend's parser on recorded output (test/fixtures/bpftrace-output.jsonl: the script of probes/bpftrace/
  * under bpftrace 0.17 on Linux 6.18 while a process named "ev\til\e[31m" opened, used and closed an IPv4
  * connection and was refused on [::1]:1), and its requirement checks on recorded formats.
  */

@@ -1,0 +1,179 @@
+/**
+ * The bpftrace script for the running kernel, put together from the parts in probes/bpftrace/: for each
+ * concern, the first part whose tracepoints this kernel has with every field the part reads (bpftrace
+ * refuses a whole script over one missing field, so a kernel-specific part is left out, not guarded).
+ * planScript is pure; readScriptPlan and scriptText read the host.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatFields, rstReasonsFromFormat } from './bpftrace-requirements.js';
+
+export const BPFTRACE_PARTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'probes', 'bpftrace');
+
+export interface ScriptPart {
+  file: string;
+  /** tracepoint ("category/name") -> the fields the part reads from it (besides those every version has) */
+  reads: Record<string, string[]>;
+}
+
+interface Concern {
+  what: string;
+  /** Preferred first. */
+  parts: ScriptPart[];
+}
+
+const SEND_SYSCALLS = ['write', 'writev', 'sendto', 'sendmsg', 'sendmmsg'];
+const RECV_SYSCALLS = ['read', 'readv', 'recvfrom', 'recvmsg', 'recvmmsg'];
+const syscallReads: Record<string, string[]> = Object.fromEntries([
+  ...[...SEND_SYSCALLS, ...RECV_SYSCALLS].flatMap((call) => [
+    [`syscalls/sys_enter_${call}`, ['fd']],
+    [`syscalls/sys_exit_${call}`, ['ret']],
+  ]),
+  ...['accept', 'accept4'].map((call) => [`syscalls/sys_exit_${call}`, ['ret']]),
+]);
+
+/** In script order: ticks-and-end.bt stays last (its first tick says every probe before it is attached). */
+export const SCRIPT_CONCERNS: readonly Concern[] = [
+  {
+    what: 'state changes',
+    parts: [
+      {
+        file: 'owners-and-states.bt',
+        reads: {
+          'sock/inet_sock_set_state': ['skaddr', 'oldstate', 'newstate', 'sport', 'dport', 'family', 'protocol'],
+          'tcp/tcp_destroy_sock': ['skaddr', 'sport', 'dport', 'family'],
+        },
+      },
+    ],
+  },
+  { what: 'RSTs received', parts: [{ file: 'rst-received.bt', reads: { 'tcp/tcp_receive_reset': ['skaddr', 'sport', 'dport', 'family'] } }] },
+  {
+    what: 'RSTs sent',
+    parts: [
+      { file: 'rst-sent.bt', reads: { 'tcp/tcp_send_reset': ['skbaddr', 'skaddr', 'state', 'reason', 'saddr[28]', 'daddr[28]'] } },
+      {
+        file: 'rst-sent-before-6.10.bt',
+        reads: {
+          'tcp/tcp_send_reset': ['skbaddr', 'skaddr', 'state', 'sport', 'dport', 'family', 'saddr[4]', 'daddr[4]', 'saddr_v6[16]', 'daddr_v6[16]'],
+          'skb/kfree_skb': ['skbaddr', 'reason'],
+        },
+      },
+    ],
+  },
+  {
+    what: 'send and receive errors',
+    parts: [
+      {
+        file: 'socket-errors.bt',
+        reads: {
+          'sock/sock_send_length': ['sk', 'protocol', 'family', 'ret'],
+          'sock/sock_recv_length': ['sk', 'protocol', 'family', 'ret'],
+        },
+      },
+      { file: 'socket-errors-at-syscalls.bt', reads: syscallReads },
+    ],
+  },
+  { what: 'ticks', parts: [{ file: 'ticks-and-end.bt', reads: {} }] },
+];
+
+export interface ScriptPlan {
+  parts: ScriptPart[];
+  /** What keeps the script from running here, each naming the tracepoint and fields; empty when it can run. */
+  problems: string[];
+  /** RST reason names (index = value) from tcp_send_reset's format; empty before 6.10. */
+  rstReasons: string[];
+  /** The drop reason NO_SOCKET's value on this kernel (the script's $3), -1 when no part needs it. */
+  noSocketDropReason: number;
+}
+
+/** The value of `name` in a format's __print_symbolic table for `field`, or -1. */
+export function symbolicValue(format: string, field: string, name: string): number {
+  const start = format.indexOf(`__print_symbolic(REC->${field}`);
+  if (start < 0) return -1;
+  for (const m of format.slice(start).matchAll(/\{\s*(\d+),\s*"([A-Z0-9_]+)"\s*\}/g)) if (m[2] === name) return Number(m[1]);
+  return -1;
+}
+
+/** What a part lacks on this kernel ("no tracepoint x:y", "x:y lacks a, b"), empty when it can run. */
+function shortfall(part: ScriptPart, formatOf: (tracepoint: string) => string | undefined): string[] {
+  const missing: string[] = [];
+  for (const [tracepoint, fields] of Object.entries(part.reads)) {
+    const format = formatOf(tracepoint);
+    const name = tracepoint.replace('/', ':');
+    if (format === undefined) {
+      missing.push(`no tracepoint ${name}`);
+      continue;
+    }
+    const have = formatFields(format);
+    const lacking = fields.filter((f) => !have.has(f));
+    if (lacking.length > 0) missing.push(`${name} lacks ${lacking.join(', ')}`);
+  }
+  if (part.file === 'rst-sent-before-6.10.bt' && missing.length === 0) {
+    if (symbolicValue(formatOf('skb/kfree_skb')!, 'reason', 'NO_SOCKET') < 0) missing.push('skb:kfree_skb does not name the drop reason NO_SOCKET');
+  }
+  return missing;
+}
+
+/** The parts this kernel serves; `formatOf` gives a tracepoint's tracefs format, undefined when it has none. */
+export function planScript(formatOf: (tracepoint: string) => string | undefined): ScriptPlan {
+  const parts: ScriptPart[] = [];
+  const problems: string[] = [];
+  for (const concern of SCRIPT_CONCERNS) {
+    const tried: string[] = [];
+    const part = concern.parts.find((p) => {
+      const missing = shortfall(p, formatOf);
+      if (missing.length > 0) tried.push(`${p.file}: ${missing.join(', ')}`);
+      return missing.length === 0;
+    });
+    if (part) parts.push(part);
+    else problems.push(`nothing serves ${concern.what} (${tried.join('; ')})`);
+  }
+  const sendReset = formatOf('tcp/tcp_send_reset');
+  const drops = parts.some((p) => p.file === 'rst-sent-before-6.10.bt');
+  return {
+    parts,
+    problems,
+    rstReasons: sendReset ? rstReasonsFromFormat(sendReset) : [],
+    noSocketDropReason: drops ? symbolicValue(formatOf('skb/kfree_skb') ?? '', 'reason', 'NO_SOCKET') : -1,
+  };
+}
+
+/**
+ * Plans the script from this host's tracefs. Tracepoints named (by name, as "sock_send_length") in
+ * `pretendMissing` are planned as if the kernel lacked them, to exercise the other parts.
+ */
+export function readScriptPlan(
+  pretendMissing: readonly string[] = [],
+  tracefsRoots = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'],
+): ScriptPlan {
+  const root = tracefsRoots.find((r) => existsSync(`${r}/events`));
+  if (!root) {
+    return { parts: [], problems: ['tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)'], rstReasons: [], noSocketDropReason: -1 };
+  }
+  const formats = new Map<string, string | undefined>();
+  return planScript((tracepoint) => {
+    if (pretendMissing.includes(tracepoint.split('/')[1]!)) return undefined;
+    if (!formats.has(tracepoint)) {
+      let format: string | undefined;
+      try {
+        format = readFileSync(`${root}/events/${tracepoint}/format`, 'utf8');
+      } catch {
+        format = undefined;
+      }
+      formats.set(tracepoint, format);
+    }
+    return formats.get(tracepoint);
+  });
+}
+
+/** The script's text: its parts in order. Throws naming the file when a part is missing from the install. */
+export function scriptText(plan: ScriptPlan, dir = BPFTRACE_PARTS_DIR): string {
+  return plan.parts
+    .map((part) => {
+      const path = resolve(dir, part.file);
+      if (!existsSync(path)) throw new Error(`socktrace: a part of the bpftrace script is missing: ${path}`);
+      return readFileSync(path, 'utf8');
+    })
+    .join('\n');
+}
