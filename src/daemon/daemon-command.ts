@@ -258,6 +258,18 @@ class Daemon {
     this.log.logger.info({ msg: `socktrace daemon stopped (${signal})`, events: stats.events, lost: stats.lost, rejected: stats.rejected });
     await this.log.close();
   }
+
+  /** The stop deadline passed: says so, with what the tracer had delivered, before the process exits. */
+  cutShort(signal: string): void {
+    const stats = this.session?.source.stats();
+    this.log.logger.warn({
+      msg: `socktrace daemon stopped (${signal}), cut short: the tracer had not stopped within ${STOP_DEADLINE_MS / 1000} s`,
+      events: stats?.events,
+      lost: stats?.lost,
+      rejected: stats?.rejected,
+    });
+    this.log.flushSync();
+  }
 }
 
 export async function daemonCommand(argv: string[]): Promise<number> {
@@ -281,7 +293,10 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     const finish = (signal: NodeJS.Signals) => {
       process.off('SIGHUP', onHup);
       // The programs detach when the process ends even if the clean path stalls.
-      setTimeout(() => process.exit(0), STOP_DEADLINE_MS).unref();
+      setTimeout(() => {
+        daemon.cutShort(signal);
+        process.exit(0);
+      }, STOP_DEADLINE_MS).unref();
       daemon.stop(signal).finally(() => resolve(0));
     };
     process.on('SIGHUP', onHup);

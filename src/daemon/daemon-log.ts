@@ -7,6 +7,8 @@ export interface DaemonLog {
   logger: Logger;
   /** Flushes and closes the destination. */
   close(): Promise<void>;
+  /** Writes out what is buffered, now (before a forced exit); a full pipe keeps the rest. */
+  flushSync(): void;
 }
 
 export function openDaemonLog(config: DaemonConfig['log']): DaemonLog {
@@ -31,6 +33,14 @@ export function openDaemonLog(config: DaemonConfig['log']): DaemonLog {
         await file.close();
       } else {
         stdout!.flushSync();
+      }
+    },
+    flushSync() {
+      try {
+        if (file) file.flush();
+        else stdout!.flushSync();
+      } catch {
+        // EAGAIN on a full stdout pipe: the process is about to exit either way
       }
     },
   };

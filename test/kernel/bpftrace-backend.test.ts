@@ -199,6 +199,36 @@ describeKernel('the bpftrace backend', () => {
     expect((await bpftracePids()).filter((p) => ours.includes(p))).toEqual([]);
   });
 
+  it('ends the daemon within 2 s of SIGTERM though bpftrace is stuck, logging that it was cut short', async () => {
+    const before = await bpftracePids();
+    const child = spawn(process.execPath, [bin, 'daemon', '--backend', 'bpftrace', '--metrics', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('socktrace daemon started')) resolve();
+      });
+      void exited.then((code) => reject(new Error(`the daemon exited (${code}) before it started`)));
+    });
+    const ours = (await bpftracePids()).filter((p) => !before.includes(p));
+    expect(ours).toHaveLength(1);
+    process.kill(ours[0]!, 'SIGSTOP'); // it can neither deliver nor exit
+    const sent = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - sent).toBeLessThanOrEqual(scaled(2000));
+    const records = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { level?: string; msg?: string; events?: number });
+    const stopped = records.find((r) => r.msg?.startsWith('socktrace daemon stopped (SIGTERM), cut short'));
+    expect(stopped?.level).toBe('warn');
+    expect(typeof stopped?.events).toBe('number');
+    // The stopped bpftrace went with the daemon (its parent-death signal is SIGKILL).
+    const deadline = Date.now() + 3000;
+    while ((await bpftracePids()).some((p) => ours.includes(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect((await bpftracePids()).filter((p) => ours.includes(p))).toEqual([]);
+  });
+
   it('runs the daemon on bpftrace while connections churn as it starts (events before it is ready)', async () => {
     const server = createServer((s) => s.destroy());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
