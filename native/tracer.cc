@@ -85,6 +85,7 @@ Napi::Function Tracer::Define(Napi::Env env) {
                       InstanceMethod<&Tracer::Pause>("pause"),
                       InstanceMethod<&Tracer::Transitions>("transitions"),
                       InstanceMethod<&Tracer::OwnerEvictions>("ownerEvictions"),
+                      InstanceMethod<&Tracer::SkippedRuns>("skippedRuns"),
                       InstanceMethod<&Tracer::SweepStats>("sweepStats")});
 }
 
@@ -415,6 +416,22 @@ Napi::Value Tracer::OwnerEvictions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_ == nullptr) throw Napi::Error::New(env, "socktrace: ownerEvictions() needs a started Tracer");
   return Napi::Number::New(env, static_cast<double>(SumPerCpu(skel_->maps.owner_evictions, 0)));
+}
+
+// A program the kernel did not run because another BPF program was running on the CPU (a softirq
+// interrupting one, say) wrote no event: the kernel counts these per program (recursion_misses; for
+// classic tracepoint programs only since 6.7), and they are lost events like ring drops.
+Napi::Value Tracer::SkippedRuns(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr) throw Napi::Error::New(env, "socktrace: skippedRuns() needs a started Tracer");
+  uint64_t total = 0;
+  for (const HookChoice& c : plan_) {
+    if (c.prog == nullptr) continue;
+    bpf_prog_info prog_info = {};
+    uint32_t len = sizeof(prog_info);
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(c.prog), &prog_info, &len) == 0) total += prog_info.recursion_misses;
+  }
+  return Napi::Number::New(env, static_cast<double>(total));
 }
 
 Napi::Value Tracer::SweepStats(const Napi::CallbackInfo& info) {

@@ -55,6 +55,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value Transitions(const Napi::CallbackInfo& info);
   /** Owners displaced from full sets of the kernel's owner table, since start. */
   Napi::Value OwnerEvictions(const Napi::CallbackInfo& info);
+  Napi::Value SkippedRuns(const Napi::CallbackInfo& info);
   /** { runs, failures, seconds } of the CLOSE_WAIT sweep, since start. */
   Napi::Value SweepStats(const Napi::CallbackInfo& info);
 

@@ -91,6 +91,8 @@ export interface NativeTracer {
   transitions(): number[];
   /** Owners displaced from full sets of the kernel's owner table since start, summed over CPUs. */
   ownerEvictions(): number;
+  /** Runs of its programs the kernel skipped (another BPF program was running on the CPU) since load. */
+  skippedRuns(): number;
   /** CLOSE_WAIT sweeps run and failed, and their time, since start (a failed one is retried at the next). */
   sweepStats(): SweepStats;
 }

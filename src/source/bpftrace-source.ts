@@ -5,13 +5,13 @@
  * so the kernel kills it when socktrace dies, however it dies; its BPF programs go with it.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, release } from 'node:os';
 import { execa, type ResultPromise } from 'execa';
 import type { SockEvent } from '../events/sock-event.js';
 import type { KernelFilter } from '../native/binding.js';
 import { KIND_CODES } from '../native/record-layout.js';
 import { TCP_STATES } from '../events/tcp-names.js';
-import { tracepointMisses } from './bpf-prog-misses.js';
+import { kernelCountsTracepointMisses, tracepointMisses, uncountedMissesNote } from './bpf-prog-misses.js';
 import { parseBpftraceLine } from './bpftrace-lines.js';
 import { bpftraceVersionProblem } from './bpftrace-requirements.js';
 import { readScriptPlan, scriptText, type ScriptPlan } from './bpftrace-script.js';
@@ -224,7 +224,8 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     hooks: plan.parts.flatMap((part) =>
       Object.keys(part.reads).map((t) => ({ name: t.split('/')[1]!, mode: 'tracepoint' as const, why: `bpftrace (${version}), ${part.file}` })),
     ),
-    notes: [],
+    // Every bpftrace probe here is a classic tracepoint program.
+    notes: kernelCountsTracepointMisses(release()) ? [] : [uncountedMissesNote(release())],
     ringBytes: pages * 4096 * availableParallelism(),
     closeWaitDelayMs: 0,
     rstReasons,

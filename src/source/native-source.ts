@@ -3,6 +3,8 @@ import { loadBinding, type BatchMeta, type NativeTracerOptions } from '../native
 import { decodeBatch } from '../events/decode-batch.js';
 import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from './event-source.js';
 import { seedRecords } from '../inventory/seed-owners.js';
+import { kernelCountsTracepointMisses, uncountedMissesNote } from './bpf-prog-misses.js';
+import { release } from 'node:os';
 
 export type NativeSourceOptions = NativeTracerOptions;
 
@@ -15,6 +17,13 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
   let resolveFinal!: () => void;
   const final = new Promise<void>((resolve) => (resolveFinal = resolve));
   let rstReasons: readonly string[] = [];
+  // Lost two ways: records the ring had no room for, and program runs the kernel skipped (no record made).
+  let ringLost = 0;
+  let skipped = 0;
+  const countLost = (fresh: number) => {
+    stats.lost += fresh;
+    handlers.onLost(fresh, stats.lost);
+  };
 
   const onBatch = (buffer: ArrayBuffer, meta: BatchMeta) => {
     stats.batches++;
@@ -27,12 +36,12 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
       stats.events += decoded.events.length;
       if (decoded.events.length > 0) handlers.onEvents(decoded.events);
     }
-    stats.produced = meta.submittedTotal + meta.lostTotal;
-    if (meta.lostTotal > stats.lost) {
-      const fresh = meta.lostTotal - stats.lost;
-      stats.lost = meta.lostTotal;
-      handlers.onLost(fresh, stats.lost);
+    if (meta.lostTotal > ringLost) {
+      const fresh = meta.lostTotal - ringLost;
+      ringLost = meta.lostTotal;
+      countLost(fresh);
     }
+    stats.produced = meta.submittedTotal + ringLost + skipped;
     if (meta.error) handlers.onError?.(new Error(`socktrace: ${meta.error}`));
     if (meta.final) {
       finished = true;
@@ -45,16 +54,30 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
   const info: SourceInfo = {
     backend: 'native',
     hooks: started.hooks,
-    notes: started.notes,
+    notes: [...started.notes, ...uncountedSkips(started.hooks)],
     ringBytes: started.ringBytes,
     closeWaitDelayMs: started.closeWaitDelayMs,
     rstReasons,
   };
 
+  // Read once a second (a syscall per program), and at stop while the programs are still loaded.
+  const readSkipped = () => {
+    if (finished) return;
+    const now = tracer.skippedRuns();
+    if (now <= skipped) return;
+    const fresh = now - skipped;
+    skipped = now;
+    stats.produced += fresh;
+    countLost(fresh);
+  };
+  const skipTimer = setInterval(readSkipped, 1000).unref();
+
   return {
     info,
     stats: () => ({ ...stats }),
     async stop() {
+      clearInterval(skipTimer);
+      readSkipped();
       if (!finished) tracer.stop();
       await final;
       return { ...stats };
@@ -71,4 +94,14 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     ownerEvictions: () => (finished ? 0 : tracer.ownerEvictions()),
     sweepStats: () => tracer.sweepStats(),
   };
+}
+
+/**
+ * A classic tracepoint program on a hook that fires in softirq (state changes, RSTs, drops) is skipped
+ * when it interrupts another BPF program; before 6.7 the kernel does not count that. (tp_btf programs
+ * and the syscall hooks, which run in the caller's own context, are not affected.)
+ */
+function uncountedSkips(hooks: SourceInfo['hooks']): string[] {
+  const exposed = hooks.some((h) => h.mode === 'tracepoint' && !h.name.startsWith('sys_'));
+  return exposed && !kernelCountsTracepointMisses(release()) ? [uncountedMissesNote(release())] : [];
 }

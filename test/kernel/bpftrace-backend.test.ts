@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
@@ -16,7 +16,9 @@ import type { SockEvent } from '../../src/events/sock-event.js';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { scaled } from '../support/time-scale.js';
-import { startBpftraceTrace, startTrace, stopAllTraces } from '../support/trace-session.js';
+import { startBpftraceTrace, startTrace, stopAllTraces, type TraceSession } from '../support/trace-session.js';
+import { kernelCountsTracepointMisses } from '../../src/source/bpf-prog-misses.js';
+import type { SourceStats } from '../../src/source/event-source.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 
@@ -40,6 +42,21 @@ async function settled(port: number): Promise<void> {
 async function bpftracePids(): Promise<number[]> {
   const r = await execa('pgrep', ['-x', 'bpftrace'], { reject: false });
   return r.stdout.split('\n').filter(Boolean).map(Number);
+}
+
+/**
+ * Every one of `happened` events arrived or was counted lost. Before 6.7 the kernel does not count the
+ * runs of classic tracepoint programs it skips (one interrupting another on a CPU), so there the backend
+ * must say its count is short, and all it can promise is most of them (measured on 6.1 under emulation:
+ * 98.6-99.8%).
+ */
+function expectAccounted(trace: TraceSession, stats: SourceStats, happened: number): void {
+  if (kernelCountsTracepointMisses(release())) {
+    expect(stats.events + stats.lost).toBeGreaterThanOrEqual(happened);
+  } else {
+    expect(trace.info.notes.some((n) => n.includes('does not count tracepoint program runs it skips'))).toBe(true);
+    expect(stats.events + stats.lost).toBeGreaterThanOrEqual(Math.floor(happened * 0.97));
+  }
 }
 
 /** socktrace processes a test started: killed after it, whatever became of the test. */
@@ -145,7 +162,7 @@ describeKernel('the bpftrace backend', () => {
     expect(stats.lost).toBe(bt.lost);
     // Every event of the 301 connections (12 each: ten state changes, two destroys) arrived or was
     // counted lost: what perf buffers dropped without saying so is found by the script's own count.
-    expect(stats.events + stats.lost).toBeGreaterThanOrEqual(301 * 12);
+    expectAccounted(bt, stats, 301 * 12);
   });
 
   it('accounts for every event at stop, delivered or lost, though no lost-report followed the drops', async () => {
@@ -163,7 +180,7 @@ describeKernel('the bpftrace backend', () => {
     }
     const stats = await bt.stop();
     expect(stats.lost).toBeGreaterThan(0);
-    expect(stats.events + stats.lost).toBeGreaterThanOrEqual(200 * 12);
+    expectAccounted(bt, stats, 200 * 12);
   });
 
   it('delivers what happened just before stop, not only what bpftrace had printed by then', async () => {

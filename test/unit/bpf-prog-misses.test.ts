@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { tracepointMisses } from '../../src/source/bpf-prog-misses.js';
+import { kernelCountsTracepointMisses, tracepointMisses } from '../../src/source/bpf-prog-misses.js';
 
 let root = '';
 afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -19,4 +19,13 @@ it("sums the skipped runs of a process's tracepoint programs, and nothing else",
   writeFileSync(join(fdinfo, '6'), 'pos:\t0\nflags:\t02\nmnt_id:\t1\n'); // not a program
   expect(tracepointMisses(42, root)).toBe(195);
   expect(tracepointMisses(43, root)).toBe(0);
+});
+
+it('knows which kernels count skipped tracepoint program runs (6.7 and later)', () => {
+  expect(kernelCountsTracepointMisses('6.18.44')).toBe(true);
+  expect(kernelCountsTracepointMisses('6.7.0-rc1')).toBe(true);
+  expect(kernelCountsTracepointMisses('7.0.1')).toBe(true);
+  expect(kernelCountsTracepointMisses('6.6.30-generic')).toBe(false);
+  expect(kernelCountsTracepointMisses('6.1.0-56-amd64')).toBe(false);
+  expect(kernelCountsTracepointMisses('garbage')).toBe(false);
 });
