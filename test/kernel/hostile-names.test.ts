@@ -13,15 +13,16 @@ import { describeKernel } from '../support/kernel-gate.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 
-// ESC ] 0 ; pwn BEL (a terminal title), a newline, U+202E (right-to-left override), Z: 13 bytes.
-const HOSTILE_COMM_ESCAPED = '\\x1b]0;pwn\\x07\\x0a\\u{202e}Z';
+// ESC ] 0 ; pwn BEL (a terminal title), a newline, U+202E (right-to-left override), Z, and a byte that
+// is not UTF-8 (0xff): 14 bytes.
+const HOSTILE_COMM_ESCAPED = '\\x1b]0;pwn\\x07\\x0a\\u{202e}Z\\xff';
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 const METRICS = '127.0.0.1:19641';
 
 /** Names itself, holds a CLOSE_WAIT socket, and on SIGUSR1 writes into it twice (EPIPE). */
 const ACTOR = `
 import ctypes, signal, socket, sys, time, threading
-ctypes.CDLL(None).prctl(15, b'\\x1b]0;pwn\\x07\\n\\xe2\\x80\\xaeZ', 0, 0, 0)
+ctypes.CDLL(None).prctl(15, b'\\x1b]0;pwn\\x07\\n\\xe2\\x80\\xaeZ\\xff', 0, 0, 0)
 l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
 c = socket.create_connection(l.getsockname()); s, _ = l.accept()
 c.close()
