@@ -28,12 +28,9 @@ bool BtfHasTracepoint(const btf* vmlinux, const char* name) {
 
 }  // namespace
 
-std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference,
+std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference, const btf* vmlinux,
                                   const std::string& tracefs, const std::vector<std::string>& pretend_missing,
                                   const std::vector<std::string>& disabled) {
-  btf* vmlinux = btf__load_vmlinux_btf();
-  if (libbpf_get_error(vmlinux)) vmlinux = nullptr;
-
   auto pretended = [&](const char* name) {
     return std::find(pretend_missing.begin(), pretend_missing.end(), name) != pretend_missing.end();
   };
@@ -84,7 +81,6 @@ std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPrefer
     if (hook.tp_prog) bpf_program__set_autoload(hook.tp_prog, choice.prog == hook.tp_prog);
     plan.push_back(choice);
   }
-  btf__free(vmlinux);
   return plan;
 }
 

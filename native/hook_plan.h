@@ -1,5 +1,6 @@
 // Which program serves each hook: tp_btf where the kernel offers it, else the classic tracepoint.
 #pragma once
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <string>
@@ -35,7 +36,8 @@ enum class HookPreference { kAuto, kClassicOnly };
 // Hooks named in `pretend_missing` are planned as if the kernel lacked them (to exercise fallbacks).
 // Fallback hooks must come after the primary they stand in for.
 // Hooks named in `disabled` are turned off by configuration (a cost the user chose not to pay).
-std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference,
+// `vmlinux` is the kernel's BTF (null without it): tp_btf needs the tracepoint described there.
+std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPreference preference, const btf* vmlinux,
                                   const std::string& tracefs, const std::vector<std::string>& pretend_missing,
                                   const std::vector<std::string>& disabled);
 

@@ -15,13 +15,8 @@ namespace {
 
 // 6.10 made tcp_send_reset an event of its own, fired with or without a socket (addresses as sockaddrs);
 // before, it was a tcp_event_sk_skb event with saddr_v6/daddr_v6 fields, fired only with a full socket.
-bool SendResetNeedsSocket(const std::string& tracefs) {
-  btf* vmlinux = btf__load_vmlinux_btf();
-  if (!libbpf_get_error(vmlinux)) {
-    bool own_event = btf__find_by_name_kind(vmlinux, "trace_event_raw_tcp_send_reset", BTF_KIND_STRUCT) >= 0;
-    btf__free(vmlinux);
-    return !own_event;
-  }
+bool SendResetNeedsSocket(const btf* vmlinux, const std::string& tracefs) {
+  if (vmlinux != nullptr) return btf__find_by_name_kind(vmlinux, "trace_event_raw_tcp_send_reset", BTF_KIND_STRUCT) < 0;
   std::ifstream format(tracefs + "/events/tcp/tcp_send_reset/format");
   std::stringstream text;
   text << format.rdbuf();
@@ -30,11 +25,11 @@ bool SendResetNeedsSocket(const std::string& tracefs) {
 
 }  // namespace
 
-KernelGaps KernelGapsOf(const std::string& tracefs, const std::vector<std::string>& pretend_missing) {
+KernelGaps KernelGapsOf(const btf* vmlinux, const std::string& tracefs, const std::vector<std::string>& pretend_missing) {
   KernelGaps gaps;
   bool pretended = std::find(pretend_missing.begin(), pretend_missing.end(), "tcp_send_reset.no_socket") !=
                    pretend_missing.end();
-  gaps.send_reset_needs_socket = pretended || SendResetNeedsSocket(tracefs);
+  gaps.send_reset_needs_socket = pretended || SendResetNeedsSocket(vmlinux, tracefs);
   return gaps;
 }
 

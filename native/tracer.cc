@@ -1,6 +1,7 @@
 #include "tracer.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <pthread.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "errors.h"
@@ -139,6 +141,11 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
   std::string tracefs = EnsureTracefs(&tracefs_note);
   if (!tracefs_note.empty()) notes->push_back(tracefs_note);
 
+  // The kernel's BTF, parsed once for planning (a few MB; null without BTF: classic tracepoints only).
+  std::unique_ptr<btf, void (*)(btf*)> vmlinux(btf__load_vmlinux_btf(), btf__free);
+  if (libbpf_get_error(vmlinux.get())) vmlinux.release();
+  const KernelGaps gaps = KernelGapsOf(vmlinux.get(), tracefs, options_.pretend_missing);
+
   // The sweep is one program (it needs bpf_loop, 5.17+): if it alone keeps the object from loading,
   // CLOSE_WAIT crosses live.
   bool sweep = options_.close_wait_delay_ms > 0;
@@ -158,7 +165,8 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     bpf_map__set_max_entries(skel_->maps.close_waits, 2u << set_bits);
     bpf_map__set_max_entries(skel_->maps.seeded_owners, options_.seed_entries);
 
-    plan_ = PlanHooks(HookSpecs(skel_, KernelGapsOf(tracefs, options_.pretend_missing)), preference, tracefs, options_.pretend_missing, options_.disabled_hooks);
+    plan_ = PlanHooks(HookSpecs(skel_, gaps), preference, vmlinux.get(), tracefs, options_.pretend_missing,
+                      options_.disabled_hooks);
     if (const HookChoice* missing = MissingRequiredHook(plan_)) {
       DestroyBpf();
       Napi::Error e = Napi::Error::New(env, "socktrace: the kernel offers no way to attach to " + missing->name +
