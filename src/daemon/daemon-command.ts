@@ -77,6 +77,8 @@ class Daemon {
   private config: DaemonConfig;
   private log: DaemonLog;
   private session!: LiveSession;
+  /** The stop record is written (and the log closing): nothing more may be logged. */
+  private stopLogged = false;
   private metrics!: DaemonMetrics;
   private readonly limiter: RateLimiter<Record<string, unknown>>;
   private server: Server | null = null;
@@ -256,11 +258,13 @@ class Daemon {
     const stats = await this.session.stop();
     this.drainFolded(true);
     this.log.logger.info({ msg: `socktrace daemon stopped (${signal})`, events: stats.events, lost: stats.lost, rejected: stats.rejected });
+    this.stopLogged = true;
     await this.log.close();
   }
 
   /** The stop deadline passed: says so, with what the tracer had delivered, before the process exits. */
   cutShort(signal: string): void {
+    if (this.stopLogged) return; // the stop finished and closed the log; only the exit was still to come
     const stats = this.session?.source.stats();
     this.log.logger.warn({
       msg: `socktrace daemon stopped (${signal}), cut short: the tracer had not stopped within ${STOP_DEADLINE_MS / 1000} s`,

@@ -184,7 +184,7 @@ describeKernel('the bpftrace backend', () => {
   });
 
   it('delivers what happened just before stop, not only what bpftrace had printed by then', async () => {
-    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500', '--timeout', String(scaled(10))], { timeoutMs: scaled(30_000) });
+    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500', '--timeout', String(scaled(30))], { timeoutMs: scaled(60_000) });
     const { pid } = (await storm.ready) as { pid: number };
     const trace = await startBpftraceTrace({ emitKinds: 1 << 4 }); // send errors only
     process.kill(pid, 'SIGUSR1');
@@ -308,7 +308,9 @@ describeKernel('the bpftrace backend', () => {
         if (err.includes('watching')) resolve();
       });
     });
-    const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '0']);
+    // The server holds the connection a second, so the client's close surely leaves it in CLOSE_WAIT
+    // (with no hold, the server sometimes closed first).
+    const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '1']);
     const { port } = (await srv.ready) as { port: number };
     await startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0']).done;
     const r = await child;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel, kernelNamesRstReasons } from '../support/kernel-gate.js';
+import { scaled } from '../support/time-scale.js';
 import { until } from '../support/until.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
@@ -151,7 +152,7 @@ describeKernel('socktrace daemon', () => {
     const code = await exited;
     const took = Date.now() - sent;
     expect(code, stderr).toBe(0);
-    expect(took).toBeLessThan(2000);
+    expect(took).toBeLessThan(scaled(2000));
     expect(logLines(logFile).at(-1)).toMatchObject({ msg: 'socktrace daemon stopped (SIGTERM)' });
     daemon = undefined;
   });

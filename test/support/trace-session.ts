@@ -4,6 +4,7 @@ import type { SourceStats } from '../../src/source/event-source.js';
 import { startNativeSource, type NativeSourceOptions } from '../../src/source/native-source.js';
 import { startBpftraceSource, type BpftraceSourceOptions } from '../../src/source/bpftrace-source.js';
 import type { RunningSource, SourceHandlers } from '../../src/source/event-source.js';
+import { scaled } from './time-scale.js';
 
 export interface TraceSession {
   readonly events: SockEvent[];
@@ -35,7 +36,8 @@ export function startTrace(options: NativeSourceOptions = {}): TraceSession {
 /** The same, through the bpftrace backend (resolves once bpftrace has attached). */
 export async function startBpftraceTrace(options: BpftraceSourceOptions = {}): Promise<TraceSession> {
   const collected = collect();
-  return sessionOf(await startBpftraceSource(options, collected.handlers), collected);
+  const slow = { startTimeoutMs: scaled(60_000), ...options }; // compiling takes longer on an emulated CPU
+  return sessionOf(await startBpftraceSource(slow, collected.handlers), collected);
 }
 
 interface Collected {
