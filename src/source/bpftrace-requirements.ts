@@ -31,11 +31,16 @@ export function formatFields(format: string): Set<string> {
   return fields;
 }
 
+/** The names of a field's values in a format's __print_symbolic table (index = value, holes where none). */
+export function symbolicNames(format: string, field: string): string[] {
+  const start = format.indexOf(`__print_symbolic(REC->${field}`);
+  if (start < 0) return [];
+  const names: string[] = [];
+  for (const m of format.slice(start).matchAll(/\{\s*(\d+),\s*"([A-Z0-9_]+)"\s*\}/g)) names[Number(m[1])] = m[2]!;
+  return names;
+}
+
 /** RST reason names from tcp_send_reset's print format (index = value), as the kernel prints them. */
 export function rstReasonsFromFormat(format: string): string[] {
-  const start = format.indexOf('__print_symbolic(REC->reason');
-  if (start < 0) return [];
-  const reasons: string[] = [];
-  for (const m of format.slice(start).matchAll(/\{\s*(\d+),\s*"([A-Z0-9_]+)"\s*\}/g)) reasons[Number(m[1])] = m[2]!;
-  return reasons;
+  return symbolicNames(format, 'reason');
 }

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatFields, rstReasonsFromFormat } from './bpftrace-requirements.js';
+import { formatFields, rstReasonsFromFormat, symbolicNames } from './bpftrace-requirements.js';
 
 export const BPFTRACE_PARTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'probes', 'bpftrace');
 
@@ -89,10 +89,7 @@ export interface ScriptPlan {
 
 /** The value of `name` in a format's __print_symbolic table for `field`, or -1. */
 export function symbolicValue(format: string, field: string, name: string): number {
-  const start = format.indexOf(`__print_symbolic(REC->${field}`);
-  if (start < 0) return -1;
-  for (const m of format.slice(start).matchAll(/\{\s*(\d+),\s*"([A-Z0-9_]+)"\s*\}/g)) if (m[2] === name) return Number(m[1]);
-  return -1;
+  return symbolicNames(format, field).indexOf(name);
 }
 
 /** What a part lacks on this kernel ("no tracepoint x:y", "x:y lacks a, b"), empty when it can run. */
