@@ -44,6 +44,9 @@ std::vector<HookSpec> HookSpecs(socktrace_bpf* skel, const KernelGaps& gaps) {
       {"sock_recv_length", "sock", p.btf_sock_recv_length, p.tp_sock_recv_length, false},
       {"sys_exit_accept4", "syscalls", nullptr, p.sys_exit_accept4, false},
       {"sys_exit_accept", "syscalls", nullptr, p.sys_exit_accept, false},
+      // Owners end with their process; without this an exited owner could be named (see living()).
+      {"sched_process_exit", "sched", p.btf_sched_process_exit, p.tp_sched_process_exit, true},
+      {"task_rename", "task", p.btf_task_rename, p.tp_task_rename, false},
   };
   // Before 6.10 tcp_send_reset fires only for full sockets: an RST answering a segment no socket takes
   // is seen as that segment's drop instead (see on_dropped_skb).

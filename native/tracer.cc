@@ -17,6 +17,7 @@
 #include "errors.h"
 #include "hook_table.h"
 #include "kernel_enums.h"
+#include "owner_seeding.h"
 #include "socktrace.skel.h"
 #include "socktrace_event.h"
 #include "tracefs.h"
@@ -156,6 +157,8 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     uint64_t salt = 0;
     if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt)) salt = reinterpret_cast<uintptr_t>(this);
     skel_->rodata->id_salt = salt;
+    long ticks = sysconf(_SC_CLK_TCK);  // process start times compare in /proc's unit (seeds come from there)
+    skel_->rodata->ns_per_tick = 1000000000ull / static_cast<uint64_t>(ticks > 0 ? ticks : 100);
     bpf_map__set_max_entries(skel_->maps.events, options_.ring_bytes);
     // The owner table holds two ways per set: round up to a power of two of sets.
     uint32_t set_bits = 1;
@@ -367,38 +370,18 @@ Napi::Value Tracer::Pause(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// One seed record, as src/inventory/seed-owners.ts writes them: the owner of a socket that existed
-// before the tracer started, keyed by its cookie.
-struct SeedRecord {
-  uint64_t cookie;
-  uint32_t pid;
-  uint32_t uid;
-  char comm[SOCKTRACE_COMM_LEN];
-};
-static_assert(sizeof(SeedRecord) == 32, "seed record layout");
-
 Napi::Value Tracer::SeedOwners(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_ == nullptr || stop_.load()) throw Napi::Error::New(env, "socktrace: seedOwners() needs a started, running Tracer");
   if (info.Length() < 1 || !info[0].IsArrayBuffer())
-    throw Napi::TypeError::New(env, "Expected first argument to be an ArrayBuffer of 32-byte seed records");
+    throw Napi::TypeError::New(env, "Expected first argument to be an ArrayBuffer of " + std::to_string(sizeof(SeedRecord)) +
+                                        "-byte seed records");
   Napi::ArrayBuffer buffer = info[0].As<Napi::ArrayBuffer>();
   if (buffer.ByteLength() % sizeof(SeedRecord) != 0)
-    throw Napi::RangeError::New(env, "Expected the seed buffer's length to be a multiple of 32, got " +
-                                         std::to_string(buffer.ByteLength()));
+    throw Napi::RangeError::New(env, "Expected the seed buffer's length to be a multiple of " +
+                                         std::to_string(sizeof(SeedRecord)) + ", got " + std::to_string(buffer.ByteLength()));
   const auto* records = static_cast<const SeedRecord*>(buffer.Data());
-  size_t count = buffer.ByteLength() / sizeof(SeedRecord);
-  int fd = bpf_map__fd(skel_->maps.seeded_owners);
-  uint32_t written = 0;
-  for (size_t i = 0; i < count; i++) {
-    socktrace_owner owner = {};
-    owner.pid = records[i].pid;
-    owner.uid = records[i].uid;
-    owner.source = SOCKTRACE_OWNER_SEEDED;
-    memcpy(owner.comm, records[i].comm, sizeof(owner.comm));
-    if (bpf_map_update_elem(fd, &records[i].cookie, &owner, BPF_ANY) == 0) written++;
-  }
-  return Napi::Number::New(env, written);
+  return Napi::Number::New(env, SeedOwnerMaps(skel_, records, buffer.ByteLength() / sizeof(SeedRecord)));
 }
 
 Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {

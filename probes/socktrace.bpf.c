@@ -31,6 +31,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* TCP states, as include/net/tcp_states.h numbers them. */
 #define ST_TCP_ESTABLISHED 1
 #define ST_TCP_SYN_SENT 2
+#define ST_TCP_SYN_RECV 3
 #define ST_TCP_FIN_WAIT1 4
 #define ST_TCP_FIN_WAIT2 5
 #define ST_TCP_CLOSING 11
@@ -39,6 +40,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define ST_TCP_CLOSE_WAIT 8
 #define ST_TCP_LAST_ACK 9
 #define ST_TCP_LISTEN 10
+#define ST_TCP_NEW_SYN_RECV 12
 
 #define EPIPE 32
 #define ENETUNREACH 101
@@ -52,6 +54,8 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile unsigned int socktrace_abi = SOCKTRACE_ABI_VERSION;
 const volatile unsigned int socktrace_record_size = sizeof(struct socktrace_event);
 const volatile unsigned long long id_salt = 0; /* hides kernel addresses in fallback socket ids */
+/* Nanoseconds per clock tick (1e9 / sysconf(_SC_CLK_TCK)): process start times in /proc's unit. */
+const volatile unsigned long long ns_per_tick = 10000000;
 
 /*
  * Socket owners, keyed by struct sock address, in a two-way set-associative table held in an array.
@@ -117,13 +121,29 @@ struct {
 	__type(value, struct socktrace_owner);
 } former_owners SEC(".maps");
 
-/* Listener owners keyed by (netns << 16 | port): the owner of sockets still in the accept queue. */
+/*
+ * Listening sockets by netns, port, family and address (struct socktrace_listener_group). Not an LRU:
+ * a group evicted and made again would forget that it was mixed. A full table refuses new keys, and
+ * their queued sockets then have no owner (counted with the owner evictions).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
-	__type(key, unsigned long long);
-	__type(value, struct socktrace_owner);
+	__type(key, struct socktrace_listener_key);
+	__type(value, struct socktrace_listener_group);
 } listeners SEC(".maps");
+
+/*
+ * Processes that own sockets, by tgid, while they live (struct socktrace_process). Not an LRU either:
+ * an evicted live process would look exited. A full table leaves a new owner out, and its sockets'
+ * events then name nobody (counted with the owner evictions) rather than someone else.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, unsigned int);
+	__type(value, struct socktrace_process);
+} owner_processes SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -448,9 +468,36 @@ static __always_inline void task_comm(struct task_struct *task, char comm[SOCKTR
 	}
 }
 
+/*
+ * The process's start time in clock ticks: its identity together with the tgid. The thread-group
+ * leader's, which every thread shares (exec from a thread takes the leader's over, too).
+ */
+static __always_inline unsigned long long task_process_start(struct task_struct *task, bool btf)
+{
+	if (btf)
+		return task->group_leader->start_boottime / ns_per_tick;
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(current, group_leader, start_boottime) / ns_per_tick;
+}
+
+/* The process's name: its thread-group leader's, not that of the thread that happened to run. */
+static __always_inline void task_process_comm(struct task_struct *task, char comm[SOCKTRACE_COMM_LEN], bool btf)
+{
+	if (btf) {
+		struct task_struct *leader = task->group_leader;
+		*(__u64 *)comm = *(__u64 *)leader->comm;
+		*(__u64 *)(comm + 8) = *(__u64 *)(leader->comm + 8);
+	} else {
+		struct task_struct *current = (struct task_struct *)bpf_get_current_task();
+		struct task_struct *leader = BPF_CORE_READ(current, group_leader);
+		bpf_core_read(comm, SOCKTRACE_COMM_LEN, &leader->comm); /* sized: READ_INTO would copy one byte */
+	}
+}
+
 static __always_inline void owner_from_task(struct socktrace_owner *o, struct task_struct *task, bool btf)
 {
 	o->pid = task_tgid(task, btf);
+	o->start = task_process_start(task, btf);
 	o->source = SOCKTRACE_OWNER_SOCKET;
 	if (btf) { /* typed loads instead of helper calls: ~80 ns less each on this path (bpf_stats) */
 		o->uid = task->cred->uid.val;
@@ -459,14 +506,35 @@ static __always_inline void owner_from_task(struct socktrace_owner *o, struct ta
 		o->uid = (unsigned int)bpf_get_current_uid_gid();
 		o->cgroup = bpf_get_current_cgroup_id();
 	}
-	task_comm(task, o->comm, btf);
+	task_process_comm(task, o->comm, btf);
+}
+
+/* The owner's process if it still lives (same pid, same start), else NULL: an exited owner names nobody. */
+static __always_inline struct socktrace_process *living(const struct socktrace_owner *o)
+{
+	if (!o || !o->pid)
+		return 0;
+	unsigned int pid = o->pid;
+	struct socktrace_process *p = bpf_map_lookup_elem(&owner_processes, &pid);
+	return p && p->start == o->start ? p : 0;
+}
+
+/* Makes the owner's process known as living (until its exit, see on_process_exit). */
+static __always_inline void note_living(const struct socktrace_owner *o)
+{
+	if (living(o))
+		return;
+	unsigned int pid = o->pid;
+	struct socktrace_process p = { .start = o->start };
+	__builtin_memcpy(p.comm, o->comm, sizeof(p.comm));
+	if (bpf_map_update_elem(&owner_processes, &pid, &p, BPF_ANY))
+		count_on_this_cpu(&owner_evictions); /* table full: this owner's sockets will name nobody */
 }
 
 /* How a process-context hook learns a socket's owner. */
 enum learn_mode {
-	LEARN_FRESH,      /* connect, listen: the socket cannot have an entry yet, nothing to look up */
-	LEARN_IF_UNKNOWN, /* close: whoever closes a socket with no known owner owns it */
-	LEARN_CHECK_PID,  /* send, receive, accept: the process using it now owns it (fds pass and fork) */
+	LEARN_FRESH, /* connect, listen: the socket cannot have an entry yet, nothing to look up */
+	LEARN_CHECK, /* send, receive, accept, close: the process using it now owns it (fds pass, fork) */
 };
 
 /* Called only from hooks that run in the owner's process context; cheap when nothing changed. */
@@ -474,79 +542,259 @@ static __always_inline void learn_owner_of(const struct sock *sk, bool btf, enum
 {
 	unsigned long long addr = sock_addr(sk);
 	struct socktrace_owner *known = mode == LEARN_FRESH ? 0 : find_owner(addr);
-
-	if (known && mode == LEARN_IF_UNKNOWN) /* no need to ask who is running */
-		return;
 	struct task_struct *task = current_task(btf);
-	if (known && known->pid == task_tgid(task, btf))
+
+	if (known && known->pid == task_tgid(task, btf) && known->start == task_process_start(task, btf))
 		return;
 	if (task_is_kernel_thread(task, btf)) /* in-kernel users (NFS, TLS offload work) own nothing */
 		return;
 	struct socktrace_owner o = {};
 	owner_from_task(&o, task, btf);
 	store_owner(addr, &o);
+	note_living(&o);
 }
 
 /* Send, receive, accept: not for a socket in CLOSE, whose owner entry has ended or is about to. */
 static __always_inline void learn_owner(const struct sock *sk, bool btf)
 {
 	if (SK_READ(btf, sk, __sk_common.skc_state) != ST_TCP_CLOSE)
-		learn_owner_of(sk, btf, LEARN_CHECK_PID);
+		learn_owner_of(sk, btf, LEARN_CHECK);
 }
 
-static __always_inline unsigned long long listener_key(unsigned int netns, unsigned short port)
+/* ---------- listeners and their queues ---------- */
+
+/* What a socket listens on, or (for a socket not accepted yet) what it was queued by. */
+static __always_inline void listener_key_of(struct socktrace_listener_key *key, unsigned int netns,
+					    unsigned short family, unsigned short port, const unsigned char *addr)
 {
-	return ((unsigned long long)netns << 16) | port;
+	key->netns = netns;
+	key->port = port;
+	key->family = family;
+	__builtin_memcpy(key->addr, addr, SOCKTRACE_ADDR_LEN);
 }
 
-static __always_inline void stamp_owner(struct socktrace_event *e, const struct sock *sk,
-					unsigned long long cookie)
+/* A socket started listening: join (or start) the group of listeners on its address and port. */
+static __always_inline void listener_started(const struct sock *sk, bool btf)
 {
 	unsigned long long addr = sock_addr(sk);
 	struct socktrace_owner *o = find_owner(addr);
+	struct socktrace_event where = {};
+	struct socktrace_listener_key key;
 
-	if (!o && cookie) {
-		o = bpf_map_lookup_elem(&seeded_owners, &cookie);
-		if (o && e->state != ST_TCP_CLOSE) /* adopt it, so later events need one lookup */
-			store_owner(addr, o);
+	fill_addrs_from_sock(&where, sk, btf);
+	listener_key_of(&key, sock_netns(sk, btf), where.family, where.sport, where.saddr);
+	struct socktrace_listener_group *g = bpf_map_lookup_elem(&listeners, &key);
+	if (!g) {
+		struct socktrace_listener_group fresh = { .count = 1 };
+		if (o)
+			fresh.owner = *o;
+		fresh.owner.source = SOCKTRACE_OWNER_LISTENER;
+		fresh.socks[0] = addr;
+		if (!bpf_map_update_elem(&listeners, &key, &fresh, BPF_NOEXIST))
+			return;
+		g = bpf_map_lookup_elem(&listeners, &key); /* another CPU made it first, or the table is full */
+		if (!g) {
+			count_on_this_cpu(&owner_evictions);
+			return;
+		}
 	}
-	if (!o && cookie && e->state == ST_TCP_TIME_WAIT)
-		o = bpf_map_lookup_elem(&former_owners, &cookie);
-	/* Not for CLOSE: a closed socket is not waiting in an accept queue (see stamp_closing_process). */
-	if (!o && e->state != ST_TCP_LISTEN && e->state != ST_TCP_TIME_WAIT && e->state != ST_TCP_CLOSE) {
-		unsigned long long lkey = listener_key(e->netns, e->sport);
-		o = bpf_map_lookup_elem(&listeners, &lkey);
+	/* A listener of another process, or of none we know, makes the group's owner a guess. */
+	if (!o || o->pid != g->owner.pid || o->start != g->owner.start)
+		g->mixed = 1;
+	for (int i = 0; i < SOCKTRACE_LISTENER_SOCKS; i++) {
+		if (!g->socks[i]) {
+			g->socks[i] = addr;
+			break;
+		}
 	}
-	if (!o)
+	g->count++;
+}
+
+/* A listener closed (LISTEN -> CLOSE: only the listener itself leaves LISTEN that way). */
+static __always_inline void listener_stopped(const struct sock *sk, bool btf)
+{
+	unsigned long long addr = sock_addr(sk);
+	struct socktrace_event where = {};
+	struct socktrace_listener_key key;
+
+	fill_addrs_from_sock(&where, sk, btf);
+	listener_key_of(&key, sock_netns(sk, btf), where.family, where.sport, where.saddr);
+	struct socktrace_listener_group *g = bpf_map_lookup_elem(&listeners, &key);
+	if (!g)
 		return;
-	e->owner_pid = o->pid;
-	e->owner_uid = o->uid;
-	e->owner_cgroup = o->cgroup;
-	e->owner_source = o->source;
-	__builtin_memcpy(e->owner_comm, o->comm, sizeof(e->owner_comm));
+	if (g->count <= 1) {
+		bpf_map_delete_elem(&listeners, &key);
+		return;
+	}
+	g->count--;
+	for (int i = 0; i < SOCKTRACE_LISTENER_SOCKS; i++) {
+		if (g->socks[i] == addr)
+			g->socks[i] = 0;
+	}
+}
+
+/* Accept queues are walked this far at most (the kernel's default somaxconn). */
+#define ACCEPT_QUEUE_WALK_MAX 4096
+
+struct queue_walk {
+	unsigned long long req;   /* the request_sock to look at next, 0 at the end */
+	unsigned long long child; /* the socket looked for */
+	bool found;
+};
+
+static long queue_walk_step(unsigned int i, void *ctx)
+{
+	struct queue_walk *w = ctx;
+	if (!w->req)
+		return 1;
+	struct request_sock *req = (struct request_sock *)w->req;
+	if ((unsigned long long)BPF_CORE_READ(req, sk) == w->child) {
+		w->found = true;
+		return 1;
+	}
+	w->req = (unsigned long long)BPF_CORE_READ(req, dl_next);
+	return 0;
 }
 
 /*
- * An RST or error on a socket already in CLOSE, with no owner known: a CLOSE socket is unhashed, so no
- * packet reaches it, and what still happens to it happens inside a call of its own process: a send or
- * receive that fails, or close() resetting a connection with unread data (the kernel changes the state
- * to CLOSE first, then sends the RST; packets left in the backlog are answered from release_sock). The
- * running task is that process.
+ * Whether the child waits in this listener's accept queue. Read without the queue's lock: a request
+ * socket freed under us reads as the end of the queue or another socket, never as this child.
  */
-static __always_inline void stamp_closing_process(struct socktrace_event *e, bool btf)
+static __always_inline bool in_accept_queue(unsigned long long listener, unsigned long long child)
 {
-	if (e->state != ST_TCP_CLOSE || e->owner_pid)
+	struct inet_connection_sock *icsk = (struct inet_connection_sock *)listener;
+	struct queue_walk w = { .child = child };
+
+	w.req = (unsigned long long)BPF_CORE_READ(icsk, icsk_accept_queue.rskq_accept_head);
+	bpf_loop(ACCEPT_QUEUE_WALK_MAX, queue_walk_step, &w, 0);
+	return w.found;
+}
+
+/*
+ * A full socket no process holds yet: accept() grafts a struct socket onto it, close() orphans it and
+ * leaves these states. So a socket in one of them without one is still in its listener's queue.
+ */
+static __always_inline bool waits_in_accept_queue(const struct socktrace_event *e, const struct sock *sk, bool btf)
+{
+	if (e->state != ST_TCP_ESTABLISHED && e->state != ST_TCP_SYN_RECV && e->state != ST_TCP_CLOSE_WAIT)
+		return false;
+	return !(btf ? sk->sk_socket : BPF_CORE_READ(sk, sk_socket));
+}
+
+/*
+ * The owner of the listener that queued this socket: the group on its address, else the wildcard.
+ * Where the group's listeners belong to several processes, the one whose queue holds it.
+ */
+static __always_inline struct socktrace_owner *queued_owner(const struct socktrace_event *e, unsigned long long child)
+{
+	static const unsigned char wildcard[SOCKTRACE_ADDR_LEN] = {};
+	struct socktrace_listener_key key;
+
+	listener_key_of(&key, e->netns, e->family, e->sport, e->saddr);
+	struct socktrace_listener_group *g = bpf_map_lookup_elem(&listeners, &key);
+	if (!g) {
+		listener_key_of(&key, e->netns, e->family, e->sport, wildcard);
+		g = bpf_map_lookup_elem(&listeners, &key);
+	}
+	if (!g)
+		return 0;
+	if (!g->mixed)
+		return &g->owner;
+	for (int i = 0; i < SOCKTRACE_LISTENER_SOCKS; i++) {
+		unsigned long long listener = g->socks[i];
+		if (listener && in_accept_queue(listener, child))
+			return find_owner(listener);
+	}
+	return 0;
+}
+
+/* A request socket (handshake under way) knows its listener. */
+static __always_inline struct socktrace_owner *request_owner(const struct sock *sk)
+{
+	const struct sock *listener = BPF_CORE_READ((struct request_sock *)sk, __req_common.skc_listener);
+	struct socktrace_owner *o = listener ? find_owner(sock_addr(listener)) : 0;
+	if (!o && listener) {
+		unsigned long long cookie = BPF_CORE_READ(listener, __sk_common.skc_cookie.counter);
+		o = cookie ? bpf_map_lookup_elem(&seeded_owners, &cookie) : 0;
+	}
+	return o;
+}
+
+/* ---------- stamping events with owners ---------- */
+
+static __always_inline void stamp_from(struct socktrace_event *e, const struct socktrace_owner *o, const char *comm,
+				       unsigned char source)
+{
+	e->owner_pid = o->pid;
+	e->owner_uid = o->uid;
+	e->owner_cgroup = o->cgroup;
+	e->owner_source = source;
+	__builtin_memcpy(e->owner_comm, comm, sizeof(e->owner_comm));
+}
+
+/*
+ * The owner, from the best knowledge there is, each candidate only if its process still lives: the
+ * socket's own entry; the inventory's seed (adopted, so later events need one lookup); for TIME_WAIT,
+ * the process that closed the connection; for a socket not accepted yet, its listener's owner.
+ */
+static __always_inline void stamp_owner(struct socktrace_event *e, const struct sock *sk,
+					unsigned long long cookie, bool btf)
+{
+	unsigned long long addr = sock_addr(sk);
+	struct socktrace_owner *o = find_owner(addr);
+	struct socktrace_process *p = living(o);
+
+	if (!p && cookie) {
+		o = bpf_map_lookup_elem(&seeded_owners, &cookie);
+		p = living(o);
+		if (p && e->state != ST_TCP_CLOSE)
+			store_owner(addr, o);
+	}
+	if (!p && cookie && e->state == ST_TCP_TIME_WAIT) {
+		o = bpf_map_lookup_elem(&former_owners, &cookie);
+		p = living(o);
+	}
+	if (p) {
+		stamp_from(e, o, p->comm, o->source);
 		return;
+	}
+	if (e->state == ST_TCP_NEW_SYN_RECV)
+		o = request_owner(sk);
+	else if (waits_in_accept_queue(e, sk, btf))
+		o = queued_owner(e, addr);
+	else
+		return;
+	p = living(o);
+	if (p)
+		stamp_from(e, o, p->comm, SOCKTRACE_OWNER_LISTENER);
+}
+
+/*
+ * An error returned to a send or receive happened inside the caller's own system call: the caller is
+ * its owner, whatever was learned before (the socket may have been passed on, or be in CLOSE, where
+ * nothing learns). Kernel threads (in-kernel sockets) keep what stamp_owner found.
+ */
+static __always_inline void stamp_caller(struct socktrace_event *e, bool btf)
+{
 	struct task_struct *task = current_task(btf);
 	if (task_is_kernel_thread(task, btf))
 		return;
 	struct socktrace_owner o = {};
 	owner_from_task(&o, task, btf);
-	e->owner_pid = o.pid;
-	e->owner_uid = o.uid;
-	e->owner_cgroup = o.cgroup;
-	e->owner_source = o.source;
-	__builtin_memcpy(e->owner_comm, o.comm, sizeof(e->owner_comm));
+	stamp_from(e, &o, o.comm, o.source);
+}
+
+/*
+ * An RST on a socket already in CLOSE, with no owner known: a CLOSE socket is unhashed, so no
+ * packet reaches it, and what still happens to it happens inside a call of its own process: close()
+ * resetting a connection with unread data (the kernel changes the state to CLOSE first, then sends
+ * the RST; packets left in the backlog are answered from release_sock). The running task is that
+ * process.
+ */
+static __always_inline void stamp_closing_process(struct socktrace_event *e, bool btf)
+{
+	if (e->state == ST_TCP_CLOSE && !e->owner_pid)
+		stamp_caller(e, btf);
 }
 
 /* ---------- events ---------- */
@@ -630,7 +878,7 @@ static __always_inline void describe_sock(struct socktrace_event *e, const struc
 	if (!e->state)
 		e->state = SK_READ(btf, sk, __sk_common.skc_state);
 	fill_addrs_from_sock(e, sk, btf);
-	stamp_owner(e, sk, cookie);
+	stamp_owner(e, sk, cookie, btf);
 }
 
 /*
@@ -711,25 +959,13 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 			       (oldstate == ST_TCP_ESTABLISHED && newstate == ST_TCP_FIN_WAIT1) ||
 			       (oldstate == ST_TCP_CLOSE_WAIT && newstate == ST_TCP_LAST_ACK);
 	if (process_context)
-		learn_owner_of(sk, btf, oldstate == ST_TCP_CLOSE ? LEARN_FRESH : LEARN_IF_UNKNOWN);
+		learn_owner_of(sk, btf, oldstate == ST_TCP_CLOSE ? LEARN_FRESH : LEARN_CHECK);
 
 	if (newstate == ST_TCP_LISTEN) {
-		unsigned long long lkey = listener_key(sock_netns(sk, btf), SK_READ(btf, sk, __sk_common.skc_num));
-		struct socktrace_owner *o = find_owner(sock_addr(sk));
-		if (o) {
-			struct socktrace_owner l = *o;
-			l.source = SOCKTRACE_OWNER_LISTENER;
-			bpf_map_update_elem(&listeners, &lkey, &l, BPF_ANY);
-		}
+		listener_started(sk, btf);
 	} else if (oldstate == ST_TCP_LISTEN && newstate == ST_TCP_CLOSE) {
-		/* Only the listener itself closes this way; its accepted children leave LISTEN for SYN_RECV.
-		 * With SO_REUSEPORT another process may hold the port too: drop only our own entry. */
-		unsigned long long lkey = listener_key(sock_netns(sk, btf), SK_READ(btf, sk, __sk_common.skc_num));
-		struct socktrace_owner *o = find_owner(sock_addr(sk));
-		unsigned int owner_pid = o ? o->pid : 0;
-		struct socktrace_owner *l = bpf_map_lookup_elem(&listeners, &lkey);
-		if (l && (!owner_pid || owner_pid == l->pid))
-			bpf_map_delete_elem(&listeners, &lkey);
+		/* Only the listener itself closes this way; its accepted children leave LISTEN for SYN_RECV. */
+		listener_stopped(sk, btf);
 	} else if (remember_closers && newstate == ST_TCP_CLOSE &&
 		   (oldstate == ST_TCP_FIN_WAIT1 || oldstate == ST_TCP_FIN_WAIT2 || oldstate == ST_TCP_CLOSING)) {
 		remember_former_owner(sk, btf);
@@ -875,7 +1111,7 @@ static __always_inline void on_msg_length(const struct sock *sk, int ret, unsign
 		return;
 	e->err = -ret;
 	describe_sock(e, sk, btf);
-	stamp_closing_process(e, btf);
+	stamp_caller(e, btf);
 	submit(e);
 }
 
@@ -935,6 +1171,42 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(btf_sock_recv_length, struct sock *sk, int ret, int flags)
 {
 	on_msg_length(sk, ret, SOCKTRACE_KIND_RECV_ERROR, true);
+	return 0;
+}
+
+/* ---------- processes: owners end when their process does, and carry its current name ---------- */
+
+/* The last thread of a process is exiting (signal->live reached 0 just before this tracepoint). */
+static __always_inline void on_process_exit(struct task_struct *task, bool btf)
+{
+	int live = btf ? task->signal->live.counter : BPF_CORE_READ(task, signal, live.counter);
+	if (live)
+		return;
+	unsigned int tgid = btf ? task->tgid : BPF_CORE_READ(task, tgid);
+	bpf_map_delete_elem(&owner_processes, &tgid);
+}
+
+/* exec and prctl(PR_SET_NAME) rename a task; only the leader's name is the process's. */
+static __always_inline void on_rename(unsigned int pid, const char *comm)
+{
+	struct socktrace_process *p = bpf_map_lookup_elem(&owner_processes, &pid);
+	if (p)
+		bpf_probe_read_kernel_str(p->comm, sizeof(p->comm), comm);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(btf_sched_process_exit, struct task_struct *task)
+{
+	on_process_exit(task, true);
+	return 0;
+}
+
+/* The tracepoint runs before the new name is copied in: the name comes from its argument. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(btf_task_rename, struct task_struct *task, const char *comm)
+{
+	if (task->pid == task->tgid)
+		on_rename(task->pid, comm);
 	return 0;
 }
 
@@ -1018,6 +1290,22 @@ int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	on_state_change((const struct sock *)ctx->skaddr, ctx->oldstate, ctx->newstate, false);
+	return 0;
+}
+
+/* sched_process_exit is always the exiting task's own: the current task. */
+SEC("tracepoint/sched/sched_process_exit")
+int tp_sched_process_exit(void *ctx)
+{
+	on_process_exit((struct task_struct *)bpf_get_current_task(), false);
+	return 0;
+}
+
+/* Keyed by tgid, owner_processes holds only leaders' pids: a thread's rename finds nothing there. */
+SEC("tracepoint/task/task_rename")
+int tp_task_rename(struct trace_event_raw_task_rename *ctx)
+{
+	on_rename(ctx->pid, ctx->newcomm);
 	return 0;
 }
 
@@ -1180,7 +1468,7 @@ static __always_inline void on_syscall_exit(long ret, unsigned char kind)
 	e->err = -ret;
 	e->flags |= SOCKTRACE_FLAG_FROM_SYSCALL;
 	describe_sock(e, sk, false);
-	stamp_closing_process(e, false);
+	stamp_caller(e, false);
 	submit(e);
 }
 

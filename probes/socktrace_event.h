@@ -12,7 +12,7 @@
 #ifndef SOCKTRACE_EVENT_H
 #define SOCKTRACE_EVENT_H
 
-#define SOCKTRACE_ABI_VERSION 3
+#define SOCKTRACE_ABI_VERSION 4
 #define SOCKTRACE_COMM_LEN 16
 #define SOCKTRACE_ADDR_LEN 16
 
@@ -30,7 +30,7 @@ enum socktrace_kind {
 enum socktrace_owner_source {
 	SOCKTRACE_OWNER_NONE = 0,     /* unknown: no process-context use of this socket was seen */
 	SOCKTRACE_OWNER_SOCKET = 1,   /* learned on this socket in its owner's process context */
-	SOCKTRACE_OWNER_LISTENER = 2, /* not accepted yet: the owner of the listener on its local port */
+	SOCKTRACE_OWNER_LISTENER = 2, /* not accepted yet: the owner of the listener whose queue holds it */
 	SOCKTRACE_OWNER_SEEDED = 3,   /* from the inventory user space took of sockets opened earlier */
 	SOCKTRACE_OWNER_CLOSED = 4,   /* TIME_WAIT: the process that owned the socket until it closed it */
 };
@@ -71,14 +71,49 @@ struct socktrace_event {
 	unsigned int _reserved;          /* keeps the record a multiple of 8 bytes */
 };
 
-/* The per-socket owner the BPF side keeps (and user space seeds, see socktrace_seed_key). */
+/*
+ * The per-socket owner the BPF side keeps (and user space seeds). A process is its pid and its start
+ * time together: a pid alone may belong to another process by the time an event names it.
+ */
 struct socktrace_owner {
 	unsigned long long cgroup;
-	unsigned int pid;
+	unsigned long long start;        /* process start, clock ticks after boot (/proc/<pid>/stat field 22) */
+	unsigned int pid;                /* tgid */
 	unsigned int uid;
 	unsigned char source;            /* enum socktrace_owner_source */
 	unsigned char _pad[7];
+	char comm[SOCKTRACE_COMM_LEN];   /* the process's (thread-group leader's) name when learned */
+};
+
+/*
+ * A process that owns sockets, while it lives: kept by tgid, removed when its last thread exits, its
+ * name updated when it is renamed (exec, prctl). An owner is stamped on an event only if its process is
+ * here with the same start time, and the event takes the name from here.
+ */
+struct socktrace_process {
+	unsigned long long start;        /* as socktrace_owner.start */
 	char comm[SOCKTRACE_COMM_LEN];
+};
+
+/*
+ * Listening sockets by what they listen on: a socket waiting in an accept queue belongs to the listener
+ * that queued it. Several listeners share a key with SO_REUSEPORT; when they belong to more than one
+ * process (`mixed`), the queue holding the socket decides, found through `socks`.
+ */
+#define SOCKTRACE_LISTENER_SOCKS 4
+
+struct socktrace_listener_key {
+	unsigned int netns;
+	unsigned short port;             /* host order */
+	unsigned short family;           /* AF_INET or AF_INET6: a child has its listener's family */
+	unsigned char addr[SOCKTRACE_ADDR_LEN]; /* IPv4 in the first 4 bytes; all zeros: the wildcard */
+};
+
+struct socktrace_listener_group {
+	struct socktrace_owner owner;    /* the first listener's owner (pid 0: unknown) */
+	unsigned long long socks[SOCKTRACE_LISTENER_SOCKS]; /* listening sockets seen starting (0: free) */
+	unsigned int count;              /* listening sockets on this key */
+	unsigned int mixed;              /* 1: they do not all belong to `owner` */
 };
 
 /*

@@ -13,6 +13,8 @@ export interface ProcessInfo {
   fds: number;
   /** Soft RLIMIT_NOFILE, null when unreadable or unlimited. */
   fdLimit: number | null;
+  /** Start time in clock ticks after boot (/proc/<pid>/stat field 22): with the pid, the process's identity. */
+  startTicks?: number;
 }
 
 export interface InventorySocket {

@@ -31,6 +31,13 @@ export function parseFdLimit(limits: string): number | null {
   return soft && /^\d+$/.test(soft) ? Number(soft) : null;
 }
 
+/** Field 22 of /proc/<pid>/stat, the start time in clock ticks; the name before it may hold anything. */
+export function parseStartTicks(stat: string): number | undefined {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = fields[22 - 3];
+  return start && /^\d+$/.test(start) ? Number(start) : undefined;
+}
+
 /** Joins NUL-separated arguments with spaces, escaped, at most CMDLINE_MAX bytes of them. */
 function cmdlineOf(raw: Buffer | null): string {
   if (!raw) return '';
@@ -81,6 +88,7 @@ export function scanProcesses(procRoot = '/proc'): ProcessScan {
       uid,
       fds: fds.length,
       fdLimit: parseFdLimit(readText(`${dir}/limits`)?.toString('latin1') ?? ''),
+      startTicks: parseStartTicks(readText(`${dir}/stat`)?.toString('latin1') ?? ''),
     });
   }
   return { processes, socketOwners, unreadable };

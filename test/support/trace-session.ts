@@ -5,6 +5,8 @@ import { startNativeSource, type NativeSourceOptions } from '../../src/source/na
 import { startBpftraceSource, type BpftraceSourceOptions } from '../../src/source/bpftrace-source.js';
 import type { RunningSource, SourceHandlers } from '../../src/source/event-source.js';
 import { scaled } from './time-scale.js';
+import { startLiveSession } from '../../src/live/live-session.js';
+import { DEFAULT_CORE_CONFIG } from '../../src/core/core-config.js';
 
 export interface TraceSession {
   readonly events: SockEvent[];
@@ -31,6 +33,19 @@ export async function stopAllTraces(): Promise<void> {
 export function startTrace(options: NativeSourceOptions = {}): TraceSession {
   const collected = collect();
   return sessionOf(startNativeSource(options, collected.handlers), collected);
+}
+
+/**
+ * As `watch` runs it: inventory, seeding of the owners of sockets that existed before, then events
+ * (a live session that keeps no state of its own). Resolves once the kernel side is seeded.
+ */
+export async function startLiveTrace(options: NativeSourceOptions = {}): Promise<TraceSession> {
+  const collected = collect();
+  const session = await startLiveSession(
+    { source: { ...options, backend: 'native' }, core: DEFAULT_CORE_CONFIG, trackState: false },
+    { onEvents: collected.handlers.onEvents, onLost: (count, total) => collected.handlers.onLost(count, total) },
+  );
+  return sessionOf(session.source, collected);
 }
 
 /** The same, through the bpftrace backend (resolves once bpftrace has attached). */

@@ -621,8 +621,9 @@ def build_parser():
     return p
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def main(argv=None, parser=None):
+    """Runs a subcommand under the protocol: watchdog, stop handling, one final line."""
+    args = (parser or build_parser()).parse_args(argv)
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # belt and braces next to MSG_NOSIGNAL

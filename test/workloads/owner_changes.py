@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""owner_changes: workloads where a socket's owner is not the process that opened it, or not obvious.
+
+Sockets handed over SCM_RIGHTS or inherited through fork + exec, the opener exiting; a connection made
+by a named thread of a process that renames itself; listeners that never accept (SO_REUSEPORT groups of
+several processes, one port on two addresses, a backlog left full); a service at its fd limit.
+
+Same protocol as tcp_actor.py (whose helpers this uses): one ready line with "pid", optional lines, one
+final {"done": true, ...} or {"error": ...} line; every run bounded by a watchdog (--timeout).
+Stdlib only; Python >= 3.9 (socket.send_fds).
+"""
+
+import ctypes
+import errno
+import os
+import resource
+import selectors
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tcp_actor as T  # noqa: E402
+
+PR_SET_NAME = 15
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def set_thread_name(name):
+    """prctl(PR_SET_NAME): names the calling thread (the process, when called from the main thread)."""
+    if _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()), 0, 0, 0) != 0:
+        raise T.ActorError("prctl(PR_SET_NAME) failed: errno %d" % ctypes.get_errno())
+
+
+def wait_signal(signum):
+    """An event set by the signal, to wait on with a bounded loop."""
+    flag = threading.Event()
+    signal.signal(signum, lambda *_: flag.set())
+    return flag
+
+
+def wait_readable(sock, phase):
+    T.set_phase(phase)
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ)
+    if not sel.select(timeout=T.remaining()):
+        raise T.ActorError("no FIN or RST while %s" % phase)
+    sel.close()
+
+
+def outlive_peer(sock, index):
+    """After the peer's FIN or RST: read it; after a FIN, write late twice (an RST answers the first,
+    EPIPE fails the second). Returns the line to emit."""
+    local = T.addr(sock.getsockname())
+    sock.settimeout(T.remaining())
+    try:
+        data = sock.recv(65536)
+    except OSError as e:
+        return {"ended": index, "local": local, "how": "rst", "errno": T.errno_name(e)}
+    if data:
+        raise T.ActorError("unexpected data from the peer", local=local)
+    time.sleep(0.2)
+    sock.send(b"late\n")  # reaches the peer's closed socket, which answers with an RST
+    time.sleep(0.3)
+    try:
+        sock.send(b"late\n")
+    except OSError as e:
+        return {"ended": index, "local": local, "how": "fin", "errno": T.errno_name(e)}
+    raise T.ActorError("a write after the peer's RST succeeded", local=local)
+
+
+def cmd_peer_server(a):
+    """Accept --count connections, greet those in --greet ("hello\\n"), then end each as --ends says:
+    fin (close) or rst (SO_LINGER 0), after --delay seconds or, with --until-signal, on SIGUSR1.
+    Lines: ready; {"accepted": [[addr, port], ...]}; {"done": true, "peers": [...]}."""
+    go = wait_signal(signal.SIGUSR1) if a.until_signal else None
+    lsock = T.listen(a.host, a.port)
+    T.server_ready(lsock)
+    ends = a.ends.split(",")
+    greet = {int(i) for i in a.greet.split(",") if i}
+    conns, peers = [], []
+    for i in range(a.count):
+        conn, peer = T.accept_one(lsock)
+        conns.append(conn)
+        peers.append(peer)
+        if i in greet:
+            conn.sendall(b"hello\n")
+    T.emit({"accepted": peers})
+    if go is not None:
+        T.set_phase("waiting for SIGUSR1")
+        while not go.wait(0.05):
+            pass
+    else:
+        T.sleep_deliberately(a.delay)
+    for i, conn in enumerate(conns):
+        if ends[i % len(ends)] == "rst":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+    T.emit({"done": True, "peers": peers})
+
+
+def cmd_handoff_scm(a):
+    """A child (the opener) connects --count times, hands every socket to this process over SCM_RIGHTS
+    and exits. The first --greeted sockets are then read (the peer's greeting), the others left alone
+    until the peer ends them; after each end, what outlive_peer does.
+    Lines: {"ready": true, "pid", "opener": pid, "locals": [...]}; {"greeted": n};
+    {"ended": i, "local", "how": "fin"|"rst", "errno"} per socket; {"done": true}."""
+    here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    opener = os.fork()
+    if opener == 0:
+        try:
+            here.close()
+            socks = [T.connect(a.host, a.port) for _ in range(a.count)]
+            socket.send_fds(there, [b"x"], [s.fileno() for s in socks])
+        finally:
+            os._exit(0)
+    there.close()
+    T.set_phase("receiving the sockets")
+    here.settimeout(T.remaining())
+    _, fds, _, _ = socket.recv_fds(here, 16, a.count)
+    os.waitpid(opener, 0)  # the opener is gone before anything else happens
+    if len(fds) != a.count:
+        raise T.ActorError("received %d of %d sockets" % (len(fds), a.count))
+    socks = [socket.socket(fileno=fd) for fd in fds]
+    T.emit({"ready": True, "pid": os.getpid(), "opener": opener, "locals": [T.addr(s.getsockname()) for s in socks]})
+    for s in socks[: a.greeted]:
+        s.settimeout(T.remaining())
+        if s.recv(6) != b"hello\n":
+            raise T.ActorError("no greeting")
+    T.emit({"greeted": a.greeted})
+    for i, s in enumerate(socks):
+        wait_readable(s, "waiting for the peer to end socket %d" % i)
+        T.emit(outlive_peer(s, i))
+    T.emit({"done": True})
+
+
+def cmd_handoff_exec(a):
+    """Connect, then fork a child that execs this script's hold-fd with the socket, wait until it holds
+    it, and exit: the child (another program now) is the socket's only holder.
+    Lines: {"ready": true, "pid", "local"}; the child's lines (see hold-fd); {"done": true, "child"}."""
+    s = T.connect(a.host, a.port)
+    T.emit({"ready": True, "pid": os.getpid(), "local": T.addr(s.getsockname())})
+    s.set_inheritable(True)
+    held_r, held_w = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(held_r)
+        argv = [sys.executable, os.path.abspath(__file__), "hold-fd", "--fd", str(s.fileno()),
+                "--told", str(held_w), "--timeout", str(a.timeout)]
+        os.set_inheritable(held_w, True)
+        # Its own life is bounded by its watchdog: the test's stdin pipe ends when this parent does.
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.execv(sys.executable, argv)
+    os.close(held_w)
+    T.set_phase("waiting for the child to hold the socket")
+    os.read(held_r, 1)
+    T.emit({"done": True, "child": child})
+
+
+def cmd_hold_fd(a):
+    """The exec'd child of handoff-exec: holds the inherited socket, then outlives its peer.
+    Lines: {"holding": true, "child": pid, "local"}; {"ended": 0, ...}; {"held": true}."""
+    s = socket.socket(fileno=a.fd)
+    T.emit({"holding": True, "child": os.getpid(), "local": T.addr(s.getsockname())})
+    os.write(a.told, b"x")
+    os.close(a.told)
+    wait_readable(s, "waiting for the peer to end the socket")
+    T.emit(outlive_peer(s, 0))
+    T.emit({"held": True})
+
+
+def cmd_thread_connect(a):
+    """Name the process --name, connect from a thread named --thread-name, and once the peer ends the
+    connection rename the process to --rename before outliving it (see outlive_peer).
+    Lines: {"ready": true, "pid", "local"}; {"renamed": name}; {"ended": 0, ...}; {"done": true}."""
+    set_thread_name(a.name)
+    box = {}
+
+    def worker():
+        try:
+            set_thread_name(a.thread_name)
+            box["sock"] = T.connect(a.host, a.port)
+        except BaseException as e:  # reported by the main thread
+            box["error"] = e
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(T.remaining())
+    if "sock" not in box:
+        raise T.ActorError("the thread did not connect: %s" % box.get("error"))
+    s = box["sock"]
+    T.emit({"ready": True, "pid": os.getpid(), "local": T.addr(s.getsockname())})
+    wait_readable(s, "waiting for the peer to end the connection")
+    set_thread_name(a.rename)
+    T.emit({"renamed": a.rename})
+    T.emit(outlive_peer(s, 0))
+    T.emit({"done": True})
+
+
+def cmd_queue_listener(a):
+    """Listen with --backlog (SO_REUSEPORT with --reuseport) and accept nothing until SIGUSR1; then
+    accept everything queued and report whose connections they were.
+    Lines: ready (host, port); {"drained": [[addr, port], ...]}; {"done": true}."""
+    go = wait_signal(signal.SIGUSR1)
+    family, sockaddr = T.resolve(a.host, a.port)
+    lsock = socket.socket(family, socket.SOCK_STREAM)
+    if a.reuseport:
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    lsock.bind(sockaddr)
+    lsock.listen(a.backlog)
+    T.server_ready(lsock)
+    T.set_phase("waiting for SIGUSR1")
+    while not go.wait(0.05):
+        pass
+    lsock.setblocking(False)
+    drained, held = [], []
+    while True:
+        try:
+            conn, peer = lsock.accept()
+        except BlockingIOError:
+            break
+        held.append(conn)
+        drained.append(T.addr(peer))
+    T.emit({"drained": drained})
+    T.emit({"done": True})
+
+
+def cmd_fd_limited_server(a):
+    """A leaking service at its fd limit: RLIMIT_NOFILE soft --nofile, accept (and never read or
+    close) until accept fails with EMFILE, then retry every 10 ms as real servers do, leaving new
+    connections in the accept queue (--backlog). Runs until SIGTERM or --hold seconds.
+    Lines: ready; {"full": accepted} at the first EMFILE; {"done": true, "accepted": n}."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (a.nofile, hard))
+    lsock = T.listen(a.host, a.port, backlog=a.backlog)
+    lsock.setblocking(False)
+    T.server_ready(lsock)
+    held, full = [], False
+    T.extend_deadline(a.hold)
+    end = time.monotonic() + a.hold
+    try:
+        while time.monotonic() < end:
+            try:
+                conn, _ = lsock.accept()
+                held.append(conn)
+            except BlockingIOError:
+                time.sleep(0.01)
+            except OSError as e:
+                if e.errno != errno.EMFILE:
+                    raise
+                if not full:
+                    full = True
+                    T.emit({"full": len(held)})
+                time.sleep(0.01)
+    except T.Stop:
+        pass
+    T.emit({"done": True, "accepted": len(held)})
+
+
+def cmd_many_clients(a):
+    """Open --count connections (each sends "GET\\n"), hold them until SIGUSR1, then close them all.
+    Lines: {"ready": true, "pid", "locals": [...]}; {"done": true}."""
+    go = wait_signal(signal.SIGUSR1)
+    socks = [T.connect(a.host, a.port) for _ in range(a.count)]
+    for s in socks:
+        s.sendall(b"GET\n")
+    T.emit({"ready": True, "pid": os.getpid(), "locals": [T.addr(s.getsockname()) for s in socks]})
+    T.set_phase("waiting for SIGUSR1")
+    while not go.wait(0.05):
+        pass
+    for s in socks:
+        s.close()
+    T.emit({"done": True})
+
+
+def build_parser():
+    p = T.Parser(prog="owner_changes.py", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", metavar="SUBCOMMAND", parser_class=T.Parser)
+    sub.required = True
+    common = T.Parser(add_help=False)
+    common.add_argument("--timeout", type=T.pos_float, default=10.0)
+
+    def command(name, func, help_, host=True):
+        sp = sub.add_parser(name, parents=[common], help=help_)
+        if host:
+            sp.add_argument("--host", default="127.0.0.1")
+            sp.add_argument("--port", type=int, default=0)
+        sp.set_defaults(func=func)
+        return sp
+
+    sp = command("peer-server", cmd_peer_server, "accept, greet, then end each connection by FIN or RST")
+    sp.add_argument("--count", type=T.pos_int, default=1)
+    sp.add_argument("--greet", default="", help="indexes of the connections to greet, comma-separated")
+    sp.add_argument("--ends", default="fin", help="fin or rst per connection, comma-separated, repeating")
+    sp.add_argument("--delay", type=T.nonneg_float, default=1.0)
+    sp.add_argument("--until-signal", action="store_true")
+
+    sp = command("handoff-scm", cmd_handoff_scm, "sockets opened by a child, handed over SCM_RIGHTS")
+    sp.add_argument("--count", type=T.pos_int, default=1)
+    sp.add_argument("--greeted", type=int, default=0)
+
+    command("handoff-exec", cmd_handoff_exec, "connect, hand the socket to an exec'd child, exit")
+
+    sp = command("hold-fd", cmd_hold_fd, "(the exec'd child of handoff-exec)", host=False)
+    sp.add_argument("--fd", type=int, required=True)
+    sp.add_argument("--told", type=int, required=True)
+
+    sp = command("thread-connect", cmd_thread_connect, "connect from a named thread, rename the process")
+    sp.add_argument("--name", default="svc-main")
+    sp.add_argument("--thread-name", default="conn-worker")
+    sp.add_argument("--rename", default="svc-renamed")
+
+    sp = command("many-clients", cmd_many_clients, "hold --count connections until SIGUSR1, then close")
+    sp.add_argument("--count", type=T.pos_int, default=1)
+
+    sp = command("queue-listener", cmd_queue_listener, "listen, accept nothing until SIGUSR1")
+    sp.add_argument("--backlog", type=T.pos_int, default=16)
+    sp.add_argument("--reuseport", action="store_true")
+
+    sp = command("fd-limited-server", cmd_fd_limited_server, "accept until EMFILE, leak everything")
+    sp.add_argument("--nofile", type=T.pos_int, default=32)
+    sp.add_argument("--backlog", type=T.pos_int, default=64)
+    sp.add_argument("--hold", type=T.nonneg_float, default=20.0)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(T.main(parser=build_parser()))
