@@ -69,7 +69,10 @@ export class SocketCore {
       const known = this.sockets.get(s.sock);
       if (known) {
         if (known.state !== s.state) this.enterState(known, s.state, since, true);
-        if (s.owners.length > 0 && !this.sameOwners(known.owners, s.owners)) known.owners = this.ownerRefs(s.owners);
+        if (s.owners.length > 0 && !this.sameOwners(known.owners, s.owners)) {
+          known.owners = this.ownerRefs(s.owners);
+          known.ownersFromEvents = false;
+        }
         known.lastSeenMs = Math.max(known.lastSeenMs, at);
         continue;
       }
@@ -202,8 +205,7 @@ export class SocketCore {
       return;
     }
     const s = this.trackedFor(e, at);
-    // Owner lists may be shared between sockets (see ownerRefs): replaced, never changed in place.
-    if (e.owner && !s.owners.some((o) => o.pid === e.owner!.pid)) s.owners = [...s.owners, { pid: e.owner.pid, comm: e.owner.comm }];
+    this.takeOwner(s, e);
     s.lastSeenMs = Math.max(s.lastSeenMs, at);
 
     switch (e.kind) {
@@ -232,6 +234,27 @@ export class SocketCore {
       case 'destroy':
         this.onDestroy(s, at);
         break;
+    }
+  }
+
+  /**
+   * The kernel's owner at the event. A process not among the known holders is the one using the socket
+   * now (it was handed over, or its holders left): it replaces them. Holders an inventory found (a
+   * socket shared after fork) stay while the events name one of them. An event naming nobody where an
+   * earlier event named someone means that process is gone; TIME_WAIT sockets have no owner anyway.
+   * Owner lists may be shared between sockets (see ownerRefs): replaced, never changed in place.
+   */
+  private takeOwner(s: TrackedSocket, e: SockEvent): void {
+    const owner = e.owner;
+    if (owner) {
+      const known = s.owners.find((o) => o.pid === owner.pid);
+      if (known && known.comm === owner.comm) return;
+      s.owners = known
+        ? s.owners.map((o) => (o.pid === owner.pid ? { pid: o.pid, comm: owner.comm } : o))
+        : [{ pid: owner.pid, comm: owner.comm }];
+      if (!known) s.ownersFromEvents = true;
+    } else if (s.ownersFromEvents && s.owners.length > 0 && e.state !== 'TIME_WAIT' && s.state !== 'TIME_WAIT') {
+      s.owners = [];
     }
   }
 
@@ -409,6 +432,7 @@ function newTrackedSocket(
     stateSinceMs: sinceMs,
     stateSinceIsLowerBound: true,
     owners,
+    ownersFromEvents: false,
     peerClosedAtMs: null,
     peerCloseIsLowerBound: false,
     wroteAfterPeerClose: false,

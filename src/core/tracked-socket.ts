@@ -46,6 +46,11 @@ export interface TrackedSocket {
   stateSinceIsLowerBound: boolean;
   /** May be shared with other sockets of the same inventory: replaced, never changed in place. */
   owners: OwnerRef[];
+  /**
+   * The owners came from an event (the kernel's owner then), not from an inventory: an event naming
+   * nobody later means the kernel no longer vouches for them (their process exited), so they go.
+   */
+  ownersFromEvents: boolean;
   /** When the peer's FIN arrived (CLOSE_WAIT began), if it did. */
   peerClosedAtMs: number | null;
   peerCloseIsLowerBound: boolean;

@@ -114,12 +114,32 @@ describe('the core seeded from an inventory', () => {
   it("keeps each socket's owners its own, though sockets of one process share their list", () => {
     const core = new SocketCore(coreConfig());
     core.applyInventory(inventory([sock({ sock: 'c1', inode: 0 }), sock({ sock: 'c2', inode: 0 })], [proc({ pid: 100 })]));
-    // A forked child writes on c1 only: c1 gains an owner, c2 does not.
+    // A process the inventory did not know writes on c1 (it was handed over): c1 is its now, c2 stays.
     const [e] = decodeBatch(buildBatch([{ kind: 'send_error', sockId: 0xc1n, ownerPid: 101, ownerComm: 'child', err: 32, state: 1 }]), 1).events;
     core.applyEvents([e!]);
     const procsOf = (id: string) => core.socketViews(T0).find((v) => v.sock === id)?.procs.map((p) => p.pid);
-    expect(procsOf('c1')).toEqual([100, 101]);
+    expect(procsOf('c1')).toEqual([101]);
     expect(procsOf('c2')).toEqual([100]);
+  });
+
+  it('follows the owner the kernel names: shared holders stay, a new user replaces them, nobody ends it', () => {
+    const core = new SocketCore(coreConfig());
+    core.applyInventory(inventory([sock({ sock: 'd1', owners: [100, 101] }), sock({ sock: 'd2', owners: [100] })], [proc({ pid: 100 }), proc({ pid: 101, comm: 'worker' })]));
+    const event = (sockId: bigint, ownerPid: number, ownerComm: string) =>
+      decodeBatch(buildBatch([{ kind: 'send_error', sockId, ownerPid, ownerComm, err: 32, state: 1 }]), 1).events[0]!;
+    const ownersOf = (id: string) => core.socketViews(T0).find((v) => v.sock === id)?.procs;
+    // Shared after fork: an event from one holder leaves both.
+    core.applyEvents([event(0xd1n, 101, 'worker')]);
+    expect(ownersOf('d1')!.map((p) => p.pid)).toEqual([100, 101]);
+    // A renamed holder: the name follows.
+    core.applyEvents([event(0xd1n, 101, 'worker-2')]);
+    expect(ownersOf('d1')).toEqual([{ pid: 100, comm: 'api' }, { pid: 101, comm: 'worker-2' }]);
+    // The kernel naming nobody does not undo what an inventory found (it may not know the socket)...
+    core.applyEvents([event(0xd2n, 0, '')]);
+    expect(ownersOf('d2')!.map((p) => p.pid)).toEqual([100]);
+    // ...but ends an owner only an event named: its process has exited.
+    core.applyEvents([event(0xd2n, 102, 'taker'), event(0xd2n, 0, '')]);
+    expect(ownersOf('d2')).toEqual([]);
   });
 
   it('warns about fd pressure, critically near the limit', () => {
