@@ -128,19 +128,25 @@ function fdPressure(core: FindingSource, processes: ProcessRollup[]): Finding[] 
     if (p.fds === null || !p.fdLimit) continue;
     const use = p.fds / p.fdLimit;
     if (use < t.fdWarnRatio) continue;
-    const sockets = p.totalSockets;
+    // Sockets in its accept queue are not its files yet; the core's count of its files can run ahead of
+    // the fds counted at the last inventory, but a part is never shown larger than the whole.
+    const sockets = Math.min(p.totalSockets - p.queuedSockets, p.fds);
+    const closeWaitFiles = Math.min(p.closeWait.count, sockets);
+    const overLimit = p.fds > p.fdLimit; // its limit was lowered below what it had open
     findings.push({
       kind: 'fd_pressure',
       severity: use >= t.fdCriticalRatio ? 'critical' : 'warning',
-      title: `File descriptors near the limit: ${who(p)} uses ${p.fds} of ${p.fdLimit} (${Math.round(use * 100)}%)`,
+      title: `File descriptors ${overLimit ? 'over' : 'near'} the limit: ${who(p)} uses ${p.fds} of ${p.fdLimit} (${Math.round(Math.min(use, 1) * 100)}%${overLimit ? '+' : ''})`,
       explanation:
-        `${who(p)} has ${p.fds} files open against a limit of ${p.fdLimit} (ulimit -n). At the limit, ` +
-        `accept() and connect() fail with EMFILE ("too many open files") and the service stops taking ` +
+        `${who(p)} has ${p.fds} files open against a limit of ${p.fdLimit} (ulimit -n)` +
+        (overLimit ? ', more than the limit allows (it was lowered after they were opened)' : '') +
+        `. At the limit, accept() and connect() fail with EMFILE ("too many open files") and the service stops taking ` +
         `connections. ${sockets} of its open files are TCP sockets` +
-        (p.closeWait.count > 0 ? `, ${p.closeWait.count} of them in CLOSE_WAIT (closed by the peer, never by the application)` : '') +
+        (closeWaitFiles > 0 ? `, ${closeWaitFiles} of them in CLOSE_WAIT (closed by the peer, never by the application)` : '') +
+        (p.queuedSockets > 0 ? `, and ${p.queuedSockets} more wait in its accept queue` : '') +
         `. Fix the leak first; raising LimitNOFILE only delays the outage.`,
       subject: { pid: p.pid, comm: p.comm },
-      evidence: { fds: p.fds, fdLimit: p.fdLimit, ratio: Number(use.toFixed(3)), tcpSockets: sockets, closeWait: p.closeWait.count },
+      evidence: { fds: p.fds, fdLimit: p.fdLimit, ratio: Number(use.toFixed(3)), tcpSockets: sockets, queuedSockets: p.queuedSockets, closeWait: p.closeWait.count },
     });
   }
   return findings;

@@ -46,6 +46,7 @@ export interface Rollups {
 class SocketTally {
   readonly sockets: StateCounts = {};
   total = 0;
+  queued = 0;
   closeWait: CloseWaitStats = {
     count: 0,
     oldestSeconds: null,
@@ -56,6 +57,7 @@ class SocketTally {
   add(s: TrackedSocket, nowMs: number): void {
     this.sockets[s.state] = (this.sockets[s.state] ?? 0) + 1;
     this.total++;
+    if (s.queued) this.queued++;
     if (s.state !== 'CLOSE_WAIT') return;
     const cw = this.closeWait;
     cw.count++;
@@ -98,7 +100,7 @@ export function activityStats(c: ActivityCounters | undefined, nowMs: number): A
 }
 
 function base(t: SocketTally, c: ActivityCounters | undefined, nowMs: number): RollupBase {
-  return { sockets: t.sockets, totalSockets: t.total, closeWait: t.closeWait, activity: activityStats(c, nowMs) };
+  return { sockets: t.sockets, totalSockets: t.total, queuedSockets: t.queued, closeWait: t.closeWait, activity: activityStats(c, nowMs) };
 }
 
 function tally<K>(map: Map<K, SocketTally>, key: K): SocketTally {

@@ -9,7 +9,7 @@ import { ActivityCounters } from './activity-counters.js';
 import { BoundedMap } from './bounded-map.js';
 import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core-config.js';
 import { findFindings } from './findings.js';
-import type { Inventory, ProcessInfo, StreamedInventory } from './inventory-model.js';
+import type { Inventory, InventorySocket, ProcessInfo, StreamedInventory } from './inventory-model.js';
 import { buildRollups } from './rollups.js';
 import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
 import type { ConnectionStory, CoreSummary, SocketView } from './summary-model.js';
@@ -73,10 +73,12 @@ export class SocketCore {
           known.owners = this.ownerRefs(s.owners);
           known.ownersFromEvents = false;
         }
+        known.queued = waitsInAcceptQueue(s);
         known.lastSeenMs = Math.max(known.lastSeenMs, at);
         continue;
       }
       const tracked = newTrackedSocket(s, s.state, since, at, this.ownerRefs(s.owners));
+      tracked.queued = waitsInAcceptQueue(s);
       if (s.state === 'CLOSE_WAIT') {
         tracked.peerClosedAtMs = since;
         tracked.peerCloseIsLowerBound = true;
@@ -247,6 +249,7 @@ export class SocketCore {
   private takeOwner(s: TrackedSocket, e: SockEvent): void {
     const owner = e.owner;
     if (owner) {
+      s.queued = owner.source === 'listener';
       const known = s.owners.find((o) => o.pid === owner.pid);
       if (known && known.comm === owner.comm) return;
       s.owners = known
@@ -415,6 +418,11 @@ function storyOf(s: TrackedSocket): ConnectionStory {
 }
 
 /** A socket as first seen (by an inventory or an event): in `state` since at most `sinceMs`. */
+/** A connected socket no process holds as a file (no inode) is still in its listener's queue. */
+function waitsInAcceptQueue(s: InventorySocket): boolean {
+  return s.inode === 0 && (s.state === 'ESTABLISHED' || s.state === 'CLOSE_WAIT' || s.state === 'SYN_RECV');
+}
+
 function newTrackedSocket(
   from: Pick<TrackedSocket, 'sock' | 'family' | 'netns' | 'local' | 'peer'>,
   state: TcpState,
@@ -433,6 +441,7 @@ function newTrackedSocket(
     stateSinceIsLowerBound: true,
     owners,
     ownersFromEvents: false,
+    queued: false,
     peerClosedAtMs: null,
     peerCloseIsLowerBound: false,
     wroteAfterPeerClose: false,

@@ -31,6 +31,8 @@ export interface ActivityStats {
 export interface RollupBase {
   sockets: StateCounts;
   totalSockets: number;
+  /** Of totalSockets, those still waiting in an accept queue: not yet anyone's open files. */
+  queuedSockets: number;
   closeWait: CloseWaitStats;
   activity: ActivityStats;
 }

@@ -51,6 +51,11 @@ export interface TrackedSocket {
    * nobody later means the kernel no longer vouches for them (their process exited), so they go.
    */
   ownersFromEvents: boolean;
+  /**
+   * Still in its listener's accept queue: no process holds it as a file yet (an inventory found no
+   * inode, or the kernel named its owner through the listener).
+   */
+  queued: boolean;
   /** When the peer's FIN arrived (CLOSE_WAIT began), if it did. */
   peerClosedAtMs: number | null;
   peerCloseIsLowerBound: boolean;

@@ -153,6 +153,24 @@ describe('the core seeded from an inventory', () => {
     expect(findings[0]!.explanation).toMatch(/EMFILE/);
   });
 
+  it("counts a service's queued sockets apart from its files, and never more files than it has", () => {
+    const core = new SocketCore();
+    // 100 fds, 58 of them CLOSE_WAIT sockets it accepted; 42 more wait in its accept queue (no inode).
+    const accepted = Array.from({ length: 58 }, (_, i) => sock({ sock: `a${i}`, state: 'CLOSE_WAIT', owners: [7], inode: 1000 + i, peer: { addr: '198.18.0.2', port: 20000 + i } }));
+    const queued = Array.from({ length: 42 }, (_, i) => sock({ sock: `f${i}`, state: 'CLOSE_WAIT', owners: [], inode: 0, peer: { addr: '198.18.0.2', port: 30000 + i } }));
+    core.applyInventory(inventory([...accepted, ...queued], [proc({ pid: 7, fds: 100, fdLimit: 100 })]));
+    // The kernel names the listener's owner for the queued ones.
+    core.applyEvents(
+      queued.map((q, i) =>
+        decodeBatch(buildBatch([{ kind: 'rst_received', sockId: BigInt(`0x${q.sock}`), ownerPid: 7, ownerComm: 'api', ownerSource: 2, state: 8, local: ['198.18.0.1', 80], peer: ['198.18.0.2', 30000 + i] }]), 1).events[0]!,
+      ),
+    );
+    const finding = core.summarize(T0).findings.find((f) => f.kind === 'fd_pressure')!;
+    expect(finding.explanation).toMatch(/58 of its open files are TCP sockets, 58 of them in CLOSE_WAIT .*, and 42 more wait in its accept queue/);
+    expect(finding.evidence).toMatchObject({ fds: 100, tcpSockets: 58, queuedSockets: 42 });
+    expect(finding.title).toMatch(/uses 100 of 100 \(100%\)/);
+  });
+
   it('warns when one local address holds most ephemeral ports toward one peer', () => {
     const core = new SocketCore(coreConfig({ ephemeralPorts: 100 }));
     const sockets = Array.from({ length: 60 }, (_, i) =>
