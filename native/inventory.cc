@@ -129,13 +129,9 @@ void DumpNamespace(const std::string& path, unsigned int netns, Dump* dump) {
 
 }  // namespace
 
-Napi::Value Inventory(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray())
-    throw Napi::TypeError::New(env, "Expected first argument to be an array of { path, inode } namespaces");
-  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsArrayBuffer())
-    throw Napi::TypeError::New(env, "Expected the second argument, if any, to be an ArrayBuffer to reuse");
-  Napi::Array list = info[0].As<Napi::Array>();
+std::vector<std::pair<std::string, unsigned int>> ReadNamespaces(const Napi::Env& env, const Napi::Value& value) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, "Expected first argument to be an array of { path, inode } namespaces");
+  Napi::Array list = value.As<Napi::Array>();
   std::vector<std::pair<std::string, unsigned int>> namespaces;
   for (uint32_t i = 0; i < list.Length(); i++) {
     Napi::Value item = list.Get(i);
@@ -145,6 +141,14 @@ Napi::Value Inventory(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(env, "Expected namespaces[" + std::to_string(i) + "] to have a string path and a number inode");
     namespaces.emplace_back(ns.Get("path").As<Napi::String>().Utf8Value(), ns.Get("inode").As<Napi::Number>().Uint32Value());
   }
+  return namespaces;
+}
+
+Napi::Value Inventory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<std::pair<std::string, unsigned int>> namespaces = ReadNamespaces(env, info.Length() > 0 ? info[0] : env.Undefined());
+  if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsArrayBuffer())
+    throw Napi::TypeError::New(env, "Expected the second argument, if any, to be an ArrayBuffer to reuse");
 
   std::vector<Dump> dumps(namespaces.size());
   for (size_t i = 0; i < namespaces.size(); i++) {

@@ -17,6 +17,7 @@
 #include "errors.h"
 #include "hook_table.h"
 #include "kernel_enums.h"
+#include "inventory.h"
 #include "owner_seeding.h"
 #include "socktrace.skel.h"
 #include "socktrace_event.h"
@@ -89,7 +90,8 @@ Napi::Function Tracer::Define(Napi::Env env) {
                       InstanceMethod<&Tracer::Transitions>("transitions"),
                       InstanceMethod<&Tracer::OwnerEvictions>("ownerEvictions"),
                       InstanceMethod<&Tracer::SkippedRuns>("skippedRuns"),
-                      InstanceMethod<&Tracer::SweepStats>("sweepStats")});
+                      InstanceMethod<&Tracer::SweepStats>("sweepStats"),
+                      InstanceMethod<&Tracer::CountSockets>("countSockets")});
 }
 
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info) {
@@ -150,7 +152,10 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
   // The sweep is one program (it needs bpf_loop, 5.17+): if it alone keeps the object from loading,
   // CLOSE_WAIT crosses live.
   bool sweep = options_.close_wait_delay_ms > 0;
-  for (int attempt = 0; attempt < 3; attempt++) {
+  // The socket counter is a tcp iterator (BTF, 5.9+): if it alone keeps the object from loading, the
+  // daemon's gauges come from its events and inventories instead.
+  bool counter = vmlinux != nullptr;
+  for (int attempt = 0; attempt < 4; attempt++) {
     skel_ = socktrace_bpf__open();
     if (skel_ == nullptr) throw ErrnoError(env, "opening the BPF object", errno);
 
@@ -188,11 +193,17 @@ void Tracer::Load(Napi::Env env, std::vector<std::string>* notes) {
     // Deferral needs cookies from the start (the sweep checks a socket by its cookie): tp_btf.
     bool sweep_loaded = sweep && btf_state_hook;
     bpf_program__set_autoload(skel_->progs.sweep_close_waits, sweep_loaded);
+    bpf_program__set_autoload(skel_->progs.count_sockets, counter);
     int err = LoadWithSignalsHeld(skel_);
     if (err == 0) return;
     bool used_btf = false;
     for (const HookChoice& c : plan_) used_btf = used_btf || c.mode == HookMode::kTpBtf;
     DestroyBpf();
+    if (counter && err != -EPERM && err != -EACCES) {
+      notes->push_back("the socket counter (tcp iterator) failed to load (" + ErrnoName(-err) + "); gauges come from events and inventories");
+      counter = false;
+      continue;
+    }
     if (sweep_loaded && err != -EPERM && err != -EACCES) {
       notes->push_back("the CLOSE_WAIT sweep failed to load (" + ErrnoName(-err) + "); CLOSE_WAIT changes cross as they happen");
       sweep = false;
@@ -251,6 +262,7 @@ void Tracer::DetachAll() {
 
 void Tracer::DestroyBpf() {
   DetachAll();
+  counter_.Release();
   consumer_.reset();
   if (skel_ != nullptr) socktrace_bpf__destroy(skel_);
   skel_ = nullptr;
@@ -318,6 +330,9 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   skel_->bss->owners_end_at_close = !HookAttached("tcp_destroy_sock");
   Attach(env);
   skel_->bss->owners_end_at_close = !HookAttached("tcp_destroy_sock");
+  int counter_err = counter_.Prepare(skel_);
+  if (counter_err != 0 && counter_err != -ENOENT)
+    notes.push_back("the socket counter (tcp iterator) cannot attach (" + ErrnoName(-counter_err) + "); gauges come from events and inventories");
 
   consumer_.reset(new BatchConsumer(
       bpf_map__fd(skel_->maps.events), bpf_map__fd(skel_->maps.ring_stats), options_.max_batch_records,
@@ -382,6 +397,36 @@ Napi::Value Tracer::SeedOwners(const Napi::CallbackInfo& info) {
                                          std::to_string(sizeof(SeedRecord)) + ", got " + std::to_string(buffer.ByteLength()));
   const auto* records = static_cast<const SeedRecord*>(buffer.Data());
   return Napi::Number::New(env, SeedOwnerMaps(skel_, records, buffer.ByteLength() / sizeof(SeedRecord)));
+}
+
+Napi::Value Tracer::CountSockets(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (skel_ == nullptr || stop_.load()) throw Napi::Error::New(env, "socktrace: countSockets() needs a started, running Tracer");
+  if (!counter_.ready()) throw Napi::Error::New(env, "socktrace: the socket counter is not available on this kernel (see the start notes)");
+  SocketCounts counted = counter_.Count(ReadNamespaces(env, info.Length() > 0 ? info[0] : env.Undefined()));
+  Napi::Array counts = Napi::Array::New(env, counted.counts.size());
+  for (uint32_t i = 0; i < counted.counts.size(); i++) {
+    const SocketCount& c = counted.counts[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("pid", Napi::Number::New(env, c.pid));
+    o.Set("state", Napi::Number::New(env, c.state));
+    o.Set("queued", Napi::Boolean::New(env, c.queued));
+    o.Set("count", Napi::Number::New(env, static_cast<double>(c.count)));
+    // The kernel's bytes: the caller escapes them like every name from the kernel.
+    o.Set("comm", Napi::Buffer<char>::Copy(env, c.comm, strnlen(c.comm, sizeof(c.comm))));
+    counts.Set(i, o);
+  }
+  Napi::Array errors = Napi::Array::New(env, counted.errors.size());
+  for (uint32_t i = 0; i < counted.errors.size(); i++) {
+    Napi::Object e = Napi::Object::New(env);
+    e.Set("path", counted.errors[i].first);
+    e.Set("message", counted.errors[i].second);
+    errors.Set(i, e);
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("counts", counts);
+  result.Set("errors", errors);
+  return result;
 }
 
 Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {

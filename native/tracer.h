@@ -11,6 +11,7 @@
 #include "batch_consumer.h"
 #include "close_wait_sweep.h"
 #include "hook_plan.h"
+#include "socket_counts.h"
 
 struct socktrace_bpf;
 struct bpf_link;
@@ -58,6 +59,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value SkippedRuns(const Napi::CallbackInfo& info);
   /** { runs, failures, seconds } of the CLOSE_WAIT sweep, since start. */
   Napi::Value SweepStats(const Napi::CallbackInfo& info);
+  /** countSockets(namespaces) -> { counts: [{ pid, state, count, comm }], errors }: every socket now. */
+  Napi::Value CountSockets(const Napi::CallbackInfo& info);
 
   // Opens, plans and loads the object; retries with classic tracepoints if tp_btf programs fail to load.
   void Load(Napi::Env env, std::vector<std::string>* notes);
@@ -77,6 +80,7 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   std::vector<HookChoice> plan_;
   std::vector<bpf_link*> links_;
   CloseWaitSweep sweep_;
+  SocketCounter counter_;
   uint32_t close_wait_delay_ms_ = 0;  // in effect: 0 unless the sweep can run
   std::unique_ptr<BatchConsumer> consumer_;
   BatchFunction batches_;

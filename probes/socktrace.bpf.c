@@ -670,22 +670,30 @@ static __always_inline bool in_accept_queue(unsigned long long listener, unsigne
 	return w.found;
 }
 
+/* The states a socket a listener made can be in before its process first touches it. */
+static __always_inline bool may_come_from_listener(const struct socktrace_event *e)
+{
+	return e->state == ST_TCP_ESTABLISHED || e->state == ST_TCP_SYN_RECV || e->state == ST_TCP_CLOSE_WAIT;
+}
+
 /*
  * A full socket no process holds yet: accept() grafts a struct socket onto it, close() orphans it and
  * leaves these states. So a socket in one of them without one is still in its listener's queue.
  */
-static __always_inline bool waits_in_accept_queue(const struct socktrace_event *e, const struct sock *sk, bool btf)
+static __always_inline bool waits_in_accept_queue(const struct sock *sk, bool btf)
 {
-	if (e->state != ST_TCP_ESTABLISHED && e->state != ST_TCP_SYN_RECV && e->state != ST_TCP_CLOSE_WAIT)
-		return false;
 	return !(btf ? sk->sk_socket : BPF_CORE_READ(sk, sk_socket));
 }
 
 /*
- * The owner of the listener that queued this socket: the group on its address, else the wildcard.
- * Where the group's listeners belong to several processes, the one whose queue holds it.
+ * The owner of the listener a socket with no owner of its own came from: the group on its address,
+ * else the wildcard. A queued socket is the listener's; one accepted but not yet used by its process
+ * (the daemon leaves accept's exit unhooked) was almost surely accepted by the listener's process,
+ * which the event marks as a guess (via: listener). Where the group's listeners belong to several
+ * processes, a queued socket names the one whose queue holds it, an accepted one nobody.
  */
-static __always_inline struct socktrace_owner *queued_owner(const struct socktrace_event *e, unsigned long long child)
+static __always_inline struct socktrace_owner *listener_owner(const struct socktrace_event *e, unsigned long long child,
+							       bool queued)
 {
 	static const unsigned char wildcard[SOCKTRACE_ADDR_LEN] = {};
 	struct socktrace_listener_key key;
@@ -700,6 +708,8 @@ static __always_inline struct socktrace_owner *queued_owner(const struct socktra
 		return 0;
 	if (!g->mixed)
 		return &g->owner;
+	if (!queued)
+		return 0;
 	for (int i = 0; i < SOCKTRACE_LISTENER_SOCKS; i++) {
 		unsigned long long listener = g->socks[i];
 		if (listener && in_accept_queue(listener, child))
@@ -744,7 +754,8 @@ static __always_inline void stamp_owner(struct socktrace_event *e, const struct 
 	struct socktrace_owner *o = find_owner(addr);
 	struct socktrace_process *p = living(o);
 
-	if (!p && cookie) {
+	/* A TIME_WAIT socket keeps its full socket's cookie, not its owner (only its closer, below). */
+	if (!p && cookie && e->state != ST_TCP_TIME_WAIT) {
 		o = bpf_map_lookup_elem(&seeded_owners, &cookie);
 		p = living(o);
 		if (p && e->state != ST_TCP_CLOSE)
@@ -760,8 +771,8 @@ static __always_inline void stamp_owner(struct socktrace_event *e, const struct 
 	}
 	if (e->state == ST_TCP_NEW_SYN_RECV)
 		o = request_owner(sk);
-	else if (waits_in_accept_queue(e, sk, btf))
-		o = queued_owner(e, addr);
+	else if (may_come_from_listener(e))
+		o = listener_owner(e, addr, waits_in_accept_queue(sk, btf));
 	else
 		return;
 	p = living(o);
@@ -1279,6 +1290,58 @@ int sweep_close_waits(struct bpf_raw_tracepoint_args *ctx)
 	unsigned int count = (unsigned int)(ctx->args[1] - ctx->args[0]);
 	if (close_wait_delay_ns)
 		bpf_loop(count, sweep_one, &range, 0);
+	return 0;
+}
+
+/* ---------- counting every socket by state and owner, when user space asks ---------- */
+
+/*
+ * Sockets by owner and state, as the kernel knows them now (struct socktrace_count_key). Filled by
+ * count_sockets, which user space runs over each network namespace (a tcp iterator walks the
+ * namespace it is created in), read and emptied after each count. What the gauges say then comes from
+ * the kernel's own tables at that moment, as `ss` reads them, not from events that a filter may have
+ * held back.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct socktrace_count_key);
+	__type(value, unsigned long long);
+} socket_counts SEC(".maps");
+
+SEC("iter/tcp")
+int count_sockets(struct bpf_iter__tcp *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx->sk_common;
+	if (!sk)
+		return 0;
+	struct socktrace_event e = {};
+	describe_sock(&e, sk, false); /* the owner exactly as an event now would name it */
+	/* A request socket (handshake under way) is what ss shows as SYN-RECV. */
+	struct socktrace_count_key key = { .pid = e.owner_pid, .state = e.state };
+	/* A timewait socket may stand in for a FIN_WAIT2 one (an orphan's, tcp_time_wait): ss shows that. */
+	if (e.state == ST_TCP_TIME_WAIT)
+		key.state = BPF_CORE_READ((struct inet_timewait_sock *)sk, tw_substate);
+	if (e.state == ST_TCP_NEW_SYN_RECV) {
+		key.state = ST_TCP_SYN_RECV;
+		key.queued = 1; /* not a file of the listener's process yet */
+	} else if (e.state == ST_TCP_TIME_WAIT || waits_in_accept_queue(sk, false)) {
+		/* No file: waiting in an accept queue (the listener's, not yet its process's), or nobody's any
+		 * more (TIME_WAIT, or orphaned by close() while the connection winds down), as ss -p shows. */
+		key.queued = may_come_from_listener(&e) && e.owner_source == SOCKTRACE_OWNER_LISTENER;
+		if (!key.queued)
+			key.pid = 0;
+	}
+	unsigned long long one = 1;
+	unsigned long long *n = bpf_map_lookup_elem(&socket_counts, &key);
+	if (n) {
+		*n += 1;
+	} else if (bpf_map_update_elem(&socket_counts, &key, &one, BPF_NOEXIST)) {
+		key.pid = 0; /* table full: counted, under no owner */
+		n = bpf_map_lookup_elem(&socket_counts, &key);
+		if (n)
+			*n += 1;
+	}
 	return 0;
 }
 

@@ -116,6 +116,13 @@ struct socktrace_listener_group {
 	unsigned int mixed;              /* 1: they do not all belong to `owner` */
 };
 
+/* Sockets counted by owner (0: none known) and state, on user space's request (count_sockets). */
+struct socktrace_count_key {
+	unsigned int pid;
+	unsigned short state;            /* TCP state; request sockets count as SYN_RECV */
+	unsigned short queued;           /* 1: not a file of the process yet (handshake, accept queue) */
+};
+
 /*
  * The ring's bookkeeping, one per CPU (no atomics: each CPU owns its copy). Every event that passed the
  * filters was either submitted or lost: delivered + lost = submitted + lost, exactly, once the reader

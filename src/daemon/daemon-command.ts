@@ -106,6 +106,7 @@ class Daemon {
       transitions: () => this.session.source.transitions(),
       ownerEvictions: () => this.session.source.ownerEvictions(),
       sweepStats: () => this.session.source.sweepStats(),
+      socketCounts: () => this.session.source.countSockets(),
       maxProcesses: () => this.config.metrics.maxProcesses,
     });
     this.session = await startLiveSession(

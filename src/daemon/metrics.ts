@@ -8,7 +8,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { CoreSummary } from '../core/summary-model.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { TCP_STATES } from '../events/tcp-names.js';
-import type { SourceStats } from '../source/event-source.js';
+import type { SocketCounts, SourceStats } from '../source/event-source.js';
 import type { SweepStats } from '../native/binding.js';
 
 /** observe()'s key for received RSTs: no kernel reason name can contain a NUL. */
@@ -21,7 +21,78 @@ export interface MetricsInputs {
   transitions(): number[];
   ownerEvictions(): number;
   sweepStats(): SweepStats;
+  /** Every socket now, counted in the kernel by owner and state; null where the backend cannot. */
+  socketCounts(): SocketCounts | null;
   maxProcesses(): number;
+}
+
+/** Sockets by state, and by process and state, for the gauges: from one count taken at the scrape. */
+interface ProcessSockets {
+  pid: number;
+  comm: string;
+  sockets: Map<string, number>;
+  total: number;
+}
+
+interface SocketGauges {
+  byState: Map<string, number>;
+  /** Its files: what `ss -p` lists for it. */
+  byProcess: ProcessSockets[];
+  /** Not its files yet: handshakes and accept queues of its listeners (the kernel's count only). */
+  queuedByProcess: ProcessSockets[];
+}
+
+function addTo(processes: Map<number, ProcessSockets>, pid: number, comm: string, state: string, n: number): void {
+  let p = processes.get(pid);
+  if (!p) processes.set(pid, (p = { pid, comm, sockets: new Map(), total: 0 }));
+  p.sockets.set(state, (p.sockets.get(state) ?? 0) + n);
+  p.total += n;
+}
+
+/**
+ * The kernel's count, as `ss` would see it at this scrape; where the backend cannot count (bpftrace),
+ * the core's table, which follows events and is corrected by each inventory.
+ */
+function socketGauges(inputs: MetricsInputs): SocketGauges {
+  let counts: SocketCounts | null = null;
+  try {
+    counts = inputs.socketCounts();
+  } catch {
+    counts = null; // a count that failed: the core's view this time
+  }
+  const byState = new Map<string, number>();
+  if (counts) {
+    const files = new Map<number, ProcessSockets>();
+    const queued = new Map<number, ProcessSockets>();
+    for (const r of counts.rows) {
+      byState.set(r.state, (byState.get(r.state) ?? 0) + r.count);
+      if (r.pid !== null) addTo(r.queued ? queued : files, r.pid, r.comm, r.state, r.count);
+    }
+    return { byState, byProcess: [...files.values()], queuedByProcess: [...queued.values()] };
+  }
+  const summary = inputs.summary();
+  for (const [state, n] of Object.entries(summary.totals.byState)) byState.set(state, n ?? 0);
+  const byProcess = summary.processes.rows.map((p) => ({
+    pid: p.pid,
+    comm: p.comm,
+    sockets: new Map(Object.entries(p.sockets).map(([s, n]) => [s, n ?? 0])),
+    total: p.totalSockets,
+  }));
+  return { byState, byProcess, queuedByProcess: [] };
+}
+
+/** Sets a per-process gauge: the `limit` processes with the most sockets, the rest as comm="other". */
+function setPerProcess(gauge: Gauge, rows: readonly ProcessSockets[], limit: number): void {
+  gauge.reset();
+  const sorted = [...rows].sort((a, b) => b.total - a.total || (b.sockets.get('CLOSE_WAIT') ?? 0) - (a.sockets.get('CLOSE_WAIT') ?? 0));
+  const other = new Map<string, number>();
+  sorted.forEach((p, i) => {
+    for (const [state, n] of p.sockets) {
+      if (i < limit) gauge.set({ pid: String(p.pid), comm: p.comm, state }, n);
+      else other.set(state, (other.get(state) ?? 0) + n);
+    }
+  });
+  for (const [state, n] of other) gauge.set({ pid: '', comm: 'other', state }, n);
 }
 
 export class DaemonMetrics {
@@ -93,33 +164,39 @@ export class DaemonMetrics {
       },
     });
 
+    // Both socket gauges of a scrape read one count: whichever is collected first takes it.
+    let gauges: { atMs: number; value: SocketGauges } | null = null;
+    const scrapeGauges = () => {
+      const now = Date.now();
+      if (!gauges || now - gauges.atMs > 250) gauges = { atMs: now, value: socketGauges(inputs) };
+      return gauges.value;
+    };
     new Gauge({
       name: 'socktrace_sockets',
-      help: 'TCP sockets on the host by state',
+      help: 'TCP sockets on the host by state, counted in the kernel at the scrape (as ss sees them)',
       labelNames: ['state'],
       registers: [r],
       collect() {
         this.reset();
-        for (const [state, n] of Object.entries(inputs.summary().totals.byState)) this.set({ state }, n ?? 0);
+        for (const [state, n] of scrapeGauges().byState) this.set({ state }, n);
       },
     });
     new Gauge({
       name: 'socktrace_process_sockets',
-      help: 'TCP sockets per owning process and state (the processes with the most sockets; the rest as comm="other")',
+      help: 'TCP sockets per owning process and state, counted at the scrape (the processes with the most sockets; the rest as comm="other")',
       labelNames: ['pid', 'comm', 'state'],
       registers: [r],
       collect() {
-        this.reset();
-        const rows = [...inputs.summary().processes.rows].sort((a, b) => b.totalSockets - a.totalSockets || b.closeWait.count - a.closeWait.count);
-        const limit = inputs.maxProcesses();
-        const other: Record<string, number> = {};
-        rows.forEach((p, i) => {
-          for (const [state, n] of Object.entries(p.sockets)) {
-            if (i < limit) this.set({ pid: String(p.pid), comm: p.comm, state }, n ?? 0);
-            else other[state] = (other[state] ?? 0) + (n ?? 0);
-          }
-        });
-        for (const [state, n] of Object.entries(other)) this.set({ pid: '', comm: 'other', state }, n);
+        setPerProcess(this, scrapeGauges().byProcess, inputs.maxProcesses());
+      },
+    });
+    new Gauge({
+      name: 'socktrace_process_queued_sockets',
+      help: "TCP sockets not yet a process's files, per owner of their listener and state: handshakes and accept queues (the processes with the most; the rest as comm=\"other\")",
+      labelNames: ['pid', 'comm', 'state'],
+      registers: [r],
+      collect() {
+        setPerProcess(this, scrapeGauges().queuedByProcess, inputs.maxProcesses());
       },
     });
     new Gauge({

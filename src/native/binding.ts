@@ -81,7 +81,7 @@ export interface NativeTracer {
   start(onBatch: BatchCallback): NativeStartInfo;
   /** Asks the native thread to finish; a batch with final=true follows. */
   stop(): void;
-  /** Writes owners of pre-existing sockets (32-byte records: cookie, pid, uid, comm); returns how many. */
+  /** Writes owners of pre-existing sockets (native/owner_seeding.h records); returns how many it took. */
   seedOwners(records: ArrayBuffer): number;
   /** Changes what crosses the ring, while running. */
   setFilter(filter: KernelFilter): void;
@@ -95,6 +95,17 @@ export interface NativeTracer {
   skippedRuns(): number;
   /** CLOSE_WAIT sweeps run and failed, and their time, since start (a failed one is retried at the next). */
   sweepStats(): SweepStats;
+  /** Every TCP socket in these namespaces now, counted by owner and state in the kernel (throws where it cannot). */
+  countSockets(namespaces: NamespaceRef[]): NativeSocketCounts;
+}
+
+export interface NativeSocketCounts {
+  /**
+   * pid 0: no living owner known; state: TCP state (request sockets as SYN_RECV); queued: not a file of
+   * the process yet (a handshake, or waiting in its listener's accept queue); comm: the kernel's bytes.
+   */
+  counts: { pid: number; state: number; queued: boolean; count: number; comm: Uint8Array }[];
+  errors: { path: string; message: string }[];
 }
 
 export interface SweepStats {

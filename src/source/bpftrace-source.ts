@@ -298,5 +298,6 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     transitions: () => [...transitions],
     ownerEvictions: () => 0,
     sweepStats: () => ({ runs: 0, failures: 0, seconds: 0 }),
+    countSockets: () => null, // no tcp iterator in bpftrace: the daemon's gauges come from its core
   };
 }

@@ -2,6 +2,7 @@
 import type { HookInfo, KernelFilter, SweepStats } from '../native/binding.js';
 import type { SockEvent } from '../events/sock-event.js';
 import type { Inventory, StreamedInventory } from '../core/inventory-model.js';
+import type { TcpState } from '../events/tcp-names.js';
 
 export interface SourceHandlers {
   /** Events in kernel order, a batch at a time. */
@@ -59,4 +60,16 @@ export interface RunningSource {
   ownerEvictions(): number;
   /** CLOSE_WAIT sweeps run and failed since start. */
   sweepStats(): SweepStats;
+  /**
+   * Every TCP socket on the host now, by owner and state, counted in the kernel's own tables; null
+   * where this backend cannot (bpftrace, or a kernel without the tcp iterator).
+   */
+  countSockets(): SocketCounts | null;
+}
+
+export interface SocketCounts {
+  /** pid null: no living owner known. comm escaped. queued: not the process's file yet (see the addon). */
+  rows: { pid: number | null; comm: string; state: TcpState; queued: boolean; count: number }[];
+  /** Namespaces that could not be counted, and why. */
+  problems: string[];
 }

@@ -5,6 +5,8 @@ import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from './e
 import { seedRecords } from '../inventory/seed-owners.js';
 import { kernelCountsTracepointMisses, uncountedMissesNote } from './bpf-prog-misses.js';
 import { release } from 'node:os';
+import { listNetworkNamespaces } from '../inventory/network-namespaces.js';
+import { socketCountsOf } from './socket-counts.js';
 
 export type NativeSourceOptions = NativeTracerOptions;
 
@@ -50,6 +52,7 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
   };
 
   const started = tracer.start(onBatch);
+  const counterAttached = !started.notes.some((n) => n.startsWith('the socket counter'));
   rstReasons = started.rstReasons;
   const info: SourceInfo = {
     backend: 'native',
@@ -93,6 +96,7 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     transitions: () => (finished ? new Array<number>(16).fill(0) : tracer.transitions()),
     ownerEvictions: () => (finished ? 0 : tracer.ownerEvictions()),
     sweepStats: () => tracer.sweepStats(),
+    countSockets: () => (finished || !counterAttached ? null : socketCountsOf(tracer.countSockets(listNetworkNamespaces()))),
   };
 }
 

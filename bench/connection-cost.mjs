@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+// What one connection costs a tracer, measured as cost, not as a throughput ratio (which is noise on a
+// VM): the run time of the tracer's own BPF programs (kernel.bpf_stats_enabled) and its processes' CPU
+// time, divided by the connections of a paced churn (bench/churn.c at a fixed rate, so the work is the
+// same with and without a tracer). Tracers run one after the other, side by side in one run; each round
+// takes a fresh tracer; the table gives the median of the rounds.
+//
+//   node bench/connection-cost.mjs [--seconds 5] [--rate 5000] [--rounds 3] [--tracers daemon,watch,tcpstates]
+//
+// A tracer's programs are those its processes hold open (prog_id in the fdinfo of their fds).
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { TRACERS, buildBenchProgram, runChurn, startTracer } from './churn-harness.mjs';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    rate: { type: 'string', default: '5000' },
+    rounds: { type: 'string', default: '3' },
+    tracers: { type: 'string', default: 'daemon,watch' },
+  },
+});
+const seconds = Number(values.seconds);
+const rate = Number(values.rate);
+const rounds = Number(values.rounds);
+const tracers = values.tracers.split(',').filter(Boolean);
+for (const t of tracers) if (!TRACERS[t]) throw new Error(`unknown tracer ${t}; known: ${Object.keys(TRACERS).join(', ')}`);
+if (!(seconds > 0 && rate > 0 && rounds > 0)) throw new Error('--seconds, --rate and --rounds must be positive');
+
+/** Ids of the BPF programs the processes hold open (their program and link fds name them in fdinfo). */
+function heldPrograms(pids) {
+  const ids = new Set();
+  for (const pid of pids) {
+    let fds = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const id = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+        if (id) ids.add(Number(id));
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  }
+  return ids;
+}
+
+/** Run time and run count summed over the given BPF programs. */
+function bpfCost(ids) {
+  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' }));
+  let ns = 0;
+  let runs = 0;
+  for (const p of progs) {
+    if (!ids.has(p.id)) continue;
+    ns += p.run_time_ns ?? 0;
+    runs += p.run_cnt ?? 0;
+  }
+  return { ns, runs };
+}
+
+/** User + system CPU time of a process and its children (bpftrace runs under node), in ns. */
+function cpuNs(pid) {
+  const ticks = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+  let total = 0;
+  const visit = (p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) * ticks; // utime, stime (fields 14, 15)
+      for (const child of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(' ').filter(Boolean)) visit(Number(child));
+    } catch {
+      /* gone */
+    }
+  };
+  visit(pid);
+  return total;
+}
+
+function descendants(pid) {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    try {
+      all.push(...readFileSync(`/proc/${all[i]}/task/${all[i]}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    } catch {
+      /* gone */
+    }
+  }
+  return all;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+execFileSync('sysctl', ['-q', 'kernel.bpf_stats_enabled=1']);
+const churn = buildBenchProgram('churn');
+const results = {};
+try {
+  for (let round = 0; round < rounds; round++) {
+    for (const name of tracers) {
+      const tracer = startTracer(name);
+      await tracer.ready;
+      await new Promise((r) => setTimeout(r, 500)); // start-up work (inventory, seeding) is not per connection
+      const programs = heldPrograms(descendants(tracer.pid));
+      const bpf0 = bpfCost(programs);
+      const cpu0 = cpuNs(tracer.pid);
+      const run = runChurn(churn, { seconds, rate, cpus: 'all' });
+      const bpf1 = bpfCost(programs);
+      const cpu1 = cpuNs(tracer.pid);
+      await tracer.stop();
+      const conns = run.connections;
+      (results[name] ??= []).push({
+        conns,
+        bpfNs: (bpf1.ns - bpf0.ns) / conns,
+        userNs: (cpu1 - cpu0) / conns,
+        runs: (bpf1.runs - bpf0.runs) / conns,
+      });
+    }
+  }
+} finally {
+  execFileSync('sysctl', ['-q', 'kernel.bpf_stats_enabled=0']);
+}
+
+console.log(`connection cost: paced churn at ${rate}/s for ${seconds} s, median of ${rounds} round(s)`);
+console.log('| tracer | connections | BPF ns/conn | user+sys ns/conn | total ns/conn | program runs/conn |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const [name, rs] of Object.entries(results)) {
+  const bpf = median(rs.map((r) => r.bpfNs));
+  const user = median(rs.map((r) => r.userNs));
+  console.log(
+    `| ${name} | ${median(rs.map((r) => r.conns))} | ${Math.round(bpf)} | ${Math.round(user)} | ${Math.round(bpf + user)} | ${median(rs.map((r) => r.runs)).toFixed(1)} |`,
+  );
+}
