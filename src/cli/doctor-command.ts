@@ -37,6 +37,8 @@ const TRACEPOINTS: { category: string; name: string; role: string; fallback?: st
   { category: 'sock', name: 'sock_send_length', role: 'send errors (EPIPE, ECONNRESET)', fallback: 'syscall exits of write/send*' },
   { category: 'sock', name: 'sock_recv_length', role: 'receive errors', fallback: 'syscall exits of read/recv*' },
   { category: 'syscalls', name: 'sys_exit_accept4', role: "accept's return: owners of accepted sockets", fallback: "the listener's owner" },
+  { category: 'sched', name: 'sched_process_exit', role: 'owners end with their process (required)' },
+  { category: 'task', name: 'task_rename', role: "a process's new name after exec or prctl", fallback: 'the name it had when it was learned' },
 ];
 
 const CAPS: [number, string, string][] = [
