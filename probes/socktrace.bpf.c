@@ -39,7 +39,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* ---------- tp_btf programs ---------- */
+/* Each socket hook as tp_btf (typed arguments) and as a classic tracepoint (a trace record). */
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(btf_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
@@ -47,120 +47,6 @@ int BPF_PROG(btf_inet_sock_set_state, const struct sock *sk, int oldstate, int n
 	on_state_change(sk, oldstate, newstate, true);
 	return 0;
 }
-
-/* Raw ctx: the third argument (reason) exists only since 6.10, so it is read only when its type does. */
-SEC("tp_btf/tcp_send_reset")
-int btf_tcp_send_reset(unsigned long long *ctx)
-{
-	const struct sock *sk = (const struct sock *)ctx[0];
-	const struct sk_buff *skb = (const struct sk_buff *)ctx[1];
-	int reason = -1;
-
-	if (bpf_core_type_exists(enum sk_rst_reason))
-		reason = (int)ctx[2];
-	on_send_reset(sk, skb, reason, true);
-	return 0;
-}
-
-/* Raw ctx: (skb, location, reason) on every kernel with drop reasons (5.17+); later ones add rx_sk. */
-SEC("tp_btf/kfree_skb")
-int btf_kfree_skb(unsigned long long *ctx)
-{
-	on_dropped_skb((const struct sk_buff *)ctx[0], (unsigned int)ctx[2], true);
-	return 0;
-}
-
-SEC("tp_btf/tcp_receive_reset")
-int BPF_PROG(btf_tcp_receive_reset, struct sock *sk)
-{
-	on_receive_reset(sk, true);
-	return 0;
-}
-
-SEC("tp_btf/tcp_destroy_sock")
-int BPF_PROG(btf_tcp_destroy_sock, struct sock *sk)
-{
-	on_destroy(sk, true);
-	return 0;
-}
-
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(btf_sock_send_length, struct sock *sk, int ret, int flags)
-{
-	on_msg_length(sk, ret, SOCKTRACE_KIND_SEND_ERROR, true);
-	return 0;
-}
-
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(btf_sock_recv_length, struct sock *sk, int ret, int flags)
-{
-	on_msg_length(sk, ret, SOCKTRACE_KIND_RECV_ERROR, true);
-	return 0;
-}
-
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(btf_sched_process_exit, struct task_struct *task)
-{
-	on_process_exit(task, true);
-	return 0;
-}
-
-/* The tracepoint runs before the new name is copied in: the name comes from its argument. */
-SEC("tp_btf/task_rename")
-int BPF_PROG(btf_task_rename, struct task_struct *task, const char *comm)
-{
-	if (task->pid == task->tgid)
-		on_rename(task->pid, comm);
-	return 0;
-}
-
-SEC("raw_tp")
-int sweep_close_waits(struct bpf_raw_tracepoint_args *ctx)
-{
-	struct sweep_range range = { .first = (unsigned int)ctx->args[0], .now = bpf_ktime_get_ns() };
-	unsigned int count = (unsigned int)(ctx->args[1] - ctx->args[0]);
-	if (close_wait_delay_ns)
-		bpf_loop(count, sweep_one, &range, 0);
-	return 0;
-}
-
-SEC("iter/tcp")
-int count_sockets(struct bpf_iter__tcp *ctx)
-{
-	const struct sock *sk = (const struct sock *)ctx->sk_common;
-	if (!sk)
-		return 0;
-	struct socktrace_event e = {};
-	describe_sock(&e, sk, false); /* the owner exactly as an event now would name it */
-	/* A request socket (handshake under way) is what ss shows as SYN-RECV. */
-	struct socktrace_count_key key = { .pid = e.owner_pid, .state = e.state };
-	/* A timewait socket may stand in for a FIN_WAIT2 one (an orphan's, tcp_time_wait): ss shows that. */
-	if (e.state == ST_TCP_TIME_WAIT)
-		key.state = BPF_CORE_READ((struct inet_timewait_sock *)sk, tw_substate);
-	if (e.state == ST_TCP_NEW_SYN_RECV) {
-		key.state = ST_TCP_SYN_RECV;
-		key.queued = 1; /* not a file of the listener's process yet */
-	} else if (e.state == ST_TCP_TIME_WAIT || waits_in_accept_queue(sk, false)) {
-		/* No file: waiting in an accept queue (the listener's, not yet its process's), or nobody's any
-		 * more (TIME_WAIT, or orphaned by close() while the connection winds down), as ss -p shows. */
-		key.queued = may_come_from_listener(&e) && e.owner_source == SOCKTRACE_OWNER_LISTENER;
-		if (!key.queued)
-			key.pid = 0;
-	}
-	unsigned long long one = 1;
-	unsigned long long *n = bpf_map_lookup_elem(&socket_counts, &key);
-	if (n) {
-		*n += 1;
-	} else if (bpf_map_update_elem(&socket_counts, &key, &one, BPF_NOEXIST)) {
-		key.pid = 0; /* table full: counted, under no owner */
-		n = bpf_map_lookup_elem(&socket_counts, &key);
-		if (n)
-			*n += 1;
-	}
-	return 0;
-}
-
-/* ---------- classic tracepoint programs (same handlers, arguments from the trace record) ---------- */
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -171,19 +57,11 @@ int tp_inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-/* sched_process_exit is always the exiting task's own: the current task. */
-SEC("tracepoint/sched/sched_process_exit")
-int tp_sched_process_exit(void *ctx)
+/* Raw ctx: the arguments differ by kernel version (see compat.bpf.h). */
+SEC("tp_btf/tcp_send_reset")
+int btf_tcp_send_reset(unsigned long long *ctx)
 {
-	on_process_exit((struct task_struct *)bpf_get_current_task(), false);
-	return 0;
-}
-
-/* Keyed by tgid, owner_processes holds only leaders' pids: a thread's rename finds nothing there. */
-SEC("tracepoint/task/task_rename")
-int tp_task_rename(struct trace_event_raw_task_rename *ctx)
-{
-	on_rename(ctx->pid, ctx->newcomm);
+	on_send_reset((const struct sock *)ctx[0], (const struct sk_buff *)ctx[1], btf_send_reset_reason(ctx), true);
 	return 0;
 }
 
@@ -205,10 +83,24 @@ int tp_tcp_send_reset(void *ctx)
 	return 0;
 }
 
+SEC("tp_btf/kfree_skb")
+int btf_kfree_skb(unsigned long long *ctx)
+{
+	on_dropped_skb((const struct sk_buff *)ctx[0], (unsigned int)ctx[2], true);
+	return 0;
+}
+
 SEC("tracepoint/skb/kfree_skb")
 int tp_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 {
 	on_dropped_skb((const struct sk_buff *)ctx->skbaddr, ctx->reason, false);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(btf_tcp_receive_reset, struct sock *sk)
+{
+	on_receive_reset(sk, true);
 	return 0;
 }
 
@@ -219,10 +111,24 @@ int tp_tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 	return 0;
 }
 
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(btf_tcp_destroy_sock, struct sock *sk)
+{
+	on_destroy(sk, true);
+	return 0;
+}
+
 SEC("tracepoint/tcp/tcp_destroy_sock")
 int tp_tcp_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
 {
 	on_destroy((const struct sock *)ctx->skaddr, false);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(btf_sock_send_length, struct sock *sk, int ret, int flags)
+{
+	on_msg_length(sk, ret, SOCKTRACE_KIND_SEND_ERROR, true);
 	return 0;
 }
 
@@ -233,12 +139,77 @@ int tp_sock_send_length(struct trace_event_raw_sock_msg_length *ctx)
 	return 0;
 }
 
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(btf_sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	on_msg_length(sk, ret, SOCKTRACE_KIND_RECV_ERROR, true);
+	return 0;
+}
+
 SEC("tracepoint/sock/sock_recv_length")
 int tp_sock_recv_length(struct trace_event_raw_sock_msg_length *ctx)
 {
 	on_msg_length((const struct sock *)ctx->sk, ctx->ret, SOCKTRACE_KIND_RECV_ERROR, false);
 	return 0;
 }
+
+/* Process hooks, twins too. */
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(btf_sched_process_exit, struct task_struct *task)
+{
+	on_process_exit(task, true);
+	return 0;
+}
+
+/* sched_process_exit is always the exiting task's own: the current task. */
+SEC("tracepoint/sched/sched_process_exit")
+int tp_sched_process_exit(void *ctx)
+{
+	on_process_exit((struct task_struct *)bpf_get_current_task(), false);
+	return 0;
+}
+
+/* The tracepoint runs before the new name is copied in: the name comes from its argument. */
+SEC("tp_btf/task_rename")
+int BPF_PROG(btf_task_rename, struct task_struct *task, const char *comm)
+{
+	if (task->pid == task->tgid)
+		on_rename(task->pid, comm);
+	return 0;
+}
+
+/* Keyed by tgid, owner_processes holds only leaders' pids: a thread's rename finds nothing there. */
+SEC("tracepoint/task/task_rename")
+int tp_task_rename(struct trace_event_raw_task_rename *ctx)
+{
+	on_rename(ctx->pid, ctx->newcomm);
+	return 0;
+}
+
+/* Run by user space, never attached: the CLOSE_WAIT sweep over close_waits[args[0], args[1]). */
+SEC("raw_tp")
+int sweep_close_waits(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sweep_range range = { .first = (unsigned int)ctx->args[0], .now = bpf_ktime_get_ns() };
+	unsigned int count = (unsigned int)(ctx->args[1] - ctx->args[0]);
+	if (close_wait_delay_ns)
+		bpf_loop(count, sweep_one, &range, 0);
+	return 0;
+}
+
+/* Run by user space in each network namespace: every socket counted by owner and state. */
+SEC("iter/tcp")
+int count_sockets(struct bpf_iter__tcp *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx->sk_common;
+	if (sk)
+		count_socket(sk);
+	return 0;
+}
+
+/* Syscall hooks: classic tracepoints only. accept's return: the one place a server's new socket meets
+ * its owner (where the daemon does not leave it off). */
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int sys_exit_accept4(struct syscall_exit_record *ctx)
@@ -254,6 +225,7 @@ int sys_exit_accept(struct syscall_exit_record *ctx)
 	return 0;
 }
 
+/* Errors at send/receive syscalls' exits, where sock_{send,recv}_length do not exist (before 6.3). */
 #define SYSCALL_ERROR_HOOKS(name, kind)                                        \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                            \
 	int sys_enter_##name(struct syscall_enter_record *ctx)                 \

@@ -30,4 +30,36 @@ struct {
 	__type(value, unsigned long long);
 } socket_counts SEC(".maps");
 
+/* Counts one socket the tcp iterator visits (see count_sockets). */
+static __always_inline void count_socket(const struct sock *sk)
+{
+	struct socktrace_event e = {};
+	describe_sock(&e, sk, false); /* the owner exactly as an event now would name it */
+	/* A request socket (handshake under way) is what ss shows as SYN-RECV. */
+	struct socktrace_count_key key = { .pid = e.owner_pid, .state = e.state };
+	/* A timewait socket may stand in for a FIN_WAIT2 one (an orphan's, tcp_time_wait): ss shows that. */
+	if (e.state == ST_TCP_TIME_WAIT)
+		key.state = BPF_CORE_READ((struct inet_timewait_sock *)sk, tw_substate);
+	if (e.state == ST_TCP_NEW_SYN_RECV) {
+		key.state = ST_TCP_SYN_RECV;
+		key.queued = 1; /* not a file of the listener's process yet */
+	} else if (e.state == ST_TCP_TIME_WAIT || waits_in_accept_queue(sk, false)) {
+		/* No file: waiting in an accept queue (the listener's, not yet its process's), or nobody's any
+		 * more (TIME_WAIT, or orphaned by close() while the connection winds down), as ss -p shows. */
+		key.queued = may_come_from_listener(&e) && e.owner_source == SOCKTRACE_OWNER_LISTENER;
+		if (!key.queued)
+			key.pid = 0;
+	}
+	unsigned long long one = 1;
+	unsigned long long *n = bpf_map_lookup_elem(&socket_counts, &key);
+	if (n) {
+		*n += 1;
+	} else if (bpf_map_update_elem(&socket_counts, &key, &one, BPF_NOEXIST)) {
+		key.pid = 0; /* table full: counted, under no owner */
+		n = bpf_map_lookup_elem(&socket_counts, &key);
+		if (n)
+			*n += 1;
+	}
+}
+
 #endif /* SOCKTRACE_LIB_COUNTS_BPF_H */

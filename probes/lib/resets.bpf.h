@@ -13,6 +13,7 @@
 
 #include "socktrace_event.h"
 #include "stamp.bpf.h"
+#include "compat.bpf.h"
 
 static __always_inline void on_send_reset(const struct sock *sk, const struct sk_buff *skb, int reason,
 					  bool btf)
@@ -67,9 +68,7 @@ static __always_inline void on_dropped_skb(const struct sk_buff *skb, unsigned i
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_RST_SENT, btf);
 	if (!e)
 		return;
-	e->reason = SOCKTRACE_REASON_UNKNOWN;
-	if (bpf_core_enum_value_exists(enum sk_rst_reason, SK_RST_REASON_NO_SOCKET))
-		e->reason = bpf_core_enum_value(enum sk_rst_reason, SK_RST_REASON_NO_SOCKET);
+	e->reason = no_socket_rst_reason();
 	e->flags |= SOCKTRACE_FLAG_NO_SOCKET | SOCKTRACE_FLAG_FROM_DROP;
 	e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 	if (!fill_addrs_from_incoming_skb(e, skb)) {

@@ -14,6 +14,7 @@
 #include "socktrace_event.h"
 #include "constants.bpf.h"
 #include "tunables.bpf.h"
+#include "compat.bpf.h"
 
 /* ---------- socket facts ---------- */
 
@@ -29,10 +30,7 @@ static __always_inline bool sock_is_tcp(const struct sock *sk, bool btf)
 	unsigned short family = SK_READ(btf, sk, __sk_common.skc_family);
 	if (family != AF_INET && family != AF_INET6)
 		return false;
-	/* sk_protocol was a bitfield before 5.6; the bitfield readers handle both layouts. */
-	if (btf)
-		return BPF_CORE_READ_BITFIELD(sk, sk_protocol) == IPPROTO_TCP;
-	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol) == IPPROTO_TCP;
+	return sk_protocol_is_tcp(sk, btf);
 }
 
 static __always_inline unsigned int sock_netns(const struct sock *sk, bool btf)
