@@ -34,8 +34,9 @@ static __always_inline void on_send_reset(const struct sock *sk, const struct sk
 			e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 	}
 	/* The packet being answered names the RST's true 4-tuple (a listener's own addresses do not). */
-	if (skb)
-		fill_addrs_from_incoming_skb(e, skb);
+	struct incoming_tcp in = {};
+	if (skb && read_incoming_tcp(skb, &in))
+		fill_addrs_from_incoming(e, &in);
 	submit(e);
 }
 
@@ -50,20 +51,10 @@ static __always_inline void on_dropped_skb(const struct sk_buff *skb, unsigned i
 	if (!skb || drop_reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) ||
 	    !wanted(SOCKTRACE_KIND_RST_SENT))
 		return;
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	unsigned short nh = BPF_CORE_READ(skb, network_header);
-	unsigned short th = BPF_CORE_READ(skb, transport_header);
-	unsigned char first = 0, protocol = 0;
-	struct tcphdr tcp = {};
+	struct incoming_tcp in = {};
 
-	if (!head || bpf_probe_read_kernel(&first, 1, head + nh))
-		return;
-	/* UDP drops for NO_SOCKET too: only TCP (IPv6 extension headers before TCP are not followed). */
-	if (first >> 4 == 4)
-		bpf_probe_read_kernel(&protocol, 1, head + nh + offsetof(struct iphdr, protocol));
-	else if (first >> 4 == 6)
-		bpf_probe_read_kernel(&protocol, 1, head + nh + offsetof(struct ipv6hdr, nexthdr));
-	if (protocol != IPPROTO_TCP || bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th) || tcp.rst)
+	/* UDP drops for NO_SOCKET too: only TCP, and not an RST itself (no RST answers one). */
+	if (!read_incoming_tcp(skb, &in) || in.protocol != IPPROTO_TCP || in.tcp.rst)
 		return;
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_RST_SENT, btf);
 	if (!e)
@@ -71,10 +62,7 @@ static __always_inline void on_dropped_skb(const struct sk_buff *skb, unsigned i
 	e->reason = no_socket_rst_reason();
 	e->flags |= SOCKTRACE_FLAG_NO_SOCKET | SOCKTRACE_FLAG_FROM_DROP;
 	e->netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-	if (!fill_addrs_from_incoming_skb(e, skb)) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-		return;
-	}
+	fill_addrs_from_incoming(e, &in);
 	submit(e);
 }
 

@@ -114,37 +114,50 @@ static __always_inline void fill_addrs_from_sock(struct socktrace_event *e, cons
 	}
 }
 
-/*
- * An RST answering a packet: the RST's local side is the packet's destination. Reads the IP and TCP
- * headers the way the tcp_send_reset tracepoint itself does.
- */
-static __always_inline bool fill_addrs_from_incoming_skb(struct socktrace_event *e, const struct sk_buff *skb)
+/* A received packet's IP and TCP headers: the one parser of packets (RSTs answer them). */
+struct incoming_tcp {
+	unsigned char *ip;       /* its network header */
+	unsigned char version;   /* 4 or 6 */
+	unsigned char protocol;  /* IPv6 extension headers before TCP are not followed */
+	struct tcphdr tcp;
+};
+
+/* Reads the headers the way the tcp_send_reset tracepoint itself does; false if they cannot be read. */
+static __always_inline bool read_incoming_tcp(const struct sk_buff *skb, struct incoming_tcp *in)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	unsigned short nh = BPF_CORE_READ(skb, network_header);
 	unsigned short th = BPF_CORE_READ(skb, transport_header);
-	unsigned char version = 0;
-	struct tcphdr tcp = {};
+	unsigned char first = 0;
 
-	if (!head || bpf_probe_read_kernel(&version, 1, head + nh))
+	if (!head || bpf_probe_read_kernel(&first, 1, head + nh))
 		return false;
-	version >>= 4;
-	if (version == 4) {
+	in->ip = head + nh;
+	in->version = first >> 4;
+	in->protocol = 0;
+	if (in->version == 4)
+		bpf_probe_read_kernel(&in->protocol, 1, in->ip + offsetof(struct iphdr, protocol));
+	else if (in->version == 6)
+		bpf_probe_read_kernel(&in->protocol, 1, in->ip + offsetof(struct ipv6hdr, nexthdr));
+	else
+		return false;
+	return !bpf_probe_read_kernel(&in->tcp, sizeof(in->tcp), head + th);
+}
+
+/* An RST answering a packet: the RST's local side is the packet's destination. */
+static __always_inline void fill_addrs_from_incoming(struct socktrace_event *e, const struct incoming_tcp *in)
+{
+	if (in->version == 4) {
 		e->family = AF_INET;
-		bpf_probe_read_kernel(e->daddr, 4, head + nh + offsetof(struct iphdr, saddr));
-		bpf_probe_read_kernel(e->saddr, 4, head + nh + offsetof(struct iphdr, daddr));
-	} else if (version == 6) {
-		e->family = AF_INET6;
-		bpf_probe_read_kernel(e->daddr, 16, head + nh + offsetof(struct ipv6hdr, saddr));
-		bpf_probe_read_kernel(e->saddr, 16, head + nh + offsetof(struct ipv6hdr, daddr));
+		bpf_probe_read_kernel(e->daddr, 4, in->ip + offsetof(struct iphdr, saddr));
+		bpf_probe_read_kernel(e->saddr, 4, in->ip + offsetof(struct iphdr, daddr));
 	} else {
-		return false;
+		e->family = AF_INET6;
+		bpf_probe_read_kernel(e->daddr, 16, in->ip + offsetof(struct ipv6hdr, saddr));
+		bpf_probe_read_kernel(e->saddr, 16, in->ip + offsetof(struct ipv6hdr, daddr));
 	}
-	if (bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
-		return false;
-	e->dport = bpf_ntohs(tcp.source);
-	e->sport = bpf_ntohs(tcp.dest);
-	return true;
+	e->dport = bpf_ntohs(in->tcp.source);
+	e->sport = bpf_ntohs(in->tcp.dest);
 }
 
 #endif /* SOCKTRACE_LIB_SOCK_BPF_H */
