@@ -18,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recordLayout", Napi::Function::New(env, RecordLayout, "recordLayout"));
   exports.Set("inventory", Napi::Function::New(env, Inventory, "inventory"));
   exports.Set("inventoryLayout", Napi::Function::New(env, InventoryLayout, "inventoryLayout"));
+  exports.Set("seedLayout", Napi::Function::New(env, SeedLayout, "seedLayout"));
   exports.Set("kernelFacts", Napi::Function::New(env, KernelFacts, "kernelFacts"));
   return exports;
 }

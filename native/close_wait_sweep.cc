@@ -1,5 +1,7 @@
 #include "close_wait_sweep.h"
 
+#include "socktrace_event.h"
+
 #include <bpf/bpf.h>
 
 #include <algorithm>
@@ -25,7 +27,9 @@ int CloseWaitSweep::Prepare(const bpf_program* prog, uint32_t entries) {
 
 int CloseWaitSweep::RunOnce() {
   for (uint32_t first = 0; first < entries_; first += kChunk) {
-    uint64_t args[2] = {first, std::min<uint64_t>(static_cast<uint64_t>(first) + kChunk, entries_)};
+    uint64_t args[2] = {};
+    args[SOCKTRACE_SWEEP_ARG_FIRST] = first;
+    args[SOCKTRACE_SWEEP_ARG_END] = std::min<uint64_t>(static_cast<uint64_t>(first) + kChunk, entries_);
     LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = args, .ctx_size_in = sizeof(args));
     if (bpf_prog_test_run_opts(prog_fd_, &opts) != 0) return -errno;
   }

@@ -89,10 +89,29 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   layout.Set("size", Napi::Number::New(env, sizeof(socktrace_event)));
   layout.Set("commLength", SOCKTRACE_COMM_LEN);
   layout.Set("reasonUnknown", SOCKTRACE_REASON_UNKNOWN);
+  layout.Set("transitionSlots", SOCKTRACE_TRANSITION_SLOTS);
   layout.Set("fields", fields.Object());
   layout.Set("kinds", kinds);
   layout.Set("ownerSources", owner_sources);
   layout.Set("flags", flags);
+  return layout;
+}
+
+Napi::Value SeedLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LayoutFields fields(env);
+  LAYOUT_FIELD(fields, socktrace_seed, cookie);
+  LAYOUT_FIELD(fields, socktrace_seed, start);
+  LAYOUT_FIELD(fields, socktrace_seed, pid);
+  LAYOUT_FIELD(fields, socktrace_seed, uid);
+  LAYOUT_FIELD(fields, socktrace_seed, netns);
+  LAYOUT_FIELD(fields, socktrace_seed, port);
+  LAYOUT_FIELD(fields, socktrace_seed, family);
+  LAYOUT_FIELD(fields, socktrace_seed, addr);
+  LAYOUT_FIELD(fields, socktrace_seed, comm);
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("size", Napi::Number::New(env, sizeof(socktrace_seed)));
+  layout.Set("fields", fields.Object());
   return layout;
 }
 

@@ -442,8 +442,8 @@ Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
 Napi::Value Tracer::Transitions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (skel_ == nullptr) throw Napi::Error::New(env, "socktrace: transitions() needs a started Tracer");
-  Napi::Array counts = Napi::Array::New(env, 16);
-  for (uint32_t state = 0; state < 16; state++)
+  Napi::Array counts = Napi::Array::New(env, SOCKTRACE_TRANSITION_SLOTS);
+  for (uint32_t state = 0; state < SOCKTRACE_TRANSITION_SLOTS; state++)
     counts.Set(state, Napi::Number::New(env, static_cast<double>(SumPerCpu(skel_->maps.transitions, state))));
   return counts;
 }

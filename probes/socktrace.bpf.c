@@ -187,12 +187,13 @@ int tp_task_rename(struct trace_event_raw_task_rename *ctx)
 	return 0;
 }
 
-/* Run by user space, never attached: the CLOSE_WAIT sweep over close_waits[args[0], args[1]). */
+/* Run by user space, never attached: the CLOSE_WAIT sweep over close_waits[first, end). */
 SEC("raw_tp")
 int sweep_close_waits(struct bpf_raw_tracepoint_args *ctx)
 {
-	struct sweep_range range = { .first = (unsigned int)ctx->args[0], .now = bpf_ktime_get_ns() };
-	unsigned int count = (unsigned int)(ctx->args[1] - ctx->args[0]);
+	unsigned long long first = ctx->args[SOCKTRACE_SWEEP_ARG_FIRST], end = ctx->args[SOCKTRACE_SWEEP_ARG_END];
+	struct sweep_range range = { .first = (unsigned int)first, .now = bpf_ktime_get_ns() };
+	unsigned int count = (unsigned int)(end - first);
 	if (close_wait_delay_ns)
 		bpf_loop(count, sweep_one, &range, 0);
 	return 0;

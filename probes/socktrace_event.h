@@ -116,6 +116,30 @@ struct socktrace_listener_group {
 	unsigned int mixed;              /* 1: they do not all belong to `owner` */
 };
 
+/*
+ * What user space seeds the kernel's owner maps with (native/owner_seeding.cc writes them): the owner
+ * of a socket that existed before the tracer started, by cookie; for a listener also what it listens on.
+ * src/inventory/seed-owners.ts builds them; test/unit/record-layout.test.ts holds its mirror equal.
+ */
+struct socktrace_seed {
+	unsigned long long cookie;       /* 0: a shared listener's further holder, for its group only */
+	unsigned long long start;        /* the owner process's start, clock ticks after boot */
+	unsigned int pid;
+	unsigned int uid;
+	unsigned int netns;              /* listeners only, as the rest of what they listen on: */
+	unsigned short port;
+	unsigned short family;           /* AF_INET or AF_INET6; 0 for a socket that is not a listener */
+	unsigned char addr[SOCKTRACE_ADDR_LEN];
+	char comm[SOCKTRACE_COMM_LEN];
+};
+
+/* The CLOSE_WAIT sweep's arguments: user space test-runs it over close_waits[first, end). */
+#define SOCKTRACE_SWEEP_ARG_FIRST 0
+#define SOCKTRACE_SWEEP_ARG_END 1
+
+/* State changes are counted per new state (transitions), one slot per TCP state number. */
+#define SOCKTRACE_TRANSITION_SLOTS 16
+
 /* Sockets counted by owner (0: none known) and state, on user space's request (count_sockets). */
 struct socktrace_count_key {
 	unsigned int pid;

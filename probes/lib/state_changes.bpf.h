@@ -18,7 +18,7 @@
 /* State changes by new state, per CPU: every transition, emitted or not. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 16);
+	__uint(max_entries, SOCKTRACE_TRANSITION_SLOTS);
 	__type(key, unsigned int);
 	__type(value, unsigned long long);
 } transitions SEC(".maps");
@@ -45,7 +45,7 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 		remember_former_owner(sk, btf);
 	}
 
-	unsigned int slot = newstate & 15;
+	unsigned int slot = newstate & (SOCKTRACE_TRANSITION_SLOTS - 1);
 	unsigned long long *count = bpf_map_lookup_elem(&transitions, &slot);
 	if (count)
 		*count += 1;

@@ -10,6 +10,7 @@ import type { SockEvent } from '../events/sock-event.js';
 import { TCP_STATES } from '../events/tcp-names.js';
 import type { SocketCounts, SourceStats } from '../source/event-source.js';
 import type { SweepStats } from '../native/binding.js';
+import { TRANSITION_SLOTS } from '../native/record-layout.js';
 
 /** observe()'s key for received RSTs: no kernel reason name can contain a NUL. */
 const RECEIVED = '\u0000received';
@@ -148,7 +149,7 @@ export class DaemonMetrics {
       () => inputs.sweepStats().failures,
     );
 
-    const lastTransitions = new Array<number>(16).fill(0);
+    const lastTransitions = new Array<number>(TRANSITION_SLOTS).fill(0);
     new Counter({
       name: 'socktrace_state_transitions_total',
       help: 'TCP state changes by new state, counted in the kernel',

@@ -2,14 +2,16 @@
  * Seeds the kernel's owner maps with the inventory's owners, so events on sockets opened before
  * socktrace started (a FIN arriving in softirq, say) name their owner exactly like new ones, and
  * sockets still queued on a listener that existed before name that listener's owner. Each record is
- * native/owner_seeding.h's SeedRecord.
+ * struct socktrace_seed (probes/socktrace_event.h).
  */
 import { readFileSync } from 'node:fs';
 import type { Inventory, StreamedInventory } from '../core/inventory-model.js';
 import { parseIP } from '../events/ip-address.js';
 import { AF_INET, AF_INET6, COMM_LENGTH } from '../native/record-layout.js';
+import { SEED_FIELDS as F, SEED_RECORD_SIZE } from '../native/seed-layout.js';
 
-export const SEED_RECORD_SIZE = 64;
+export { SEED_RECORD_SIZE };
+
 let scratch = new ArrayBuffer(0);
 
 /** The raw comm bytes (the kernel's own, not our escaped text): the decoder escapes them again later. */
@@ -61,17 +63,17 @@ export function seedRecords(inventory: Inventory | StreamedInventory, procRoot =
     bytes.fill(0, base, base + SEED_RECORD_SIZE);
     // The cookie's hex in two 32-bit halves: no BigInt per socket. None: a listener's further holders.
     if (cookie) {
-      view.setUint32(base, parseInt(cookie.slice(-8), 16), true);
-      view.setUint32(base + 4, cookie.length > 8 ? parseInt(cookie.slice(0, -8), 16) : 0, true);
+      view.setUint32(base + F.cookie.offset, parseInt(cookie.slice(-8), 16), true);
+      view.setUint32(base + F.cookie.offset + 4, cookie.length > 8 ? parseInt(cookie.slice(0, -8), 16) : 0, true);
     }
     const start = processes.get(pid)?.startTicks ?? 0;
-    view.setUint32(base + 8, start % 2 ** 32, true);
-    view.setUint32(base + 12, Math.floor(start / 2 ** 32), true);
-    view.setUint32(base + 16, pid, true);
-    view.setUint32(base + 20, processes.get(pid)?.uid ?? uid, true);
+    view.setUint32(base + F.start.offset, start % 2 ** 32, true);
+    view.setUint32(base + F.start.offset + 4, Math.floor(start / 2 ** 32), true);
+    view.setUint32(base + F.pid.offset, pid, true);
+    view.setUint32(base + F.uid.offset, processes.get(pid)?.uid ?? uid, true);
     let comm = comms.get(pid);
     if (!comm) comms.set(pid, (comm = rawComm(pid, procRoot)));
-    bytes.set(comm, base + 48);
+    bytes.set(comm, base + F.comm.offset);
     return base;
   };
   for (const s of inventory.sockets) {
@@ -81,10 +83,10 @@ export function seedRecords(inventory: Inventory | StreamedInventory, procRoot =
       if (nth > 0 && !address) return;
       const base = write(nth === 0 ? s.sock : null, pid, s.uid);
       if (!address) return;
-      view.setUint32(base + 24, s.netns, true);
-      view.setUint16(base + 28, s.local.port, true);
-      view.setUint16(base + 30, s.family === 4 ? AF_INET : AF_INET6, true);
-      bytes.set(address, base + 32);
+      view.setUint32(base + F.netns.offset, s.netns, true);
+      view.setUint16(base + F.port.offset, s.local.port, true);
+      view.setUint16(base + F.family.offset, s.family === 4 ? AF_INET : AF_INET6, true);
+      bytes.set(address, base + F.addr.offset);
     });
   }
   return scratch.slice(0, i * SEED_RECORD_SIZE);

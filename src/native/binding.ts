@@ -120,6 +120,8 @@ export interface NativeRecordLayout {
   size: number;
   commLength: number;
   reasonUnknown: number;
+  /** State-change counters: one per TCP state number. */
+  transitionSlots: number;
   fields: Record<string, { offset: number; size: number }>;
   kinds: Record<string, number>;
   ownerSources: Record<string, number>;
@@ -153,6 +155,8 @@ export interface NativeBinding {
   /** `reuse`: a buffer from an earlier call, refilled if large enough (`buffer` may then be it). */
   inventory(namespaces: NamespaceRef[], reuse?: ArrayBuffer): NativeInventory;
   inventoryLayout(): NativeInventoryLayout;
+  /** The seed record (struct socktrace_seed) as the addon was compiled with it. */
+  seedLayout(): { size: number; fields: Record<string, { offset: number; size: number }> };
   /** For doctor: vmlinux BTF, tp_btf targets among `tracepoints`, ring buffer support. */
   kernelFacts(tracepoints: string[]): { btf: boolean; tpBtf: Record<string, boolean>; ringbuf: string };
 }

@@ -8,6 +8,8 @@ export const RECORD_SIZE = 128;
 export const COMM_LENGTH = 16;
 export const ADDR_LENGTH = 16;
 export const REASON_UNKNOWN = 0xffff;
+/** State changes are counted per new state: one slot per TCP state number. */
+export const TRANSITION_SLOTS = 16;
 
 export const FIELDS = {
   ts_ns: { offset: 0, size: 8 },

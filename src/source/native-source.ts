@@ -1,5 +1,6 @@
 /** The native backend: the addon's batches, decoded, with lost and rejected records counted. */
 import { loadBinding, type BatchMeta, type NativeTracerOptions } from '../native/binding.js';
+import { TRANSITION_SLOTS } from '../native/record-layout.js';
 import { decodeBatch } from '../events/decode-batch.js';
 import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from './event-source.js';
 import { seedRecords } from '../inventory/seed-owners.js';
@@ -93,7 +94,7 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     },
     pause: () => finished || tracer.pause(true),
     resume: () => finished || tracer.pause(false),
-    transitions: () => (finished ? new Array<number>(16).fill(0) : tracer.transitions()),
+    transitions: () => (finished ? new Array<number>(TRANSITION_SLOTS).fill(0) : tracer.transitions()),
     ownerEvictions: () => (finished ? 0 : tracer.ownerEvictions()),
     sweepStats: () => tracer.sweepStats(),
     countSockets: () => (finished || !counterAttached ? null : socketCountsOf(tracer.countSockets(listNetworkNamespaces()))),

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { NativeRecordLayout } from '../../src/native/binding.js';
 import { layoutMismatch } from '../../src/native/layout-check.js';
-import { FIELDS, FLAG_BITS, KIND_CODES, OWNER_SOURCE_CODES, RECORD_ABI, RECORD_SIZE, COMM_LENGTH, REASON_UNKNOWN } from '../../src/native/record-layout.js';
+import { FIELDS, FLAG_BITS, KIND_CODES, OWNER_SOURCE_CODES, RECORD_ABI, RECORD_SIZE, COMM_LENGTH, REASON_UNKNOWN, TRANSITION_SLOTS } from '../../src/native/record-layout.js';
 
 const matching: NativeRecordLayout = {
   abi: RECORD_ABI,
   size: RECORD_SIZE,
   commLength: COMM_LENGTH,
   reasonUnknown: REASON_UNKNOWN,
+  transitionSlots: TRANSITION_SLOTS,
   fields: structuredClone(FIELDS) as NativeRecordLayout['fields'],
   kinds: { ...KIND_CODES },
   ownerSources: { ...OWNER_SOURCE_CODES },

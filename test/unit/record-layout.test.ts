@@ -9,7 +9,9 @@ import {
   RECORD_ABI,
   RECORD_SIZE,
   REASON_UNKNOWN,
+  TRANSITION_SLOTS,
 } from '../../src/native/record-layout.js';
+import { SEED_FIELDS, SEED_RECORD_SIZE } from '../../src/native/seed-layout.js';
 import { INVENTORY_ENTRY_SIZE, INVENTORY_FIELDS, INVENTORY_NO_INFO } from '../../src/native/inventory-layout.js';
 import { describeAddon } from '../support/kernel-gate.js';
 
@@ -21,6 +23,7 @@ describeAddon('the TypeScript record layout matches the one the addon was compil
     expect(native().size).toBe(RECORD_SIZE);
     expect(native().commLength).toBe(COMM_LENGTH);
     expect(native().reasonUnknown).toBe(REASON_UNKNOWN);
+    expect(native().transitionSlots).toBe(TRANSITION_SLOTS);
   });
 
   it('has every field at the same offset with the same size, and no others', () => {
@@ -51,5 +54,13 @@ describeAddon('the TypeScript inventory entry layout matches the addon', () => {
     expect(native.size).toBe(INVENTORY_ENTRY_SIZE);
     expect(native.fields).toEqual(INVENTORY_FIELDS);
     expect(native.noInfo).toBe(INVENTORY_NO_INFO);
+  });
+});
+
+describeAddon('the TypeScript seed record layout matches the addon', () => {
+  it('has the same size and fields', () => {
+    const native = loadBinding().seedLayout();
+    expect(native.size).toBe(SEED_RECORD_SIZE);
+    expect(native.fields).toEqual(SEED_FIELDS);
   });
 });
