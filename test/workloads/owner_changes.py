@@ -277,11 +277,7 @@ def cmd_many_clients(a):
 
 
 def build_parser():
-    p = T.Parser(prog="owner_changes.py", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="cmd", metavar="SUBCOMMAND", parser_class=T.Parser)
-    sub.required = True
-    common = T.Parser(add_help=False)
-    common.add_argument("--timeout", type=T.pos_float, default=10.0)
+    p, sub, common = T.workload_parser("owner_changes.py", __doc__)
 
     def command(name, func, help_, host=True):
         sp = sub.add_parser(name, parents=[common], help=help_)

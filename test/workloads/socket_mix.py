@@ -97,11 +97,7 @@ def cmd_clients(a):
 
 
 def build_parser():
-    p = T.Parser(prog="socket_mix.py", description=__doc__.split("\n")[0])
-    sub = p.add_subparsers(dest="cmd", metavar="SUBCOMMAND", parser_class=T.Parser)
-    sub.required = True
-    common = T.Parser(add_help=False)
-    common.add_argument("--timeout", type=T.pos_float, default=10.0)
+    p, sub, common = T.workload_parser("socket_mix.py", __doc__)
     common.add_argument("--seconds", type=T.pos_float, default=30.0)
     common.add_argument("--seed", type=int, default=1)
 

@@ -562,14 +562,19 @@ def pos_int(text):
     return v
 
 
-def build_parser():
-    p = Parser(prog="tcp_actor.py", description=__doc__.split("\n")[0])
+def workload_parser(prog, doc):
+    """(parser, subparsers, common): subcommands sharing --timeout, for every workload on this protocol."""
+    p = Parser(prog=prog, description=doc.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", metavar="SUBCOMMAND", parser_class=Parser)
     sub.required = True
-
     common = Parser(add_help=False)
     common.add_argument("--timeout", type=pos_float, default=10.0,
                         help="seconds to wait for the other side, overall (default 10)")
+    return p, sub, common
+
+
+def build_parser():
+    p, sub, common = workload_parser("tcp_actor.py", __doc__)
 
     def server(name, func, help_):
         sp = sub.add_parser(name, parents=[common], help=help_)
