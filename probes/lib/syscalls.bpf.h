@@ -83,13 +83,17 @@ static __always_inline void on_syscall_exit(long ret, unsigned char kind)
 		return;
 	int saved = *fd;
 	bpf_map_delete_elem(&syscall_fds, &tid);
-	if (ret >= 0 || !is_connection_error(-ret) || !wanted(kind))
+	if (ret < 0 && (!is_connection_error(-ret) || !wanted(kind)))
 		return;
-	/* The fd is still open at exit, so it still names the socket that failed. */
+	/* The fd is still open at exit, so it still names the socket used (or that failed). */
 	const struct sock *sk = sock_of_fd(saved);
 	if (!sk || !sock_is_tcp(sk, false))
 		return;
+	/* A send or receive, failed or not, is the caller using the socket, as sock_{send,recv}_length
+	 * learn it: the cost of resolving the fd at every such syscall's exit is paid only before 6.3. */
 	learn_owner(sk, false);
+	if (ret >= 0)
+		return;
 	struct socktrace_event *e = reserve_event(kind, false);
 	if (!e)
 		return;

@@ -23,6 +23,7 @@ import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 import { until } from '../support/until.js';
+import { TIME_SCALE, scaled } from '../support/time-scale.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const mix = fileURLToPath(new URL('../workloads/socket_mix.py', import.meta.url));
@@ -141,7 +142,7 @@ describeKernel('the daemon’s socket gauges against sock_diag', () => {
     writeFileSync(configFile, `metrics:\n  listen: 127.0.0.1:${metricsPort}\nlog:\n  file: ${configFile}.log\n`);
     daemon = spawn(process.execPath, [bin, 'daemon', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     const scrape = async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    await until('the daemon to serve metrics', 15_000, async () => (await scrape()).includes('socktrace_sockets'), 200);
+    await until('the daemon to serve metrics', scaled(15_000), async () => (await scrape()).includes('socktrace_sockets'), 200);
 
     const worst = new Map<string, { over: number; under: number; heldOver: number; sample?: string }>();
     let samples = 0;
@@ -180,7 +181,7 @@ describeKernel('the daemon’s socket gauges against sock_diag', () => {
       }
     }
     console.log(`daemon gauges vs sock_diag: ${samples} samples, worst deviation per state beyond the dumps: ${JSON.stringify(Object.fromEntries(worst))}`);
-    expect(samples).toBeGreaterThanOrEqual(Math.floor(SECONDS / 2));
+    expect(samples).toBeGreaterThanOrEqual(Math.floor(SECONDS / 2 / TIME_SCALE));
     for (const [state, w] of worst) {
       // A fleeting state's socket can be born and gone between two dumps taken milliseconds apart
       // (request sockets have no transition to count): one such is allowed; lasting states are exact.

@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SockEvent } from '../../src/events/sock-event.js';
-import { OWNER_CHANGES_PATH, endpointOf, startActor, stopAllActors, type Actor, type ActorLine } from '../support/actor.js';
+import { OWNER_CHANGES_PATH, endpointOf, startActor as startWorkload, stopAllActors, type Actor, type ActorLine, type ActorOptions } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
@@ -19,6 +19,10 @@ import { startLiveTrace as startLiveNativeTrace, startTrace as startNativeTrace,
 import type { NativeSourceOptions } from '../../src/source/native-source.js';
 
 const script = OWNER_CHANGES_PATH;
+
+/** Workloads wait for the other side 20 s at most, stretched under emulation like every bound here. */
+const startActor = (args: string[], options: ActorOptions = {}) =>
+  startWorkload([...args, '--timeout', String(scaled(20))], { timeoutMs: scaled(60_000), ...options });
 type Local = [string, number];
 
 /** The events of one socket (by local port) of the given kinds that name someone else than `holder`. */

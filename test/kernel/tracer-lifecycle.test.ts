@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { startActor, stopAllActors } from '../support/actor.js';
+import { scaled } from '../support/time-scale.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { startTrace, stopAllTraces } from '../support/trace-session.js';
 
@@ -90,7 +91,7 @@ describeKernel('tracer lifecycle', () => {
   it('loads under a stream of signals (a profiler), where the verifier would give up with EAGAIN', async () => {
     // node --cpu-prof sends SIGPROF every millisecond; loading must not fall back because of it.
     const { stderr } = await run(process.execPath, ['--cpu-prof', '--cpu-prof-dir', '/dev/shm', bin, 'watch', '--backend', 'native', '--duration', '0.5'], {
-      timeout: 20_000,
+      timeout: scaled(20_000),
     }).finally(() => run('sh', ['-c', 'rm -f /dev/shm/CPU.*.cpuprofile']));
     expect(stderr).toContain('watching (');
     expect(stderr).not.toMatch(/failed to load|EAGAIN|classic/);
