@@ -19,6 +19,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '5000' },
     rounds: { type: 'string', default: '3' },
     tracers: { type: 'string', default: 'daemon,watch' },
+    'by-program': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -50,17 +51,21 @@ function heldPrograms(pids) {
   return ids;
 }
 
-/** Run time and run count summed over the given BPF programs. */
+/** Run time and run count summed over the given BPF programs, and per program name. */
 function bpfCost(ids) {
   const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8' }));
   let ns = 0;
   let runs = 0;
+  const byName = new Map();
   for (const p of progs) {
     if (!ids.has(p.id)) continue;
     ns += p.run_time_ns ?? 0;
     runs += p.run_cnt ?? 0;
+    const name = p.name ?? String(p.id);
+    const seen = byName.get(name) ?? { ns: 0, runs: 0 };
+    byName.set(name, { ns: seen.ns + (p.run_time_ns ?? 0), runs: seen.runs + (p.run_cnt ?? 0) });
   }
-  return { ns, runs };
+  return { ns, runs, byName };
 }
 
 /** User + system CPU time of a process and its children (bpftrace runs under node), in ns. */
@@ -112,11 +117,17 @@ try {
       const cpu1 = cpuNs(tracer.pid);
       await tracer.stop();
       const conns = run.connections;
+      const perProgram = {};
+      for (const [prog, now] of bpf1.byName) {
+        const was = bpf0.byName.get(prog) ?? { ns: 0, runs: 0 };
+        if (now.runs > was.runs) perProgram[prog] = { ns: (now.ns - was.ns) / conns, runs: (now.runs - was.runs) / conns };
+      }
       (results[name] ??= []).push({
         conns,
         bpfNs: (bpf1.ns - bpf0.ns) / conns,
         userNs: (cpu1 - cpu0) / conns,
         runs: (bpf1.runs - bpf0.runs) / conns,
+        programs: perProgram,
       });
     }
   }
@@ -133,4 +144,16 @@ for (const [name, rs] of Object.entries(results)) {
   console.log(
     `| ${name} | ${median(rs.map((r) => r.conns))} | ${Math.round(bpf)} | ${Math.round(user)} | ${Math.round(bpf + user)} | ${median(rs.map((r) => r.runs)).toFixed(1)} |`,
   );
+}
+
+if (values['by-program']) {
+  for (const [name, rs] of Object.entries(results)) {
+    console.log(`\n${name}, per program (median ns and runs per connection):`);
+    const progs = new Set(rs.flatMap((r) => Object.keys(r.programs)));
+    for (const prog of [...progs].sort()) {
+      const ns = median(rs.map((r) => r.programs[prog]?.ns ?? 0));
+      const runs = median(rs.map((r) => r.programs[prog]?.runs ?? 0));
+      console.log(`  ${prog.padEnd(24)} ${String(Math.round(ns)).padStart(6)} ns  ${runs.toFixed(2)} runs`);
+    }
+  }
 }

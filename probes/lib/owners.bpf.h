@@ -173,16 +173,42 @@ static __always_inline struct socktrace_process *living(const struct socktrace_o
 	return p && p->start == o->start ? p : 0;
 }
 
+/*
+ * The process this CPU last made known as living: a process opening many connections is looked up
+ * once, not once per connection. It cannot have exited meanwhile, since it is the one running now.
+ */
+struct last_noted {
+	unsigned long long start;
+	unsigned int pid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, unsigned int);
+	__type(value, struct last_noted);
+} noted_on_cpu SEC(".maps");
+
 /* Makes the owner's process known as living (until its exit, see on_process_exit). */
 static __always_inline void note_living(const struct socktrace_owner *o)
 {
-	if (living(o))
+	unsigned int zero = 0;
+	struct last_noted *last = bpf_map_lookup_elem(&noted_on_cpu, &zero);
+	if (last && last->pid == o->pid && last->start == o->start)
 		return;
-	unsigned int pid = o->pid;
-	struct socktrace_process p = { .start = o->start };
-	__builtin_memcpy(p.comm, o->comm, sizeof(p.comm));
-	if (bpf_map_update_elem(&owner_processes, &pid, &p, BPF_ANY))
-		count_on_this_cpu(&owner_evictions); /* table full: this owner's sockets will name nobody */
+	if (!living(o)) {
+		unsigned int pid = o->pid;
+		struct socktrace_process p = { .start = o->start };
+		__builtin_memcpy(p.comm, o->comm, sizeof(p.comm));
+		if (bpf_map_update_elem(&owner_processes, &pid, &p, BPF_ANY)) {
+			count_on_this_cpu(&owner_evictions); /* table full: this owner's sockets will name nobody */
+			return;
+		}
+	}
+	if (last) {
+		last->pid = o->pid;
+		last->start = o->start;
+	}
 }
 
 /* How a process-context hook learns a socket's owner. */
@@ -198,7 +224,10 @@ static __always_inline void learn_owner_of(const struct sock *sk, bool btf, enum
 	struct socktrace_owner *known = mode == LEARN_FRESH ? 0 : find_owner(addr);
 	struct task_struct *task = current_task(btf);
 
-	if (known && known->pid == task_tgid(task, btf) && known->start == task_process_start(task, btf))
+	/* The same pid is taken for the same process (no start-time check on this hot path): a process
+	 * that reused an exited owner's pid and was then passed the socket leaves the entry naming the
+	 * exited one, so its events name nobody (living() fails), never a wrong process. */
+	if (known && known->pid == task_tgid(task, btf))
 		return;
 	if (task_is_kernel_thread(task, btf)) /* in-kernel users (NFS, TLS offload work) own nothing */
 		return;
