@@ -55,6 +55,10 @@ function limits(caps: bigint, inventory: Inventory, procfsTables: boolean): stri
       "only the network namespaces this user's processes live in, read from /proc/<pid>/net/tcp{,6} with no CLOSE_WAIT ages (entering other namespaces needs CAP_SYS_ADMIN)",
     );
   }
+  const refused = inventory.problems.filter((p) => /^network namespace .*: setns: Operation not permitted/.test(p)).length;
+  if (!procfsTables && refused > 0) {
+    parts.push(`${refused} network namespaces could not be entered (sock_diag runs inside each; setns needs CAP_SYS_ADMIN): their sockets are missing; --backend auto reads this user's own from /proc instead`);
+  }
   const unreadable = inventory.problems.map((p) => /^(\d+) processes' file descriptors could not be read/.exec(p)?.[1]).find(Boolean);
   if (unreadable) {
     const missing = [[CAP_SYS_PTRACE, 'CAP_SYS_PTRACE'], [CAP_DAC_READ_SEARCH, 'CAP_DAC_READ_SEARCH']].filter(([bit]) => !hasCap(caps, bit as number)).map(([, n]) => n);
