@@ -2,6 +2,7 @@
 import { coreConfig, DEFAULT_THRESHOLDS, type CoreConfig, type FindingThresholds } from '../core/core-config.js';
 import { ephemeralPortCount } from '../inventory/host-settings.js';
 import { listValues, parseIntegerIn } from './option-values.js';
+import { thresholdProblem } from '../config/threshold-bounds.js';
 import { UsageError } from './usage-error.js';
 
 export const CORE_OPTIONS = {
@@ -26,10 +27,9 @@ export function parseThresholds(values: string[]): Partial<FindingThresholds> {
     if (!(name in DEFAULT_THRESHOLDS)) {
       throw new UsageError(`--threshold: unknown threshold "${name}"; known: ${Object.keys(DEFAULT_THRESHOLDS).join(', ')}`);
     }
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < 0) {
-      throw new UsageError(`--threshold: ${name} must be a number >= 0, got "${value}"`);
-    }
+    const n = value.trim() === '' ? NaN : Number(value);
+    const problem = thresholdProblem(name as keyof FindingThresholds, n);
+    if (problem) throw new UsageError(`--threshold: ${problem}, got "${value}"`);
     out[name as keyof FindingThresholds] = n;
   }
   return out;

@@ -63,13 +63,47 @@ function tracefsDir(): string | null {
   return null;
 }
 
-/** The bpftrace backend's own check: bpftrace, its version, setpriv, and the tracepoint formats. */
-async function bpftraceCheck(): Promise<Check> {
+/** Where tracefs is mounted, whether or not this user may read it (it is root's only by default). */
+function tracefsMounts(): string[] {
+  try {
+    return readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f[2] === 'tracefs')
+      .map((f) => f[1]!);
+  } catch {
+    return [];
+  }
+}
+
+/** An executable named `name` on PATH. */
+function onPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    if (existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
+  }
+  return null;
+}
+
+/**
+ * The bpftrace backend's own check: bpftrace, its version, setpriv, and the tracepoint formats. Without
+ * CAP_BPF and CAP_PERFMON it cannot run whatever else is true, and that is what it says then (not that
+ * tracefs is missing, which only looks so to a user who may not read it).
+ */
+async function bpftraceCheck(privileged: boolean, missingCaps: string[]): Promise<Check> {
+  const name = 'bpftrace backend';
+  const installed = onPath(process.env.SOCKTRACE_BPFTRACE ?? 'bpftrace') ?? (process.env.SOCKTRACE_BPFTRACE && existsSync(process.env.SOCKTRACE_BPFTRACE) ? process.env.SOCKTRACE_BPFTRACE : null);
+  if (!privileged && installed) {
+    return { name, ok: false, detail: `${installed} is installed, but cannot run as this user: bpftrace needs ${missingCaps.join(' and ')} (and tracefs, readable by root only)`, fix: 'run socktrace as root (sudo socktrace …)' };
+  }
   try {
     const { version, plan } = await checkBpftraceBackend();
-    return { name: 'bpftrace backend', ok: true, detail: `${version}; script parts for this kernel: ${plan.parts.map((p) => p.file).join(', ')}` };
+    return { name, ok: true, detail: `${version}; script parts for this kernel: ${plan.parts.map((p) => p.file).join(', ')}` };
   } catch (error) {
-    return { name: 'bpftrace backend', ok: false, detail: (error as Error).message.replace(/^socktrace: /, ''), fix: `apt-get install bpftrace (${MIN_BPFTRACE_TEXT} or later); only needed where the native addon cannot load` };
+    const message = (error as Error).message.replace(/^socktrace: /, '');
+    const fix = /not installed|older than|version/i.test(message)
+      ? `apt-get install bpftrace (${MIN_BPFTRACE_TEXT} or later); only needed where the native addon cannot load`
+      : 'see the message; only needed where the native addon cannot load';
+    return { name, ok: false, detail: message, fix };
   }
 }
 
@@ -86,20 +120,29 @@ export async function runChecks(
   checks.push({ name: 'BTF', ok: btf, detail: btf ? '/sys/kernel/btf/vmlinux present' : 'no /sys/kernel/btf/vmlinux', fix: btf ? undefined : 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (CO-RE and tp_btf need it)' });
 
   const tracefs = tracefsDir();
+  const tracefsMounted = tracefsMounts();
   checks.push({
     name: 'tracefs',
     ok: tracefs !== null,
     degraded: tracefs === null,
-    detail: tracefs ? `mounted at ${tracefs}` : 'not mounted, or not readable by this user',
-    fix: tracefs ? undefined : 'mount -t tracefs tracefs /sys/kernel/tracing (socktrace tries this itself when root); classic tracepoints need it',
+    detail: tracefs ? `mounted at ${tracefs}` : tracefsMounted.length ? `mounted at ${tracefsMounted.join(', ')}, but not readable by this user` : 'not mounted',
+    fix: tracefs
+      ? undefined
+      : tracefsMounted.length
+        ? 'run as root: tracefs is readable by root only (classic tracepoints and bpftrace need it)'
+        : 'mount -t tracefs tracefs /sys/kernel/tracing (socktrace tries this itself when root); classic tracepoints need it',
   });
 
   const caps = effectiveCaps();
   const root = process.getuid?.() === 0;
+  const hasCap = (bit: number) => caps !== null && ((caps >> BigInt(bit)) & 1n) === 1n;
   for (const [bit, name, why] of CAPS) {
-    const has = caps !== null && ((caps >> BigInt(bit)) & 1n) === 1n;
+    const has = hasCap(bit);
     checks.push({ name, ok: has, degraded: !has && bit !== 39 && bit !== 38, detail: `${has ? 'have' : 'missing'}: needed to ${why}`, fix: has ? undefined : `run as root, or grant ${name} (see packaging/socktrace.service)${root ? '' : '; not running as root'}` });
   }
+  // Loading BPF (either backend) needs both; without them nothing about loading can be tested or known.
+  const missingLoadCaps = CAPS.filter(([bit]) => (bit === 39 || bit === 38) && !hasCap(bit)).map(([, name]) => name);
+  const privileged = missingLoadCaps.length === 0;
 
   let binding: NativeBinding | null = null;
   try {
@@ -112,7 +155,12 @@ export async function runChecks(
   const facts = binding?.kernelFacts(TRACEPOINTS.map((t) => t.name)) ?? null;
   if (facts) {
     const rb = facts.ringbuf;
-    checks.push({ name: 'ring buffer', ok: rb === 'yes', detail: `BPF_MAP_TYPE_RINGBUF: ${rb}`, fix: rb === 'yes' ? undefined : rb === 'no' ? 'needs Linux 5.8+' : 'could not probe: privileges missing (see above)' });
+    if (rb !== 'yes' && !privileged) {
+      // The probe creates a map: without CAP_BPF the kernel says EPERM, which libbpf reports as "no".
+      checks.push({ name: 'ring buffer', ok: true, degraded: true, detail: `BPF_MAP_TYPE_RINGBUF: not known: probing creates a BPF map, which needs CAP_BPF`, fix: 'run as root to probe it' });
+    } else {
+      checks.push({ name: 'ring buffer', ok: rb === 'yes', detail: `BPF_MAP_TYPE_RINGBUF: ${rb}`, fix: rb === 'yes' ? undefined : rb === 'no' ? 'this kernel has no BPF ring buffer (Linux 5.8+ has)' : 'see the message' });
+    }
   }
   for (const t of TRACEPOINTS) {
     const classic = tracefs !== null && existsSync(`${tracefs}/events/${t.category}/${t.name}`);
@@ -122,8 +170,8 @@ export async function runChecks(
       name: `${t.category}:${t.name}`,
       ok: ok || t.fallback !== undefined,
       degraded: !ok && t.fallback !== undefined,
-      detail: `${t.role}: ${typed ? 'tp_btf' : classic ? 'classic tracepoint' : 'absent'}${!ok && t.fallback ? `; using ${t.fallback}` : ''}`,
-      fix: ok ? undefined : t.fallback ? undefined : 'this kernel lacks it; socktrace cannot work without it',
+      detail: `${t.role}: ${typed ? 'tp_btf' : classic ? 'classic tracepoint' : tracefs === null ? 'not visible (tracefs is not readable here)' : 'absent'}${!ok && t.fallback ? `; using ${t.fallback}` : ''}`,
+      fix: ok ? undefined : t.fallback ? undefined : tracefs === null ? 'run as root to see the classic tracepoints' : 'this kernel lacks it; socktrace cannot work without it',
     });
   }
 
@@ -140,8 +188,11 @@ export async function runChecks(
     }
   }
 
-  const bpftrace = await bpftraceCheck();
-  const nativeWorks = binding !== null && !checks.some((c) => c.name === 'load test' && !c.ok);
+  const bpftrace = await bpftraceCheck(privileged, missingLoadCaps);
+  // Known to work only once loaded; built and privileged but not load-tested (--no-load) is assumed to.
+  const loadFailed = checks.some((c) => c.name === 'load test' && !c.ok);
+  const nativeWorks = binding !== null && privileged && !loadFailed;
+  const nativeState = binding === null ? 'is missing' : !privileged ? `cannot load as this user (loading BPF needs ${missingLoadCaps.join(' and ')})` : loadFailed ? 'failed its load test' : hooks ? 'loads' : 'is built (not load-tested: --no-load)';
   // With auto, either backend is enough: each one's absence only degrades while the other one works.
   // A backend asked for by name must work itself; the other one does not matter then.
   const nativeNeeded = choice === 'native' || (choice === 'auto' && !bpftrace.ok);
@@ -156,12 +207,14 @@ export async function runChecks(
     choice === 'bpftrace'
       ? `bpftrace (asked for): ${bpftrace.ok ? 'it can run here' : 'it cannot run here'}`
       : choice === 'native'
-        ? `native (asked for): ${nativeWorks ? 'it loads' : 'it does not load'}`
+        ? `native (asked for): the addon ${nativeState}`
         : nativeWorks
-          ? 'native (libbpf addon): it loads, so --backend auto uses it'
+          ? `native (libbpf addon): it ${nativeState}, so --backend auto uses it`
           : bpftrace.ok
-            ? `bpftrace: the native addon ${binding ? 'failed its load test' : 'is missing'}, so --backend auto uses bpftrace`
-            : 'none: neither the native addon nor bpftrace can run here';
+            ? `bpftrace: the native addon ${nativeState}, so --backend auto uses bpftrace`
+            : !privileged
+              ? `none: both backends load BPF programs, which needs ${missingLoadCaps.join(' and ')} (or root); this process has not got them`
+              : 'none: neither the native addon nor bpftrace can run here';
   return { checks, hooks, backend, canRun };
 }
 

@@ -7,6 +7,14 @@ export function listValues(values: string | string[] | undefined): string[] {
   return (Array.isArray(values) ? values : [values]).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
+/** Like listValues, but an empty value (`--comm ""`, `a,,b`) is a mistake, not something to skip. */
+export function nonEmptyListValues(option: string, values: string | string[] | undefined, why: string): string[] {
+  if (values === undefined) return [];
+  const items = (Array.isArray(values) ? values : [values]).flatMap((v) => v.split(',')).map((v) => v.trim());
+  if (items.some((v) => v === '')) throw new UsageError(`${option}: ${why}`);
+  return items;
+}
+
 export function parseSeconds(option: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -16,10 +24,10 @@ export function parseSeconds(option: string, text: string | undefined): number |
   return value;
 }
 
-export function parseIntegerIn(option: string, text: string, min: number, max: number): number {
+export function parseIntegerIn(option: string, text: string, min: number, max: number, why = ''): number {
   const value = Number(text);
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(`${option}: expected a whole number from ${min} to ${max}, got "${text}"`);
+    throw new UsageError(`${option}: expected a whole number from ${min} to ${max}, got "${text}"${why ? ` (${why})` : ''}`);
   }
   return value;
 }

@@ -2,7 +2,7 @@
 import { parseCidr } from '../events/cidr.js';
 import type { EventFilter } from '../events/event-filter.js';
 import { EVENT_KINDS } from '../events/sock-event.js';
-import { listValues, parseChoice, parseIntegerIn, parseSeconds, parseSize } from './option-values.js';
+import { listValues, nonEmptyListValues, parseChoice, parseIntegerIn, parseSeconds, parseSize } from './option-values.js';
 import { UsageError } from './usage-error.js';
 import { parseCommandArgs } from './command-args.js';
 import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from './core-options.js';
@@ -42,6 +42,16 @@ export interface WatchOptions {
   help: boolean;
 }
 
+/** The kernel keeps 15 bytes of a process name (TASK_COMM_LEN): a longer name never matches. */
+function checkComm(name: string): string {
+  const bytes = Buffer.byteLength(name);
+  // An escaped name (\x1b, \u{202e}) is longer than the bytes it stands for: only plain ones are measured.
+  if (bytes > 15 && !name.includes('\\')) {
+    throw new UsageError(`--comm: "${name}" is ${bytes} bytes; the kernel keeps 15 bytes of a process name, so it can never match (use its first 15)`);
+  }
+  return name;
+}
+
 const DEFAULT_KINDS = EVENT_KINDS.filter((k) => k !== 'destroy');
 
 export function parseWatchOptions(argv: string[]): WatchOptions {
@@ -67,8 +77,8 @@ export function parseWatchOptions(argv: string[]): WatchOptions {
   }
   const filter: EventFilter = {
     pids: listValues(values.pid).map((p) => parseIntegerIn('--pid', p, 1, 2 ** 31 - 1)),
-    comms: listValues(values.comm),
-    ports: listValues(values.port).map((p) => parseIntegerIn('--port', p, 0, 65535)),
+    comms: nonEmptyListValues('--comm', values.comm, 'an empty name matches no process').map(checkComm),
+    ports: listValues(values.port).map((p) => parseIntegerIn('--port', p, 1, 65535, p.trim() === '0' ? "port 0 is never a connection's port" : '')),
     peers: listValues(values.peer).map(parseCidr),
     kinds: new Set(kinds.length > 0 ? kinds : DEFAULT_KINDS),
   };

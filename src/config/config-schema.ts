@@ -5,12 +5,12 @@
 export type Schema =
   | { kind: 'object'; fields: Record<string, Schema> }
   | { kind: 'int'; min: number; max: number }
-  | { kind: 'number'; min: number; max: number }
+  | { kind: 'number'; min: number; max: number; orZero?: string }
   | { kind: 'string' }
   | { kind: 'boolean' }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'list'; of: Schema }
-  | { kind: 'size'; min: number; max: number }
+  | { kind: 'size'; min: number; max: number; powerOfTwo?: boolean }
   | { kind: 'listen' };
 
 export class SchemaError extends Error {
@@ -66,10 +66,12 @@ export function validate(value: unknown, schema: Schema, path: string): unknown 
     }
     case 'int':
     case 'number': {
+      const orZero = schema.kind === 'number' ? schema.orZero : undefined;
+      if (orZero !== undefined && value === 0) return value;
       const ok = typeof value === 'number' && Number.isFinite(value) && (schema.kind === 'number' || Number.isInteger(value));
       if (!ok || (value as number) < schema.min || (value as number) > schema.max) {
         const what = schema.kind === 'int' ? 'a whole number' : 'a number';
-        throw new SchemaError(path, `expected ${what} from ${schema.min} to ${schema.max}, got ${describe(value)}`);
+        throw new SchemaError(path, `expected ${orZero !== undefined ? `0 (${orZero}) or ` : ''}${what} from ${schema.min} to ${schema.max}, got ${describe(value)}`);
       }
       return value;
     }
@@ -89,8 +91,10 @@ export function validate(value: unknown, schema: Schema, path: string): unknown 
       return value.map((v, i) => validate(v, schema.of, `${path}[${i}]`));
     case 'size': {
       const n = parseSizeValue(value);
-      if (n === null || n < schema.min || n > schema.max) {
-        throw new SchemaError(path, `expected a size like 8M or 4194304 from ${schema.min} to ${schema.max} bytes, got ${describe(value)}`);
+      const powerOfTwo = n !== null && n > 0 && (n & (n - 1)) === 0;
+      if (n === null || n < schema.min || n > schema.max || (schema.powerOfTwo && !powerOfTwo)) {
+        const what = schema.powerOfTwo ? 'a power of two' : 'a size';
+        throw new SchemaError(path, `expected ${what} like 8M or 4194304 from ${schema.min} to ${schema.max} bytes, got ${describe(value)}`);
       }
       return n;
     }

@@ -3,6 +3,7 @@ import { DEFAULT_THRESHOLDS, type FindingThresholds } from '../core/core-config.
 import { EVENT_KINDS } from '../events/sock-event.js';
 import { TCP_STATES } from '../events/tcp-names.js';
 import type { Schema } from './config-schema.js';
+import { THRESHOLD_BOUNDS } from './threshold-bounds.js';
 
 export const LOGGED_KINDS = [...EVENT_KINDS, 'lost'] as const;
 export type LoggedKind = (typeof LOGGED_KINDS)[number];
@@ -69,7 +70,7 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
 };
 
 const thresholdFields: Record<string, Schema> = Object.fromEntries(
-  Object.keys(DEFAULT_THRESHOLDS).map((k) => [k, { kind: 'number', min: 0, max: 1e9 } as Schema]),
+  Object.entries(THRESHOLD_BOUNDS).map(([k, b]) => [k, { kind: b.integer ? 'int' : 'number', min: b.min, max: b.max } as Schema]),
 );
 
 export const DAEMON_SCHEMA: Schema = {
@@ -83,7 +84,7 @@ export const DAEMON_SCHEMA: Schema = {
       kind: 'object',
       fields: {
         file: { kind: 'string' },
-        maxBytes: { kind: 'size', min: 4096, max: 2 ** 40 },
+        maxBytes: { kind: 'size', min: 65_536, max: 2 ** 40 },
         keep: { kind: 'int', min: 0, max: 1000 },
         level: { kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
         events: { kind: 'list', of: { kind: 'enum', values: LOGGED_KINDS } },
@@ -92,27 +93,27 @@ export const DAEMON_SCHEMA: Schema = {
           kind: 'object',
           fields: { windowSeconds: { kind: 'number', min: 0.1, max: 86_400 }, maxPerKey: { kind: 'int', min: 1, max: 1_000_000 } },
         },
-        summarySeconds: { kind: 'number', min: 0, max: 86_400 },
+        summarySeconds: { kind: 'number', min: 1, max: 86_400, orZero: 'no summaries' },
       },
     },
     tracer: {
       kind: 'object',
       fields: {
-        ringBytes: { kind: 'size', min: 4096, max: 2 ** 30 },
+        ringBytes: { kind: 'size', min: 4096, max: 2 ** 30, powerOfTwo: true },
         ownerEntries: { kind: 'int', min: 1024, max: 2 ** 24 },
         hooks: { kind: 'enum', values: ['auto', 'classic'] },
         reconcileSeconds: { kind: 'number', min: 1, max: 86_400 },
         states: { kind: 'list', of: { kind: 'enum', values: TCP_STATES.slice(1) } },
         acceptHooks: { kind: 'boolean' },
         timeWaitOwners: { kind: 'boolean' },
-        closeWaitDelaySeconds: { kind: 'number', min: 0, max: 3600 },
+        closeWaitDelaySeconds: { kind: 'number', min: 0.1, max: 3600, orZero: 'report every CLOSE_WAIT as it happens' },
         backend: { kind: 'enum', values: ['auto', 'native', 'bpftrace'] },
       },
     },
     core: {
       kind: 'object',
       fields: {
-        maxSockets: { kind: 'int', min: 1, max: 50_000_000 },
+        maxSockets: { kind: 'int', min: 1024, max: 50_000_000 },
         thresholds: { kind: 'object', fields: thresholdFields },
       },
     },

@@ -4,13 +4,15 @@
  * loaded into the kernel.
  */
 import type { Server } from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseCommandArgs } from '../cli/command-args.js';
 import { parseChoice } from '../cli/option-values.js';
 import { BACKENDS } from '../source/start-source.js';
 import { UsageError } from '../cli/usage-error.js';
 import { parseListen } from '../config/config-schema.js';
 import { DAEMON_SCHEMA, DEFAULT_DAEMON_CONFIG, mergeConfig, type DaemonConfig, type DaemonConfigPatch } from '../config/daemon-config.js';
-import { ConfigError, loadConfigFile } from '../config/load-config.js';
+import { checkConfigFileTrust, ConfigError, loadConfigFile } from '../config/load-config.js';
+import { LogPathError } from './log-path.js';
 import { coreConfig } from '../core/core-config.js';
 import type { CoreSummary } from '../core/summary-model.js';
 import { startLiveSession, type LiveSession } from '../live/live-session.js';
@@ -21,7 +23,7 @@ import { sampleWallClock } from '../source/monotonic-clock.js';
 import { openDaemonLog, type DaemonLog } from './daemon-log.js';
 import { rateLimitKey, shouldLog } from './event-log-policy.js';
 import { disabledHooksFor, kernelFilterFor } from './kernel-filter.js';
-import { DaemonMetrics, serveMetrics } from './metrics.js';
+import { DaemonMetrics, DEFAULT_SERVE_LIMITS, serveMetrics, type ServeLimits } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 
 export const DAEMON_USAGE = `Usage: socktrace daemon [--config <file>] [--metrics <host:port|off>] [--log-file <path>]
@@ -60,8 +62,58 @@ function parseFlags(argv: string[]): Flags & { help: boolean } {
 
 /** Defaults <- file <- flags. Throws ConfigError (exit 2) naming the file and the key. */
 function resolveConfig(flags: Flags): DaemonConfig {
+  if (flags.configFile) checkConfigFileTrust(flags.configFile);
   const fromFile = flags.configFile ? loadConfigFile<DaemonConfigPatch>(flags.configFile, DAEMON_SCHEMA) : {};
   return mergeConfig(DEFAULT_DAEMON_CONFIG, fromFile, flags.patch);
+}
+
+/**
+ * Opens the log the configuration names; a path that cannot be used is a usage error (exit 2) naming
+ * where it came from: the flag, or the file and key.
+ */
+function openLogFor(flags: Flags, config: DaemonConfig): DaemonLog {
+  try {
+    return openDaemonLog(config.log);
+  } catch (error) {
+    if (!(error instanceof LogPathError)) throw error;
+    if (flags.patch.log?.file !== undefined) throw new UsageError(`--log-file: ${error.message}`);
+    throw new ConfigError(flags.configFile ?? '(configuration)', 'log.file', error.message);
+  }
+}
+
+/** Why the daemon leaves a hook unattached, by hook (see disabledHooksFor). */
+const OFF_BECAUSE: Record<string, string> = {
+  tcp_destroy_sock: 'off: log.events has no destroy',
+  sys_exit_accept4: 'off: tracer.acceptHooks is false',
+  sys_exit_accept: 'off: tracer.acceptHooks is false',
+};
+
+/**
+ * File descriptors kept free for the tracer's own work (an inventory opens /proc directories and one
+ * namespace file per network namespace; a log rotation opens a file): metrics connections get what is
+ * left, between 1 and 64.
+ */
+const FD_RESERVE = 32;
+
+function fdBudget(): { limit: number; open: number; maxConnections: number } {
+  const text = readFileSyncSafe('/proc/self/limits');
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+  const limit = m && m[1] !== 'unlimited' ? Number(m[1]) : 1 << 20;
+  let open = 0;
+  try {
+    open = readdirSync('/proc/self/fd').length;
+  } catch {
+    open = limit; // cannot even look: assume the worst
+  }
+  return { limit, open, maxConnections: Math.max(1, Math.min(64, limit - open - FD_RESERVE)) };
+}
+
+function readFileSyncSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Dotted paths whose values differ between two configurations. */
@@ -85,13 +137,14 @@ class Daemon {
   private timers: NodeJS.Timeout[] = [];
   private cachedSummary: { atMs: number; summary: CoreSummary } | null = null;
   private readonly clock = sampleWallClock();
+  private serveLimits: ServeLimits = DEFAULT_SERVE_LIMITS;
 
   constructor(
     private readonly flags: Flags,
     config: DaemonConfig,
   ) {
     this.config = config;
-    this.log = openDaemonLog(config.log);
+    this.log = openLogFor(flags, config);
     this.limiter = new RateLimiter(config.log.rateLimit.windowSeconds * 1000, config.log.rateLimit.maxPerKey);
   }
 
@@ -141,9 +194,21 @@ class Daemon {
       },
     );
     const info = this.session.source.info;
+    // Node raised the soft RLIMIT_NOFILE to the hard one as it started; what is left after loading
+    // bounds the metrics connections, FD_RESERVE kept back.
+    const fds = fdBudget();
+    this.serveLimits = {
+      maxConnections: fds.maxConnections,
+      idleMs: DEFAULT_SERVE_LIMITS.idleMs,
+      onScrapeFailure: (error) => this.warn(`scrape failed, answered 500 (counted in socktrace_scrape_failures_total): ${error.message}`),
+    };
+    const offBecause = new Set(disabledHooksFor(config));
     this.log.logger.info({
       msg: 'socktrace daemon started',
-      hooks: info.hooks.filter((h) => !h.why.startsWith('not needed')).map((h) => `${h.name}:${h.mode}`),
+      hooks: info.hooks
+        .filter((h) => !h.why.startsWith('not needed'))
+        .map((h) => (h.mode === 'missing' && offBecause.has(h.name) ? `${h.name}:${OFF_BECAUSE[h.name] ?? 'off: turned off by configuration'}` : `${h.name}:${h.mode}`)),
+      fds: { limit: fds.limit, openAtStart: fds.open, reserve: FD_RESERVE, metricsConnections: fds.maxConnections },
       notes: info.notes,
       closeWaitDelayMs: info.closeWaitDelayMs,
       seededOwners: this.session.seeded,
@@ -167,26 +232,56 @@ class Daemon {
     const listen = parseListen(this.config.metrics.listen);
     if (listen === null || listen === 'off') return;
     try {
-      this.server = await serveMetrics(this.metrics, listen.host, listen.port);
+      this.server = await serveMetrics(this.metrics, listen.host, listen.port, this.serveLimits);
+      // Accept errors beyond EMFILE (which libuv absorbs) must not end the daemon.
+      this.server.on('error', (error) => this.warn(`metrics server: ${error.message}`));
     } catch (error) {
       throw new Error(`socktrace: cannot serve metrics on ${this.config.metrics.listen}: ${(error as Error).message}`);
     }
+  }
+
+  /** A warn record; if even that cannot be written, the daemon still goes on. */
+  private warn(msg: string): void {
+    try {
+      this.log.logger.warn({ msg });
+    } catch {
+      // nowhere left to say it
+    }
+  }
+
+  /** A timer's work: whatever it throws is logged, and the daemon (and its tracing) goes on. */
+  private guarded(what: string, work: () => void): () => void {
+    return () => {
+      try {
+        work();
+      } catch (error) {
+        this.warn(`${what} failed, skipped (tracing goes on): ${(error as Error).message}`);
+      }
+    };
   }
 
   private schedule(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers = [
       setInterval(() => this.reconcile(), this.config.tracer.reconcileSeconds * 1000),
-      setInterval(() => this.drainFolded(false), 1000),
+      setInterval(this.guarded('draining folded records', () => this.drainFolded(false)), 1000),
     ];
     if (this.config.log.summarySeconds > 0) {
-      this.timers.push(setInterval(() => this.logSummary(), this.config.log.summarySeconds * 1000));
+      this.timers.push(setInterval(this.guarded('summary', () => this.logSummary()), this.config.log.summarySeconds * 1000));
     }
   }
 
+  /** Re-takes the inventory; one that cannot be taken (EMFILE, say) is skipped, counted and logged. */
   private reconcile(): void {
-    const inventory = this.session.reconcile();
-    for (const p of inventory.problems) this.log.logger.warn({ msg: `inventory: ${p}` });
+    let inventory;
+    try {
+      inventory = this.session.reconcile();
+    } catch (error) {
+      this.metrics.reconcileFailures.inc();
+      this.warn(`reconciliation skipped (counted in socktrace_reconcile_failures_total); tracing goes on: ${(error as Error).message}`);
+      return;
+    }
+    for (const p of inventory.problems) this.warn(`inventory: ${p}`);
     this.cachedSummary = null;
   }
 
@@ -227,10 +322,20 @@ class Daemon {
     if (this.session.source.info.backend === 'bpftrace' && JSON.stringify(kernelFilterFor(next)) !== JSON.stringify(kernelFilterFor(previous))) {
       needRestart.push('what crosses from the kernel (log.events, log.states, tracer.states): the bpftrace backend keeps what it started with');
     }
-    this.config = next;
+    // Opening the new log is part of validating the reload: a log that cannot be opened refuses it.
+    let nextLog: DaemonLog | null = null;
     if (changed.some((p) => p.startsWith('log.file') || p.startsWith('log.maxBytes') || p.startsWith('log.keep') || p === 'log.level')) {
+      try {
+        nextLog = openLogFor(this.flags, next);
+      } catch (error) {
+        this.log.logger.error({ msg: `reload failed, keeping the running configuration: ${(error as Error).message}` });
+        return;
+      }
+    }
+    this.config = next;
+    if (nextLog) {
       const old = this.log;
-      this.log = openDaemonLog(next.log);
+      this.log = nextLog;
       await old.close();
     }
     this.limiter.reconfigure(next.log.rateLimit.windowSeconds * 1000, next.log.rateLimit.maxPerKey);
@@ -249,6 +354,11 @@ class Daemon {
     this.cachedSummary = null;
     this.log.logger.info({ msg: 'configuration reloaded', changed });
     if (needRestart.length) this.log.logger.warn({ msg: 'these settings take effect at the next start', settings: needRestart });
+  }
+
+  /** A reload that failed part way (the metrics address, say): said, and the daemon goes on. */
+  reportReloadFailure(error: Error): void {
+    this.warn(`reload failed part way: ${error.message}`);
   }
 
   async stop(signal: string): Promise<void> {
@@ -283,7 +393,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${DAEMON_USAGE}\n`);
     return 0;
   }
-  // Everything about the configuration is settled before any BPF is loaded.
+  // Everything about the configuration (and the log it names) is settled before any BPF is loaded.
   const config = resolveConfig(flags);
   const daemon = new Daemon(flags, config);
   try {
@@ -294,7 +404,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   }
 
   return await new Promise<number>((resolve) => {
-    const onHup = () => void daemon.reload();
+    const onHup = () => void daemon.reload().catch((error: Error) => daemon.reportReloadFailure(error));
     const finish = (signal: NodeJS.Signals) => {
       process.off('SIGHUP', onHup);
       // The programs detach when the process ends even if the clean path stalls.

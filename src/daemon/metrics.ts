@@ -100,10 +100,19 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   private readonly rsts: Counter;
   private readonly errors: Counter;
+  private readonly scrapeFailures: Counter;
+  /** Reconciliations (inventories) that could not run and were skipped. */
+  readonly reconcileFailures: Counter;
 
   constructor(inputs: MetricsInputs) {
     const r = this.registry;
     this.rsts = new Counter({ name: 'socktrace_rst_total', help: 'TCP resets by direction (sent, received) and kernel reason', labelNames: ['direction', 'reason'], registers: [r] });
+    this.scrapeFailures = new Counter({ name: 'socktrace_scrape_failures_total', help: 'Scrapes of /metrics that failed (answered 500; the next one retries)', registers: [r] });
+    this.reconcileFailures = new Counter({
+      name: 'socktrace_reconcile_failures_total',
+      help: 'Inventories that could not be taken (out of file descriptors, say) and were skipped; tracing went on',
+      registers: [r],
+    });
     this.errors = new Counter({ name: 'socktrace_socket_errors_total', help: 'Errors returned to applications on TCP sockets, by direction (send, recv) and errno', labelNames: ['direction', 'errno'], registers: [r] });
 
     // Totals kept elsewhere become counters by adding what grew since the last scrape.
@@ -224,6 +233,16 @@ export class DaemonMetrics {
     });
   }
 
+  /** The exposition text; a failure is counted (and shows in the next scrape that works). */
+  async scrape(): Promise<string> {
+    try {
+      return await this.registry.metrics();
+    } catch (error) {
+      this.scrapeFailures.inc();
+      throw error;
+    }
+  }
+
   /** Counted per batch first: a counter increment with labels costs far more than a Map update. */
   observe(events: readonly SockEvent[]): void {
     const rsts = new Map<string, number>();
@@ -245,21 +264,41 @@ export class DaemonMetrics {
   }
 }
 
-/** Serves /metrics and /healthz; resolves once listening, rejects with the bind error. */
-export function serveMetrics(metrics: DaemonMetrics, host: string, port: number): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      metrics.registry
-        .metrics()
+export interface ServeLimits {
+  /** Connections held at once; more are closed as they arrive (each one holds a file descriptor). */
+  maxConnections: number;
+  /** A connection that sends nothing for this long is closed. */
+  idleMs: number;
+  /** A scrape that could not be answered (already counted in socktrace_scrape_failures_total). */
+  onScrapeFailure?(error: Error): void;
+}
+
+export const DEFAULT_SERVE_LIMITS: ServeLimits = { maxConnections: 64, idleMs: 10_000 };
+
+/**
+ * Serves /metrics and /healthz (GET and HEAD only, query strings ignored, as Prometheus exporters do);
+ * resolves once listening, rejects with the bind error. Connections are bounded in number and idle
+ * time: a host's file descriptors are not for whoever can reach the port to hold.
+ */
+export function serveMetrics(metrics: DaemonMetrics, host: string, port: number, limits: ServeLimits = DEFAULT_SERVE_LIMITS): Promise<Server> {
+  const server = createServer({ requestTimeout: limits.idleMs, headersTimeout: limits.idleMs, keepAliveTimeout: Math.min(5000, limits.idleMs), connectionsCheckingInterval: Math.min(1000, limits.idleMs) }, (req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if ((path === '/metrics' || path === '/healthz') && req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' });
+      res.end('socktrace: only GET and HEAD\n');
+    } else if (path === '/metrics') {
+      metrics
+        .scrape()
         .then((body) => {
           res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
           res.end(body);
         })
         .catch((error: Error) => {
+          limits.onScrapeFailure?.(error);
           res.writeHead(500, { 'Content-Type': 'text/plain' });
           res.end(`socktrace: metrics failed: ${error.message}\n`);
         });
-    } else if (req.url === '/healthz') {
+    } else if (path === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('ok\n');
     } else {
@@ -267,6 +306,8 @@ export function serveMetrics(metrics: DaemonMetrics, host: string, port: number)
       res.end('socktrace: try /metrics or /healthz\n');
     }
   });
+  server.maxConnections = limits.maxConnections;
+  server.setTimeout(limits.idleMs, (socket) => socket.destroy());
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -3,15 +3,15 @@
  * synchronous (SonicBoom with sync: true): the daemon's log is rate-limited and small, and an
  * asynchronous write still in flight at rotation could land after a later, flushed one.
  */
-import { existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, fstatSync, renameSync, rmSync } from 'node:fs';
 import { pino } from 'pino';
+import { openLogFile } from './log-path.js';
 
 type Sink = ReturnType<typeof pino.destination>;
 
-function openSink(path: string): Sink {
-  mkdirSync(dirname(path), { recursive: true });
-  return pino.destination({ dest: openSync(path, 'a'), sync: true });
+/** Throws LogPathError when the path cannot be used (see log-path.ts). */
+function openSink(fd: number): Sink {
+  return pino.destination({ dest: fd, sync: true });
 }
 
 export class RotatingFile {
@@ -23,8 +23,9 @@ export class RotatingFile {
     private readonly maxBytes: number,
     private readonly keep: number,
   ) {
-    this.sink = openSink(path);
-    this.bytes = existsSync(path) ? statSync(path).size : 0;
+    const fd = openLogFile(path);
+    this.bytes = fstatSync(fd).size;
+    this.sink = openSink(fd);
   }
 
   /** The stream interface pino writes to. */
@@ -35,10 +36,26 @@ export class RotatingFile {
     return true;
   }
 
+  /**
+   * Moves the files along and opens a new one. If that cannot be done (out of file descriptors, the
+   * directory gone), the current file keeps the records and rotation is tried again after another
+   * maxBytes: a log that cannot rotate must not take the daemon down.
+   */
   rotate(): void {
     const old = this.sink;
     old.flushSync();
+    try {
+      this.moveAlong();
+      this.sink = openSink(openLogFile(this.path));
+    } catch {
+      this.bytes = 0;
+      return;
+    }
     old.end();
+    this.bytes = 0;
+  }
+
+  private moveAlong(): void {
     if (this.keep === 0) {
       rmSync(this.path, { force: true });
     } else {
@@ -48,8 +65,6 @@ export class RotatingFile {
       }
       renameSync(this.path, `${this.path}.1`);
     }
-    this.sink = openSink(this.path);
-    this.bytes = 0;
   }
 
   flush(): void {

@@ -68,12 +68,22 @@ function applyTo(core: SocketCore, taken: { inventory: StreamedInventory; hasSoc
   else core.applyProcesses(taken.inventory.processes);
 }
 
+/**
+ * How many sockets there are now, to size the seed map. Only the count leaves this function: the
+ * inventory it took (its process scan, its socket index) is garbage before the second one is taken.
+ * Kept in a local of the async start instead, it stayed alive across the await (a suspended async
+ * function keeps its locals), and the start held two inventories at once: its memory peak.
+ */
+function socketCountNow(): number {
+  return inventoryOrProcessesOnly().inventory.socketCount;
+}
+
 export async function startLiveSession(options: LiveSessionOptions, handlers: LiveHandlers): Promise<LiveSession> {
-  const first = inventoryOrProcessesOnly().inventory;
+  const socketCount = socketCountNow();
   const clock = sampleWallClock();
   const core = new SocketCore(options.core, (ns) => clock.toEpochMs(ns));
   // Room for every socket there is now, and then some, in the kernel's seed map.
-  const seedEntries = Math.max(65_536, Math.ceil(first.socketCount * 1.5));
+  const seedEntries = Math.max(65_536, Math.ceil(socketCount * 1.5));
   const source = await startSource(
     { seedEntries, ...options.source },
     {

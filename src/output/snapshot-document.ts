@@ -2,6 +2,8 @@
 import type { CoreSummary, SocketView } from '../core/summary-model.js';
 
 export interface SnapshotDocument {
+  /** What this process could not see and why (privileges), or null when it saw everything. */
+  partial: string | null;
   generatedAt: string;
   totals: CoreSummary['totals'];
   sockets: SocketView[];
@@ -18,8 +20,9 @@ export interface SnapshotDocument {
   notes: string[];
 }
 
-export function snapshotDocument(summary: CoreSummary, sockets: SocketView[], problems: string[]): SnapshotDocument {
+export function snapshotDocument(summary: CoreSummary, sockets: SocketView[], problems: string[], partial: string | null = null): SnapshotDocument {
   return {
+    partial,
     generatedAt: new Date(summary.atMs).toISOString(),
     totals: summary.totals,
     sockets,

@@ -1,7 +1,7 @@
 /**
  * Picks the backend: `native` (the addon), `bpftrace` (the script in probes/bpftrace/ through bpftrace), or `auto`:
  * the addon, and bpftrace only when the addon is missing or cannot load its programs, saying why once
- * (the first note of the source's info).
+ * (the first note of the source's info). Options the addon refuses are an error, never a fallback.
  */
 import { BindingLoadError } from '../native/binding.js';
 import { startBpftraceSource } from './bpftrace-source.js';
@@ -35,6 +35,11 @@ export async function startSource(options: SourceOptions, handlers: SourceHandle
     return startNativeSource(native, handlers);
   } catch (error) {
     if (backend === 'native' || isPrivilegeError(error)) throw error;
+    // The addon refused an option (a ring size, a table size): the user's own setting is wrong, and
+    // bpftrace would hide that behind a slower backend.
+    if (error instanceof RangeError || error instanceof TypeError) {
+      throw new Error(`socktrace: the native backend refuses your settings, not this host: ${error.message}`);
+    }
     const why = error instanceof BindingLoadError ? addonProblem(error) : (error as Error).message.split('\n')[0];
     const source = await startBpftraceSource(bpftraceOptions, handlers);
     source.info.notes.unshift(`using the bpftrace backend: ${why}`);
