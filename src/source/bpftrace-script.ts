@@ -43,6 +43,8 @@ export const SCRIPT_CONCERNS: readonly Concern[] = [
         reads: {
           'sock/inet_sock_set_state': ['skaddr', 'oldstate', 'newstate', 'sport', 'dport', 'family', 'protocol'],
           'tcp/tcp_destroy_sock': ['skaddr', 'sport', 'dport', 'family'],
+          'sched/sched_process_exit': [],
+          'task/task_rename': ['pid', 'newcomm[16]'],
         },
       },
     ],

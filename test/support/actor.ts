@@ -18,6 +18,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const TCP_ACTOR_PATH = fileURLToPath(new URL('../workloads/tcp_actor.py', import.meta.url));
+export const OWNER_SCENARIOS_PATH = fileURLToPath(new URL('../workloads/owner_scenarios.py', import.meta.url));
 
 export type ActorLine = Record<string, unknown>;
 
@@ -37,6 +38,8 @@ export interface ActorOptions {
   timeoutMs?: number;
   /** Interpreter; default $SOCKTRACE_PYTHON or 'python3'. */
   python?: string;
+  /** The workload script (same protocol); default tcp_actor.py. */
+  script?: string;
 }
 
 export interface Actor {
@@ -101,7 +104,7 @@ const noop = () => undefined;
 export function startActor(args: string[], opts: ActorOptions = {}): Actor {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const python = opts.python ?? process.env.SOCKTRACE_PYTHON ?? 'python3';
-  const argv = [...(opts.prefix ?? []), python, TCP_ACTOR_PATH, ...args];
+  const argv = [...(opts.prefix ?? []), python, opts.script ?? TCP_ACTOR_PATH, ...args];
   const [cmd, ...cmdArgs] = argv as [string, ...string[]];
 
   // stdin stays an open pipe: tcp_actor.py treats EOF on it as "parent gone".
