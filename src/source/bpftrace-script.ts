@@ -71,6 +71,8 @@ export const SCRIPT_CONCERNS: readonly Concern[] = [
         reads: {
           'sock/sock_send_length': ['sk', 'protocol', 'family', 'ret'],
           'sock/sock_recv_length': ['sk', 'protocol', 'family', 'ret'],
+          'syscalls/sys_exit_accept': ['ret'],
+          'syscalls/sys_exit_accept4': ['ret'],
         },
       },
       { file: 'socket-errors-at-syscalls.bt', reads: syscallReads },

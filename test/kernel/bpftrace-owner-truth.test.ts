@@ -1,7 +1,8 @@
 /**
  * The bpftrace backend's owners off the easy path (issue 15), on the running kernel with real processes
  * (test/workloads/owner_scenarios.py): socket ids unique for a socket's life though the kernel reuses
- * socket memory; a socket handed over SCM_RIGHTS by a process that then exits; SO_REUSEPORT listeners
+ * socket memory; a socket handed over SCM_RIGHTS by a process that then exits; a socket kept by an
+ * exec'd child of a process that exits, whose pid then goes to a newcomer; SO_REUSEPORT listeners
  * of two processes; one port on two addresses; a connect from a renamed thread, then a renamed process.
  * The rule for each: the holder, or null where the backend cannot know, never a wrong process.
  */
@@ -110,6 +111,33 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
     expect(ofB.filter((e) => e.owner?.pid === ready.a_pid)).toEqual([]);
     const right = ofB.filter((e) => e.owner?.pid === b).length;
     console.log(`SCM_RIGHTS: ${right} of ${ofB.length} events name B, ${ofB.filter((e) => e.owner === null).length} null, 0 name A`);
+  }, scaled(60_000));
+
+  it("never names a socket's exited owner once another process has its pid (fork + exec hand-off, pid reused)", async () => {
+    const trace = await startBpftraceTrace();
+    const run = scenario(['pid-reuse']);
+    await run.ready;
+    const reused = (await run.next((l) => 'reused' in l)) as { reused: number; newcomer: number; local: unknown };
+    const holder = ((await run.next((l) => 'holder' in l)) as { holder: number }).holder;
+    expect(reused.newcomer).toBe(reused.reused); // the newcomer has P's pid
+    expect((await run.next((l) => 'holder_errno' in l)).holder_errno).toBe('EPIPE');
+    await run.done;
+    await run.exited;
+    await settle();
+    await trace.stop();
+    const local = endpoint(endpointOf(reused.local));
+    const held = trace.events.filter((e) => endpoint(e.local) === local && isProblem(e));
+    // CLOSE_WAIT (C had not used the socket: no one the backend knows), the RST answering C's write
+    // and EPIPE (C's, once C has written).
+    expect(held.map((e) => `${e.kind} ${e.state ?? ''} ${e.errno ?? ''}`).sort(), describeEvents(held)).toEqual([
+      'rst_received CLOSE_WAIT ',
+      'send_error CLOSE EPIPE',
+      'state_change CLOSE_WAIT ',
+    ]);
+    expect(held.filter((e) => e.owner?.pid === reused.reused), describeEvents(held)).toEqual([]);
+    expect(held.filter((e) => e.owner !== null && e.owner.pid !== holder), describeEvents(held)).toEqual([]);
+    expect(held.find((e) => e.kind === 'send_error')?.owner?.pid).toBe(holder);
+    console.log(`pid reuse: ${held.filter((e) => e.owner?.pid === holder).length} of ${held.length} events name C, ${held.filter((e) => e.owner === null).length} null, 0 name P's pid (the newcomer's)`);
   }, scaled(60_000));
 
   it('names no one for sockets queued on SO_REUSEPORT listeners of two processes (it cannot tell the queues apart)', async () => {

@@ -445,6 +445,104 @@ def cmd_thread_connect(a):
     reap(server_pid)
 
 
+HOLDER = r"""
+import json, os, socket, sys, time
+fd, go, done = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(fileno=fd)
+print(json.dumps({"holder": os.getpid()}), flush=True)
+os.read(go, 1)  # the peer has closed: write until the kernel refuses
+err = None
+for _ in range(50):
+    try:
+        s.send(b"late\n", socket.MSG_NOSIGNAL)
+    except OSError as e:
+        err = e.errno
+        break
+    time.sleep(0.02)
+print(json.dumps({"holder_errno": None if err is None else __import__("errno").errorcode[err]}), flush=True)
+os.write(done, b"d")
+os.read(go, 1)  # EOF: the end
+"""
+
+
+def cmd_pid_reuse(a):
+    """A process P connects to this one (the server), forks a child C that execs a new program keeping
+    the socket, and exits; then a newcomer N is made to take P's pid (ns_last_pid) and uses TCP itself.
+    Then the server closes the connection (C's socket goes to CLOSE_WAIT), and C writes until it fails
+    (an RST, then EPIPE). Nothing may name P's pid for C's socket: it is N's by then.
+    Lines: ready {"pid", "port"}; {"holder": C} (from C); {"reused": P, "newcomer": N, "local": [addr, port]
+    of C's socket}; {"holder_errno": n} (from C); {"done": true, "p_pid", "holder_pid", "newcomer_pid"}.
+    """
+    ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER: C stays ours to end
+    lsock = listener("127.0.0.1", 0)
+    port = lsock.getsockname()[1]
+    emit({"ready": True, "pid": os.getpid(), "port": port})
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    local_r, local_w = os.pipe()
+
+    def first_owner():
+        os.close(go_w)
+        os.close(done_r)
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        os.write(local_w, struct.pack("H", c.getsockname()[1]))
+        os.set_inheritable(c.fileno(), True)
+        os.set_inheritable(go_r, True)
+        os.set_inheritable(done_w, True)
+        holder = os.fork()
+        if holder == 0:
+            os.execv(sys.executable, [sys.executable, "-c", HOLDER, str(c.fileno()), str(go_r), str(done_w)])
+        # P exits with the socket still held by C.
+
+    p_pid = fork_child(first_owner)
+    os.close(go_r)
+    os.close(done_w)
+    server_side, _ = lsock.accept()
+    local_port = struct.unpack("H", os.read(local_r, 2))[0]
+    if reap(p_pid) != 0:
+        raise Failure("P failed")
+
+    # The newcomer: the next pid handed out is P's again (retried: other processes take pids too).
+    news_r, news_w = os.pipe()
+    newcomer = None
+    for _ in range(500):
+        with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+            f.write(str(p_pid - 1))
+
+        def newcomer_body():
+            os.close(news_w)
+            server_side.close()  # only the server holds its side
+            if os.getpid() != p_pid:
+                return
+            n = socket.create_connection(("127.0.0.1", port), timeout=5)
+            n.sendall(b"newcomer\n")
+            os.read(news_r, 1)  # EOF: done
+
+        pid = fork_child(newcomer_body)
+        if pid == p_pid:
+            newcomer = pid
+            break
+        reap(pid)
+    if newcomer is None:
+        raise Failure("could not make a process take pid %d again" % p_pid)
+    os.close(news_r)
+    n_side, _ = lsock.accept()
+    n_side.recv(64)  # the newcomer has used its socket: it is an owner under P's pid
+    emit({"reused": p_pid, "newcomer": newcomer, "local": ["127.0.0.1", local_port]})
+
+    server_side.close()  # FIN: C's socket goes to CLOSE_WAIT
+    time.sleep(a.hold)
+    os.write(go_w, b"1")  # C writes until it fails
+    if os.read(done_r, 1) != b"d":
+        raise Failure("C ended before its writes failed")
+    time.sleep(a.hold)
+    emit({"done": True, "p_pid": p_pid, "newcomer_pid": newcomer})
+    os.close(go_w)
+    os.close(news_w)
+    n_side.close()
+    reap(newcomer)
+
+
 # ---------------------------------------------------------------------------
 
 
@@ -481,6 +579,10 @@ def build_parser():
     sp.add_argument("--count", type=int, default=4)
     sp.add_argument("--hold", type=float, default=0.5)
     sp.set_defaults(func=cmd_two_addresses)
+
+    sp = sub.add_parser("pid-reuse")
+    sp.add_argument("--hold", type=float, default=0.5)
+    sp.set_defaults(func=cmd_pid_reuse)
 
     sp = sub.add_parser("thread-connect")
     sp.add_argument("--thread-name", default="worker-thread")
