@@ -251,7 +251,7 @@ def cmd_scm_handoff(a):
     CLOSE_WAIT); B reads to EOF and writes until it fails (S's closed socket answers with an RST, then
     EPIPE). B never touches the second connection until S aborts it (SO_LINGER 0: an RST), then
     reads it (ECONNRESET) and writes it (EPIPE).
-    Lines: ready {"pid" (B), "a_pid", "server_pid", "first": [addr, port], "second": [addr, port]};
+    Lines: ready {"pid" (B), "a_pid", "server_pid", "server_port", "first": [addr, port], "second": [addr, port]};
     {"done": true, "first_errno", "second_recv_errno", "second_send_errno"}.
     """
     ctl_r, ctl_w = os.pipe()  # S -> B: the port
@@ -301,7 +301,7 @@ def cmd_scm_handoff(a):
         raise Failure("A failed")
     first = socket.socket(fileno=fds[0])
     second = socket.socket(fileno=fds[1])
-    emit({"ready": True, "pid": os.getpid(), "a_pid": a_pid, "server_pid": server_pid,
+    emit({"ready": True, "pid": os.getpid(), "a_pid": a_pid, "server_pid": server_pid, "server_port": port,
           "first": endpoint(first.getsockname()), "second": endpoint(second.getsockname())})
 
     first.settimeout(5)
@@ -389,7 +389,7 @@ def cmd_thread_connect(a):
     """A thread renamed with prctl(PR_SET_NAME) (--thread-name) connects to a server S (a forked child)
     and sends a request; then the main thread renames the process (--process-name); then S closes the
     connection (FIN: our socket goes to CLOSE_WAIT) and we read to EOF.
-    Lines: ready {"pid", "server_pid", "comm" (the process's name at start)}; {"connected": [addr, port]};
+    Lines: ready {"pid", "server_pid", "comm" (the process's name at start)}; {"connected": [addr, port], "peer": [addr, port]};
     {"renamed": name}; {"done": true}.
     """
     ctl_r, ctl_w = os.pipe()
@@ -431,7 +431,7 @@ def cmd_thread_connect(a):
     if "error" in box:
         raise Failure("the thread failed: %r" % box["error"])
     c = box["sock"]
-    emit({"connected": endpoint(c.getsockname())})
+    emit({"connected": endpoint(c.getsockname()), "peer": endpoint(c.getpeername())})
     set_thread_name(a.process_name)
     emit({"renamed": a.process_name})
     os.write(go_w, b"1")
