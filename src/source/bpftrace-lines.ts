@@ -42,8 +42,8 @@ const KINDS: Record<string, EventKind> = {
   D: 'destroy',
 };
 const OWNER_SOURCES: Record<number, OwnerSource> = { 1: 'socket', 2: 'listener', 3: 'seeded', 4: 'closed' };
-/** kind ts sk netns family sport dport saddr×4 daddr×4 old state reason err flags opid ouid osrc tpid ocomm tcomm */
-const FIELD_COUNT = 26;
+/** kind ts sk netns family sport dport saddr×4 daddr×4 old state reason err flags opid ouid osrc tpid born ocomm tcomm */
+const FIELD_COUNT = 27;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
@@ -91,8 +91,8 @@ export function parseEventText(text: string, context: BpftraceLineContext): Sock
   const kind = KINDS[f[0] ?? ''];
   if (!kind || f.length !== FIELD_COUNT) return null;
   const n = (i: number) => Number(f[i]);
-  // Fields 1-23 are numbers (decimal, or hex for the socket address and the address words).
-  if (f.slice(1, 24).some((v) => !/^[0-9a-f]+$/.test(v))) return null;
+  // Fields 1-24 are numbers (decimal, or hex for the socket address and the address words).
+  if (f.slice(1, 25).some((v) => !/^[0-9a-f]+$/.test(v))) return null;
   const family = n(4);
   if (family !== AF_INET && family !== AF_INET6) return null;
   const word = (i: number) => Number.parseInt(f[i]!, 16);
@@ -113,13 +113,12 @@ export function parseEventText(text: string, context: BpftraceLineContext): Sock
   return {
     kind,
     tsNs: BigInt(f[1]!),
-    // The address is stable for the socket's life; salted, so no kernel address is shown.
-    sock: noSocket ? '0' : (((skAddress ^ context.idSalt) | (1n << 63n)) & 0xffff_ffff_ffff_ffffn).toString(16),
+    sock: noSocket ? '0' : socketId(skAddress, BigInt(f[24]!), context.idSalt),
     owner:
       ownerPid === 0 || !ownerSource
         ? null
-        : { pid: ownerPid, comm: decodeEscapedName(f[24]!), uid: n(21), cgroupId: 0, source: ownerSource },
-    task: { pid: n(23), comm: decodeEscapedName(f[25]!) },
+        : { pid: ownerPid, comm: decodeEscapedName(f[25]!), uid: n(21), cgroupId: 0, source: ownerSource },
+    task: { pid: n(23), comm: decodeEscapedName(f[26]!) },
     family: family === AF_INET ? 4 : 6,
     netns: n(3),
     local: { addr: address(7), port: n(5) },
@@ -132,6 +131,28 @@ export function parseEventText(text: string, context: BpftraceLineContext): Sock
     deferred: false,
     flags: flags === 0 ? FLAG_BITS.idFallback : flags | FLAG_BITS.idFallback,
   };
+}
+
+const MASK64 = 0xffff_ffff_ffff_ffffn;
+
+/** splitmix64's finalizer: a bijection of 64-bit values that spreads every bit. */
+function mix64(x: bigint): bigint {
+  let z = x & MASK64;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
+  return z ^ (z >> 31n);
+}
+
+/**
+ * A socket's id from its kernel address and its birth (the script's nanosecond time of it; 0 where
+ * unknown). The kernel reuses a freed socket's memory, so the address alone would give two sockets one
+ * id; no two sockets share an address and a birth. Salted, so no kernel address is shown; the top bit
+ * set, as the native backend's fallback ids.
+ */
+export function socketId(address: bigint, born: bigint, salt: bigint): string {
+  const salted = (address ^ salt) & MASK64;
+  const id = born === 0n ? salted : mix64(salted ^ mix64(born ^ (salt >> 1n)));
+  return ((id | (1n << 63n)) & MASK64).toString(16);
 }
 
 /**

@@ -43,6 +43,8 @@ export const SCRIPT_CONCERNS: readonly Concern[] = [
         reads: {
           'sock/inet_sock_set_state': ['skaddr', 'oldstate', 'newstate', 'sport', 'dport', 'family', 'protocol'],
           'tcp/tcp_destroy_sock': ['skaddr', 'sport', 'dport', 'family'],
+          'sched/sched_process_exit': [],
+          'task/task_rename': ['pid', 'newcomm[16]'],
         },
       },
     ],
@@ -69,6 +71,8 @@ export const SCRIPT_CONCERNS: readonly Concern[] = [
         reads: {
           'sock/sock_send_length': ['sk', 'protocol', 'family', 'ret'],
           'sock/sock_recv_length': ['sk', 'protocol', 'family', 'ret'],
+          'syscalls/sys_exit_accept': ['ret'],
+          'syscalls/sys_exit_accept4': ['ret'],
         },
       },
       { file: 'socket-errors-at-syscalls.bt', reads: syscallReads },

@@ -1,12 +1,13 @@
 /**
- * The bpftrace backend's parser on recorded output (test/fixtures/bpftrace-output.jsonl: the script of probes/bpftrace/
- * under bpftrace 0.17 on Linux 6.18 while a process named "ev\til\e[31m" opened, used and closed an IPv4
- * connection and was refused on [::1]:1), and its requirement checks on recorded formats.
+ * The bpftrace backend's parser on recorded output (test/fixtures/bpftrace-output.jsonl, recorded by
+ * test/fixtures/record-bpftrace-output.mjs: the script of probes/bpftrace/ under bpftrace 0.17 on Linux 6.18
+ * while a process named "ev\til\e[31m" opened, used and closed an IPv4 connection and was refused on
+ * [::1]:1), on lines made from it, and its requirement checks on recorded formats.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeKernelText } from '../../src/events/kernel-text.js';
-import { decodeEscapedName, parseBpftraceLine, parseEventText } from '../../src/source/bpftrace-lines.js';
+import { decodeEscapedName, parseBpftraceLine, parseEventText, socketId } from '../../src/source/bpftrace-lines.js';
 import {
   bpftraceVersionProblem,
   formatFields,
@@ -24,7 +25,7 @@ const NAME = decodeKernelText(new TextEncoder().encode('ev\til\x1b[31m'));
 
 describe('bpftrace output', () => {
   it('parses every recorded line: the attach report and 20 events, nothing unknown', () => {
-    expect(parsed[0]).toEqual({ type: 'attached', probes: 7 });
+    expect(parsed[0]).toEqual({ type: 'attached', probes: 11 });
     expect(parsed.filter((p) => p.type === 'unknown')).toEqual([]);
     expect(events).toHaveLength(20);
   });
@@ -33,10 +34,10 @@ describe('bpftrace output', () => {
     const closeWait = events.find((e) => e.kind === 'state_change' && e.state === 'CLOSE_WAIT')!;
     expect(closeWait.oldState).toBe('ESTABLISHED');
     // Learned when the server read the request: a receive runs in the owner's own process.
-    expect(closeWait.owner).toMatchObject({ pid: 8166, comm: NAME, source: 'socket' });
+    expect(closeWait.owner).toMatchObject({ pid: 633, comm: NAME, source: 'socket' });
     expect(NAME).toBe('ev\\x09il\\x1b[31m');
-    expect(closeWait.local).toEqual({ addr: '127.0.0.1', port: 50095 });
-    expect(closeWait.peer).toEqual({ addr: '127.0.0.1', port: 41276 });
+    expect(closeWait.local).toEqual({ addr: '127.0.0.1', port: 57891 });
+    expect(closeWait.peer).toEqual({ addr: '127.0.0.1', port: 50400 });
     expect(closeWait.family).toBe(4);
     expect(closeWait.netns).toBe(4026531833);
   });
@@ -45,17 +46,48 @@ describe('bpftrace output', () => {
     const sent = events.find((e) => e.kind === 'rst_sent')!;
     expect(sent).toMatchObject({ noSocket: true, owner: null, reason: 'NO_SOCKET', sock: '0', family: 6 });
     expect(sent.local).toEqual({ addr: '::1', port: 1 });
-    expect(sent.peer).toEqual({ addr: '::1', port: 47380 });
+    expect(sent.peer).toEqual({ addr: '::1', port: 40054 });
     const received = events.find((e) => e.kind === 'rst_received')!;
-    expect(received).toMatchObject({ state: 'SYN_SENT', owner: { pid: 8166, source: 'socket' } });
+    expect(received).toMatchObject({ state: 'SYN_SENT', owner: { pid: 633, source: 'socket' } });
     expect(received.peer).toEqual({ addr: '::1', port: 1 });
   });
 
   it('gives each socket one id for its life, and hides its address', () => {
-    const client = events.filter((e) => e.local.port === 41276 || (e.kind === 'state_change' && e.state === 'SYN_SENT' && e.family === 4));
+    const client = events.filter((e) => e.local.port === 50400 || (e.kind === 'state_change' && e.state === 'SYN_SENT' && e.family === 4));
     expect(new Set(client.map((e) => e.sock)).size).toBe(1);
     for (const e of events) expect(e.sock).not.toContain('ffff8881');
     expect(events.find((e) => e.kind === 'destroy')).toBeDefined();
+  });
+
+  it('gives two sockets at one address (the kernel reused its memory) two ids: the birth is part of the id', () => {
+    const text = (JSON.parse(lines[1]!) as { data: string }).data; // the listener's CLOSE -> LISTEN
+    const f = text.split('\t');
+    const withBirth = (born: string) => [...f.slice(0, 24), born, ...f.slice(25)].join('\t');
+    const first = parseEventText(withBirth('1000'), context)!;
+    const again = parseEventText(withBirth('1000'), context)!;
+    const next = parseEventText(withBirth('1001'), context)!;
+    expect(first.sock).toBe(again.sock);
+    expect(next.sock).not.toBe(first.sock);
+    for (const id of [first.sock, next.sock]) expect(BigInt(`0x${id}`) >> 63n).toBe(1n);
+    // Unknown birth (0): the salted address, as before births were printed.
+    expect(socketId(0xffff8881391c8000n, 0n, context.idSalt)).toBe(((0xffff8881391c8000n ^ context.idSalt) | (1n << 63n)).toString(16));
+    // Across many births at one address and many addresses at one birth, no id repeats.
+    const ids = new Set<string>();
+    for (let born = 1n; born <= 200n; born++) for (let a = 0n; a < 50n; a++) ids.add(socketId(0xffff888100000000n + a * 0x940n, born * 1_000_003n, context.idSalt));
+    expect(ids.size).toBe(200 * 50);
+  });
+
+  it('names no owner where the script stamped owner pid 0 (gone, or a listener key shared by processes)', () => {
+    const text = (JSON.parse(lines[4]!) as { data: string }).data; // the child's LISTEN -> SYN_RECV, via the listener
+    const f = text.split('\t');
+    expect(parseEventText(text, context)!.owner).toMatchObject({ pid: 633, source: 'listener' });
+    expect(parseEventText([...f.slice(0, 20), '0', ...f.slice(21)].join('\t'), context)!.owner).toBeNull();
+  });
+
+  it('refuses a line of the format before births were printed (26 fields)', () => {
+    const text = (JSON.parse(lines[1]!) as { data: string }).data;
+    const f = text.split('\t');
+    expect(parseEventText([...f.slice(0, 24), ...f.slice(25)].join('\t'), context)).toBeNull();
   });
 
   it("turns bpftrace's lost-event reports into counts, and anything else into unknown lines", () => {

@@ -15,6 +15,8 @@ const formatWith = (...fields: string[]) => `format:\n${fields.map((f) => `\tfie
 const common: Record<string, string> = {
   'sock/inet_sock_set_state': formatWith('skaddr', 'oldstate', 'newstate', 'sport', 'dport', 'family', 'protocol'),
   'tcp/tcp_destroy_sock': formatWith('skaddr', 'sport', 'dport', 'family'),
+  'sched/sched_process_exit': formatWith('comm[16]', 'pid', 'prio'),
+  'task/task_rename': formatWith('pid', 'oldcomm[16]', 'newcomm[16]', 'oom_score_adj'),
   'tcp/tcp_receive_reset': formatWith('skaddr', 'sport', 'dport', 'family'),
 };
 const syscalls: Record<string, string> = Object.fromEntries([
@@ -72,6 +74,12 @@ describe('the bpftrace script for each kernel', () => {
     expect(plan.problems).toEqual([
       'nothing serves RSTs sent (rst-sent.bt: tcp:tcp_send_reset lacks reason, saddr[28], daddr[28]; rst-sent-before-6.10.bt: no tracepoint skb:kfree_skb)',
     ]);
+  });
+
+  it('needs the process exit and rename tracepoints for owners (an owner ends with its process, its name follows renames)', () => {
+    const kernel: Record<string, string> = { ...linux618 };
+    delete kernel['task/task_rename'];
+    expect(planScript((t) => kernel[t]).problems).toEqual(['nothing serves state changes (owners-and-states.bt: no tracepoint task:task_rename)']);
   });
 
   it('refuses a kfree_skb that does not name NO_SOCKET', () => {

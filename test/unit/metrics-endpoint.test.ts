@@ -25,6 +25,7 @@ function metricsWith(summaryFails: () => boolean): DaemonMetrics {
     transitions: () => [],
     ownerEvictions: () => 0,
     sweepStats: () => ({ runs: 0, seconds: 0, failures: 0 }),
+    socketCounts: () => null,
     maxProcesses: () => 50,
   });
 }
