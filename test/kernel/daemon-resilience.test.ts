@@ -13,18 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { describeKernel } from '../support/kernel-gate.js';
 import { until } from '../support/until.js';
+import { freePort } from '../support/free-port.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'socktrace-resilience-'));
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function logLines(path: string): Record<string, unknown>[] {
   if (!existsSync(path)) return [];
