@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 
-it('packaging/README.md lists every metric the daemon serves, with its labels, and no other', async () => {
-  const metrics = new DaemonMetrics({
+function servedMetrics(): DaemonMetrics {
+  return new DaemonMetrics({
     summary: () => {
       throw new Error('not scraped');
     },
@@ -15,6 +15,10 @@ it('packaging/README.md lists every metric the daemon serves, with its labels, a
     socketCounts: () => null,
     maxProcesses: () => 10,
   });
+}
+
+it('packaging/README.md lists every metric the daemon serves, with its labels, and no other', () => {
+  const metrics = servedMetrics();
   const served = new Map(
     metrics.registry.getMetricsAsArray().map((m) => [m.name, [...((m as unknown as { labelNames?: string[] }).labelNames ?? [])].sort().join(',')]),
   );
@@ -26,4 +30,11 @@ it('packaging/README.md lists every metric the daemon serves, with its labels, a
     ]),
   );
   expect(Object.fromEntries(documented)).toEqual(Object.fromEntries(served));
+});
+
+it("README's daemon section names every metric the daemon serves, and no other", () => {
+  const served = servedMetrics().registry.getMetricsAsArray().map((m) => m.name).sort();
+  const text = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const named = [...new Set([...text.matchAll(/`(socktrace_\w+)[{`]/g)].map((m) => m[1]!))].sort();
+  expect(named).toEqual(served);
 });
