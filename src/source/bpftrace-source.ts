@@ -4,6 +4,7 @@
  * into the same events as the native backend. bpftrace is started through `setpriv --pdeathsig KILL`,
  * so the kernel kills it when socktrace dies, however it dies; its BPF programs go with it.
  */
+import { countProcfsSockets } from './procfs-socket-counts.js';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, release } from 'node:os';
 import { execa, type ResultPromise } from 'execa';
@@ -298,6 +299,6 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     transitions: () => [...transitions],
     ownerEvictions: () => 0,
     sweepStats: () => ({ runs: 0, failures: 0, seconds: 0 }),
-    countSockets: () => null, // no tcp iterator in bpftrace: the daemon's gauges come from its core
+    countSockets: () => countProcfsSockets(), // no tcp iterator in bpftrace: /proc, as ss reads it
   };
 }

@@ -61,8 +61,8 @@ export interface RunningSource {
   /** CLOSE_WAIT sweeps run and failed since start. */
   sweepStats(): SweepStats;
   /**
-   * Every TCP socket on the host now, by owner and state, counted in the kernel's own tables; null
-   * where this backend cannot (bpftrace, or a kernel without the tcp iterator).
+   * Every TCP socket on the host now, by owner and state, as `ss -tanp` sees them: the addon counts in
+   * the kernel's own tables (tcp iterator), the bpftrace backend reads /proc; null where neither can.
    */
   countSockets(): SocketCounts | null;
 }
