@@ -177,7 +177,7 @@ describeKernel('the bpftrace backend', () => {
     const fromNative = errors(native.events);
     expect(fromNative.some((f) => f.startsWith('send_error') && f.includes('EPIPE') && f.endsWith('flags=4'))).toBe(true);
     expect(fromNative.some((f) => f.startsWith('recv_error') && f.includes('ECONNRESET') && f.endsWith('flags=4'))).toBe(true);
-    expect(errors(bt.events)).toEqual(fromNative);
+    expect(errors(bt.events), `bpftrace lost ${bt.lost}`).toEqual(fromNative);
   });
 
   it("reports bpftrace's own lost events as lost counts", async () => {
