@@ -396,15 +396,29 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   // Everything about the configuration (and the log it names) is settled before any BPF is loaded.
   const config = resolveConfig(flags);
   const daemon = new Daemon(flags, config);
+  // SIGHUP's default action ends the process: it is handled from before the start (the start record
+  // is written before the start is over), and one that comes while starting reloads once started.
+  let started = false;
+  let hupWhileStarting = false;
+  const onHup = () => {
+    if (!started) {
+      hupWhileStarting = true;
+      return;
+    }
+    void daemon.reload().catch((error: Error) => daemon.reportReloadFailure(error));
+  };
+  process.on('SIGHUP', onHup);
   try {
     await daemon.start();
   } catch (error) {
+    process.off('SIGHUP', onHup);
     await daemon.stop('startup failure').catch(() => {});
     throw error;
   }
+  started = true;
+  if (hupWhileStarting) onHup();
 
   return await new Promise<number>((resolve) => {
-    const onHup = () => void daemon.reload().catch((error: Error) => daemon.reportReloadFailure(error));
     const finish = (signal: NodeJS.Signals) => {
       process.off('SIGHUP', onHup);
       // The programs detach when the process ends even if the clean path stalls.
@@ -414,7 +428,6 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       }, STOP_DEADLINE_MS).unref();
       daemon.stop(signal).finally(() => resolve(0));
     };
-    process.on('SIGHUP', onHup);
     process.once('SIGTERM', () => finish('SIGTERM'));
     process.once('SIGINT', () => finish('SIGINT'));
   });
