@@ -2,7 +2,7 @@
 // The socktrace command: runs the compiled CLI (npm run build compiles src/ into dist/).
 import { existsSync } from 'node:fs';
 
-const entry = new URL('../dist/cli/main.js', import.meta.url);
+const entry = new URL('../dist/commands/main.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('socktrace: not built yet; run `bash scripts/setup` (or `npm run build`) first\n');
   process.exit(1);

@@ -1,5 +1,5 @@
 // One socket of the inventory (sock_diag), as the addon hands it to TypeScript: a fixed record, mirrored
-// by src/native/inventory-layout.ts and checked against inventoryLayout() by a test, like the event record.
+// by src/backends/native/inventory-layout.ts and checked against inventoryLayout() by a test, like the event record.
 #pragma once
 
 #define SOCKTRACE_INVENTORY_NO_INFO 0xffffffffu  // the tcp_info fields when the kernel sent none

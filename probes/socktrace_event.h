@@ -3,7 +3,7 @@
  * The kernel/user contract for socktrace's event record.
  *
  * Included by the BPF program (probes/socktrace.bpf.c) and by the native addon (native/), and mirrored
- * by the TypeScript decoder (src/native/record-layout.ts). A test compares that mirror with the layout
+ * by the TypeScript decoder (src/backends/native/record-layout.ts). A test compares that mirror with the layout
  * the addon reports, so a change here that is not made there fails CI.
  *
  * Rules: fixed-width fields only, largest first, no hidden padding (the addon static_asserts every

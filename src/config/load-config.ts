@@ -1,7 +1,7 @@
 /** Reads a JSON or YAML configuration file and validates it, naming the file and the key on error. */
 import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { UsageError } from '../cli/usage-error.js';
+import { UsageError } from '../errors/usage-error.js';
 import { SchemaError, validate, type Schema } from './config-schema.js';
 
 /** A configuration that cannot be used: exit status 2, like any other usage error. */

@@ -1,7 +1,7 @@
 /** What the daemon needs from the kernel, as the tracer's filter masks. */
 import type { DaemonConfig } from '../config/daemon-config.js';
-import { KIND_CODES } from '../native/record-layout.js';
-import type { KernelFilter } from '../native/binding.js';
+import { KIND_CODES } from '../backends/native/record-layout.js';
+import type { KernelFilter } from '../backends/event-source.js';
 import { TCP_STATES } from '../events/tcp-names.js';
 
 /**

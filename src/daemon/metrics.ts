@@ -8,9 +8,9 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { CoreSummary } from '../core/summary-model.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { TCP_STATES } from '../events/tcp-names.js';
-import type { SocketCounts, SourceStats } from '../source/event-source.js';
-import type { SweepStats } from '../native/binding.js';
-import { TRANSITION_SLOTS } from '../native/record-layout.js';
+import type { SocketCounts, SourceStats } from '../backends/event-source.js';
+import type { SweepStats } from '../backends/event-source.js';
+import { TRANSITION_SLOTS } from '../backends/native/record-layout.js';
 
 /** observe()'s key for received RSTs: no kernel reason name can contain a NUL. */
 const RECEIVED = '\u0000received';

@@ -1,6 +1,6 @@
 /** Address ranges for --peer: `198.18.0.0/15`, `2001:2::/48`, or a single address. */
 import { parseIP } from './ip-address.js';
-import { UsageError } from '../cli/usage-error.js';
+import { UsageError } from '../errors/usage-error.js';
 
 export interface Cidr {
   text: string;

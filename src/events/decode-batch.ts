@@ -12,7 +12,7 @@ import {
   OWNER_SOURCE_CODES,
   RECORD_SIZE,
   REASON_UNKNOWN,
-} from '../native/record-layout.js';
+} from '../backends/native/record-layout.js';
 import { decodeKernelText } from './kernel-text.js';
 import { formatIPv4, formatIPv6 } from './ip-address.js';
 import type { EventKind, OwnerSource, SockEvent } from './sock-event.js';

@@ -1,7 +1,7 @@
 /** The watch filters: --pid, --comm, --port, --peer. Values of one flag are alternatives (OR); flags AND. */
 import type { SockEvent } from './sock-event.js';
 import { cidrContains, type Cidr } from './cidr.js';
-import { KIND_CODES } from '../native/record-layout.js';
+import { KIND_CODES } from '../backends/native/record-layout.js';
 
 export interface EventFilter {
   /** Owner pids. */

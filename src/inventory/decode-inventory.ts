@@ -1,6 +1,6 @@
 /** Decodes the addon's inventory entries (native/inventory_entry.h) into sockets for the core. */
-import { AF_INET } from '../native/record-layout.js';
-import { INVENTORY_ENTRY_SIZE, INVENTORY_FIELDS as F, INVENTORY_NO_INFO } from '../native/inventory-layout.js';
+import { AF_INET } from '../backends/native/record-layout.js';
+import { INVENTORY_ENTRY_SIZE, INVENTORY_FIELDS as F, INVENTORY_NO_INFO } from '../backends/native/inventory-layout.js';
 import { formatIPv4, formatIPv6 } from '../events/ip-address.js';
 import { tcpStateName } from '../events/tcp-names.js';
 import type { InventorySocket } from '../core/inventory-model.js';

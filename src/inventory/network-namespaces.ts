@@ -3,7 +3,12 @@
  * namespace), and those only bind-mounted by `ip netns add` under /run/netns.
  */
 import { readdirSync, statSync } from 'node:fs';
-import type { NamespaceRef } from '../native/binding.js';
+
+export interface NamespaceRef {
+  /** A file naming the network namespace: /proc/<pid>/ns/net or /run/netns/<name>. */
+  path: string;
+  inode: number;
+}
 
 export function listNetworkNamespaces(procRoot = '/proc'): NamespaceRef[] {
   const byInode = new Map<number, NamespaceRef>();

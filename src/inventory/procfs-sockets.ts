@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { InventorySocket } from '../core/inventory-model.js';
 import { formatIPv4, formatIPv6 } from '../events/ip-address.js';
 import { tcpStateName } from '../events/tcp-names.js';
-import type { NamespaceRef } from '../native/binding.js';
+import type { NamespaceRef } from './network-namespaces.js';
 
 /** How long Linux keeps a socket in TIME_WAIT (TCP_TIMEWAIT_LEN). */
 const TIME_WAIT_MS = 60_000;

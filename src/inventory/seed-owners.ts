@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import type { Inventory, StreamedInventory } from '../core/inventory-model.js';
 import { parseIP } from '../events/ip-address.js';
-import { AF_INET, AF_INET6, COMM_LENGTH } from '../native/record-layout.js';
-import { SEED_FIELDS as F, SEED_RECORD_SIZE } from '../native/seed-layout.js';
+import { AF_INET, AF_INET6, COMM_LENGTH } from '../backends/native/record-layout.js';
+import { SEED_FIELDS as F, SEED_RECORD_SIZE } from '../backends/native/seed-layout.js';
 
 export { SEED_RECORD_SIZE };
 

@@ -1,6 +1,6 @@
 /** Takes the host's inventory: every TCP socket in every network namespace, with its owners. */
 import type { Inventory, InventorySocket, StreamedInventory } from '../core/inventory-model.js';
-import { loadBinding } from '../native/binding.js';
+import { loadBinding } from '../backends/native/binding.js';
 import { inventoryEntries } from './decode-inventory.js';
 import { listNetworkNamespaces } from './network-namespaces.js';
 import { readProcfsSockets } from './procfs-sockets.js';

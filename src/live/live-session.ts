@@ -9,10 +9,10 @@ import type { StreamedInventory } from '../core/inventory-model.js';
 import { SocketCore } from '../core/socket-core.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { takeStreamedInventory } from '../inventory/take-inventory.js';
-import type { RunningSource, SourceStats } from '../source/event-source.js';
-import { sampleWallClock } from '../source/monotonic-clock.js';
-import { startSource, type SourceOptions } from '../source/start-source.js';
-import { BindingLoadError } from '../native/binding.js';
+import type { RunningSource, SourceStats } from '../backends/event-source.js';
+import { sampleWallClock } from '../events/monotonic-clock.js';
+import { startSource, type SourceOptions } from '../backends/start-source.js';
+import { BindingLoadError } from '../backends/native/binding.js';
 import { scanProcesses } from '../inventory/process-scan.js';
 
 export interface LiveSessionOptions {

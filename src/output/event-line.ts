@@ -5,7 +5,7 @@
  * two together), so event-record.ts stays the one description of the contract.
  */
 import type { SockEvent } from '../events/sock-event.js';
-import type { WallClock } from '../source/monotonic-clock.js';
+import type { WallClock } from '../events/monotonic-clock.js';
 
 /** A JSON string literal. Names are escaped already (events/kernel-text.ts) but may hold \ and ". */
 const quote = JSON.stringify as (text: string) => string;

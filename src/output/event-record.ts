@@ -3,7 +3,7 @@
  * Every string in it is already escaped (events/kernel-text.ts); JSON.stringify does the rest.
  */
 import type { SockEvent } from '../events/sock-event.js';
-import type { WallClock } from '../source/monotonic-clock.js';
+import type { WallClock } from '../events/monotonic-clock.js';
 
 export interface EventRecord {
   time: string;

@@ -18,8 +18,8 @@ import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { scaled } from '../support/time-scale.js';
 import { startBpftraceTrace, startTrace, stopAllTraces, type TraceSession } from '../support/trace-session.js';
-import { kernelCountsTracepointMisses } from '../../src/source/bpf-prog-misses.js';
-import type { SourceStats } from '../../src/source/event-source.js';
+import { kernelCountsTracepointMisses } from '../../src/backends/bpf-prog-misses.js';
+import type { SourceStats } from '../../src/backends/event-source.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 

@@ -4,7 +4,7 @@
  * without a socket seen as the segment's drop where tcp:tcp_send_reset needs a socket (before 6.10).
  */
 import { afterEach, expect, it } from 'vitest';
-import { FLAG_BITS } from '../../src/native/record-layout.js';
+import { FLAG_BITS } from '../../src/backends/native/record-layout.js';
 import { endpointOf, startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { startTrace, stopAllTraces } from '../support/trace-session.js';

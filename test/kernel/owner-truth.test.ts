@@ -16,7 +16,7 @@ import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
 import { until } from '../support/until.js';
 import { startLiveTrace as startLiveNativeTrace, startTrace as startNativeTrace, stopAllTraces, type TraceSession } from '../support/trace-session.js';
-import type { NativeSourceOptions } from '../../src/source/native-source.js';
+import type { NativeSourceOptions } from '../../src/backends/native/native-source.js';
 
 const script = OWNER_CHANGES_PATH;
 

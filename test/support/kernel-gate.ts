@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/backends/native/binding.js';
 
 export function kernelTestGate(): { ok: true } | { ok: false; reason: string } {
   if (process.getuid?.() !== 0) return { ok: false, reason: 'not root (BPF needs root or CAP_BPF + CAP_PERFMON)' };

@@ -1,5 +1,5 @@
 /** Builds socktrace_event records byte by byte, for decoder tests on synthetic batches. */
-import { AF_INET, AF_INET6, FIELDS as F, KIND_CODES, RECORD_SIZE, REASON_UNKNOWN } from '../../src/native/record-layout.js';
+import { AF_INET, AF_INET6, FIELDS as F, KIND_CODES, RECORD_SIZE, REASON_UNKNOWN } from '../../src/backends/native/record-layout.js';
 import { parseIP } from '../../src/events/ip-address.js';
 
 export interface RecordSpec {

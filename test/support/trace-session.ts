@@ -1,9 +1,9 @@
 /** A running native tracer for kernel tests: collects every event and waits for the ones asked for. */
 import type { SockEvent } from '../../src/events/sock-event.js';
-import type { SourceStats } from '../../src/source/event-source.js';
-import { startNativeSource, type NativeSourceOptions } from '../../src/source/native-source.js';
-import { startBpftraceSource, type BpftraceSourceOptions } from '../../src/source/bpftrace-source.js';
-import type { RunningSource, SourceHandlers } from '../../src/source/event-source.js';
+import type { SourceStats } from '../../src/backends/event-source.js';
+import { startNativeSource, type NativeSourceOptions } from '../../src/backends/native/native-source.js';
+import { startBpftraceSource, type BpftraceSourceOptions } from '../../src/backends/bpftrace/bpftrace-source.js';
+import type { RunningSource, SourceHandlers } from '../../src/backends/event-source.js';
 import { scaled } from './time-scale.js';
 import { startLiveSession } from '../../src/live/live-session.js';
 import { DEFAULT_CORE_CONFIG } from '../../src/core/core-config.js';

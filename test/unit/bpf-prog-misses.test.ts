@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { kernelCountsTracepointMisses, tracepointMisses } from '../../src/source/bpf-prog-misses.js';
+import { kernelCountsTracepointMisses, tracepointMisses } from '../../src/backends/bpf-prog-misses.js';
 
 let root = '';
 afterEach(() => rmSync(root, { recursive: true, force: true }));

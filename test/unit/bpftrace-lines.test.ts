@@ -7,13 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeKernelText } from '../../src/events/kernel-text.js';
-import { decodeEscapedName, parseBpftraceLine, parseEventText, socketId } from '../../src/source/bpftrace-lines.js';
+import { decodeEscapedName, parseBpftraceLine, parseEventText, socketId } from '../../src/backends/bpftrace/bpftrace-lines.js';
 import {
   bpftraceVersionProblem,
   formatFields,
   parseBpftraceVersion,
   rstReasonsFromFormat,
-} from '../../src/source/bpftrace-requirements.js';
+} from '../../src/backends/bpftrace/bpftrace-requirements.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 const lines = fixture('bpftrace-output.jsonl').split('\n').filter(Boolean);

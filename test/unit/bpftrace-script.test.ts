@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BPFTRACE_PARTS_DIR, planScript, SCRIPT_CONCERNS, scriptText, symbolicValue } from '../../src/source/bpftrace-script.js';
+import { BPFTRACE_PARTS_DIR, planScript, SCRIPT_CONCERNS, scriptText, symbolicValue } from '../../src/backends/bpftrace/bpftrace-script.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 

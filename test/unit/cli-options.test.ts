@@ -1,7 +1,7 @@
 /** Option values that could never match or fire are refused with a reason, before anything loads. */
 import { describe, expect, it } from 'vitest';
-import { parseWatchOptions } from '../../src/cli/watch-options.js';
-import { UsageError } from '../../src/cli/usage-error.js';
+import { parseWatchOptions } from '../../src/commands/options/watch-options.js';
+import { UsageError } from '../../src/errors/usage-error.js';
 
 function refusal(argv: string[]): string {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, decodeRecord } from '../../src/events/decode-batch.js';
-import { RECORD_SIZE } from '../../src/native/record-layout.js';
+import { RECORD_SIZE } from '../../src/backends/native/record-layout.js';
 import { buildBatch, type RecordSpec } from '../support/record-builder.js';
 
 describe('decodeBatch', () => {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBatch } from '../../src/events/decode-batch.js';
 import { EVENT_KINDS } from '../../src/events/sock-event.js';
-import { RECORD_SIZE } from '../../src/native/record-layout.js';
+import { RECORD_SIZE } from '../../src/backends/native/record-layout.js';
 import { eventLineMaker } from '../../src/output/event-line.js';
 import { buildBatch } from '../support/record-builder.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBatch } from '../../src/events/decode-batch.js';
 import { matchesFilter } from '../../src/events/event-filter.js';
-import { parseWatchOptions } from '../../src/cli/watch-options.js';
+import { parseWatchOptions } from '../../src/commands/options/watch-options.js';
 import { buildBatch } from '../support/record-builder.js';
 
 const { events } = decodeBatch(

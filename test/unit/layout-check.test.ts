@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { NativeRecordLayout } from '../../src/native/binding.js';
-import { layoutMismatch } from '../../src/native/layout-check.js';
-import { FIELDS, FLAG_BITS, KIND_CODES, OWNER_SOURCE_CODES, RECORD_ABI, RECORD_SIZE, COMM_LENGTH, REASON_UNKNOWN, TRANSITION_SLOTS } from '../../src/native/record-layout.js';
+import type { NativeRecordLayout } from '../../src/backends/native/binding.js';
+import { layoutMismatch } from '../../src/backends/native/layout-check.js';
+import { FIELDS, FLAG_BITS, KIND_CODES, OWNER_SOURCE_CODES, RECORD_ABI, RECORD_SIZE, COMM_LENGTH, REASON_UNKNOWN, TRANSITION_SLOTS } from '../../src/backends/native/record-layout.js';
 
 const matching: NativeRecordLayout = {
   abi: RECORD_ABI,

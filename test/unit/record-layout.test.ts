@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { loadBinding } from '../../src/native/binding.js';
+import { loadBinding } from '../../src/backends/native/binding.js';
 import {
   COMM_LENGTH,
   FIELDS,
@@ -10,9 +10,9 @@ import {
   RECORD_SIZE,
   REASON_UNKNOWN,
   TRANSITION_SLOTS,
-} from '../../src/native/record-layout.js';
-import { SEED_FIELDS, SEED_RECORD_SIZE } from '../../src/native/seed-layout.js';
-import { INVENTORY_ENTRY_SIZE, INVENTORY_FIELDS, INVENTORY_NO_INFO } from '../../src/native/inventory-layout.js';
+} from '../../src/backends/native/record-layout.js';
+import { SEED_FIELDS, SEED_RECORD_SIZE } from '../../src/backends/native/seed-layout.js';
+import { INVENTORY_ENTRY_SIZE, INVENTORY_FIELDS, INVENTORY_NO_INFO } from '../../src/backends/native/inventory-layout.js';
 import { describeAddon } from '../support/kernel-gate.js';
 
 describeAddon('the TypeScript record layout matches the one the addon was compiled with', () => {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch } from '../../src/events/decode-batch.js';
 import { matchesFilter } from '../../src/events/event-filter.js';
-import { parseWatchOptions } from '../../src/cli/watch-options.js';
+import { parseWatchOptions } from '../../src/commands/options/watch-options.js';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../fixtures/late-write-and-refused.json', import.meta.url), 'utf8'),

@@ -2,15 +2,16 @@
  * `socktrace doctor`: can socktrace run here, with which backend and hooks, and if not, what to do.
  * Each check says what it found and, when something is missing, the fix.
  */
-import { endQuietlyWhenReaderLeaves } from './quiet-epipe.js';
+import { endQuietlyWhenReaderLeaves } from './console/quiet-epipe.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { candidatePaths, loadBinding, type HookInfo, type NativeBinding } from '../native/binding.js';
-import { parseCommandArgs } from './command-args.js';
-import { checkBpftraceBackend } from '../source/bpftrace-source.js';
-import { MIN_BPFTRACE_TEXT } from '../source/bpftrace-requirements.js';
-import { BACKENDS, type Backend } from '../source/start-source.js';
-import { parseChoice } from './option-values.js';
+import { candidatePaths, loadBinding, type NativeBinding } from '../backends/native/binding.js';
+import type { HookInfo } from '../backends/event-source.js';
+import { parseCommandArgs } from './options/command-args.js';
+import { checkBpftraceBackend } from '../backends/bpftrace/bpftrace-source.js';
+import { MIN_BPFTRACE_TEXT } from '../backends/bpftrace/bpftrace-requirements.js';
+import { BACKENDS, type Backend } from '../backends/start-source.js';
+import { parseChoice } from './options/option-values.js';
 
 export const DOCTOR_USAGE = `Usage: socktrace doctor [--json] [--no-load] [--backend auto|native|bpftrace]
 

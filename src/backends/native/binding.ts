@@ -3,6 +3,8 @@
  * and, when none loads, names every path it tried and why each failed.
  */
 import { layoutMismatch } from './layout-check.js';
+import type { HookInfo, KernelFilter, SweepStats } from '../event-source.js';
+import type { NamespaceRef } from '../../inventory/network-namespaces.js';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -37,11 +39,6 @@ export interface NativeTracerOptions {
   closeWaitDelayMs?: number;
 }
 
-export interface KernelFilter {
-  emitKinds?: number;
-  emitStates?: number;
-}
-
 export interface BatchMeta {
   records: number;
   /** Failed ring-buffer reserves since start, summed over CPUs. */
@@ -53,13 +50,6 @@ export interface BatchMeta {
   /** The last batch: nothing follows, and the programs are detached. */
   final: boolean;
   error?: string;
-}
-
-export type HookMode = 'tp_btf' | 'tracepoint' | 'missing';
-export interface HookInfo {
-  name: string;
-  mode: HookMode;
-  why: string;
 }
 
 export interface NativeStartInfo {
@@ -108,13 +98,6 @@ export interface NativeSocketCounts {
   errors: { path: string; message: string }[];
 }
 
-export interface SweepStats {
-  runs: number;
-  failures: number;
-  /** Time spent sweeping. */
-  seconds: number;
-}
-
 export interface NativeRecordLayout {
   abi: number;
   size: number;
@@ -126,12 +109,6 @@ export interface NativeRecordLayout {
   kinds: Record<string, number>;
   ownerSources: Record<string, number>;
   flags: Record<string, number>;
-}
-
-export interface NamespaceRef {
-  /** A file naming the network namespace: /proc/<pid>/ns/net or /run/netns/<name>. */
-  path: string;
-  inode: number;
 }
 
 export interface NativeInventory {
@@ -171,7 +148,7 @@ export class BindingLoadError extends Error {
   }
 }
 
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 export function candidatePaths(): string[] {
   const paths: string[] = [];

@@ -4,10 +4,10 @@
  * inodes behind every process's fds; a socket no process holds (queued, orphaned, TIME_WAIT) counts
  * for nobody. Costs a walk of /proc per count: what the daemon pays at each scrape on that backend.
  */
-import { listNetworkNamespaces } from '../inventory/network-namespaces.js';
-import { scanProcesses } from '../inventory/process-scan.js';
-import { readProcfsSockets } from '../inventory/procfs-sockets.js';
-import type { SocketCounts } from './event-source.js';
+import { listNetworkNamespaces } from '../../inventory/network-namespaces.js';
+import { scanProcesses } from '../../inventory/process-scan.js';
+import { readProcfsSockets } from '../../inventory/procfs-sockets.js';
+import type { SocketCounts } from '../event-source.js';
 
 export function countProcfsSockets(procRoot = '/proc'): SocketCounts {
   const { sockets, problems } = readProcfsSockets(listNetworkNamespaces(procRoot));

@@ -1,5 +1,4 @@
 /** What every backend offers its consumers: typed events in order, losses counted, a clean stop. */
-import type { HookInfo, KernelFilter, SweepStats } from '../native/binding.js';
 import type { SockEvent } from '../events/sock-event.js';
 import type { Inventory, StreamedInventory } from '../core/inventory-model.js';
 import type { TcpState } from '../events/tcp-names.js';
@@ -72,4 +71,24 @@ export interface SocketCounts {
   rows: { pid: number | null; comm: string; state: TcpState; queued: boolean; count: number }[];
   /** Namespaces that could not be counted, and why. */
   problems: string[];
+}
+
+/** Which kinds and states cross from the kernel (bit masks: 1 << kind, 1 << TCP state). */
+export interface KernelFilter {
+  emitKinds?: number;
+  emitStates?: number;
+}
+
+export type HookMode = 'tp_btf' | 'tracepoint' | 'missing';
+export interface HookInfo {
+  name: string;
+  mode: HookMode;
+  why: string;
+}
+
+export interface SweepStats {
+  runs: number;
+  failures: number;
+  /** Time spent sweeping. */
+  seconds: number;
 }

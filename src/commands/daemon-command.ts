@@ -5,26 +5,26 @@
  */
 import type { Server } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
-import { parseCommandArgs } from '../cli/command-args.js';
-import { parseChoice } from '../cli/option-values.js';
-import { BACKENDS } from '../source/start-source.js';
-import { UsageError } from '../cli/usage-error.js';
+import { parseCommandArgs } from './options/command-args.js';
+import { parseChoice } from './options/option-values.js';
+import { BACKENDS } from '../backends/start-source.js';
+import { UsageError } from '../errors/usage-error.js';
 import { parseListen } from '../config/config-schema.js';
 import { DAEMON_SCHEMA, DEFAULT_DAEMON_CONFIG, mergeConfig, type DaemonConfig, type DaemonConfigPatch } from '../config/daemon-config.js';
 import { checkConfigFileTrust, ConfigError, loadConfigFile } from '../config/load-config.js';
-import { LogPathError } from './log-path.js';
+import { LogPathError } from '../daemon/log-path.js';
 import { coreConfig } from '../core/core-config.js';
 import type { CoreSummary } from '../core/summary-model.js';
 import { startLiveSession, type LiveSession } from '../live/live-session.js';
 import { toEventRecord, toLostRecord } from '../output/event-record.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js';
-import { sampleWallClock } from '../source/monotonic-clock.js';
-import { openDaemonLog, type DaemonLog } from './daemon-log.js';
-import { rateLimitKey, shouldLog } from './event-log-policy.js';
-import { disabledHooksFor, kernelFilterFor } from './kernel-filter.js';
-import { DaemonMetrics, DEFAULT_SERVE_LIMITS, serveMetrics, type ServeLimits } from './metrics.js';
-import { RateLimiter } from './rate-limiter.js';
+import { sampleWallClock } from '../events/monotonic-clock.js';
+import { openDaemonLog, type DaemonLog } from '../daemon/daemon-log.js';
+import { rateLimitKey, shouldLog } from '../daemon/event-log-policy.js';
+import { disabledHooksFor, kernelFilterFor } from '../daemon/kernel-filter.js';
+import { DaemonMetrics, DEFAULT_SERVE_LIMITS, serveMetrics, type ServeLimits } from '../daemon/metrics.js';
+import { RateLimiter } from '../daemon/rate-limiter.js';
 
 export const DAEMON_USAGE = `Usage: socktrace daemon [--config <file>] [--metrics <host:port|off>] [--log-file <path>]
                         [--backend auto|native|bpftrace]

@@ -1,9 +1,9 @@
 /** Options shared by commands that run the core: finding thresholds and table limits. */
-import { coreConfig, DEFAULT_THRESHOLDS, type CoreConfig, type FindingThresholds } from '../core/core-config.js';
-import { ephemeralPortCount } from '../inventory/host-settings.js';
+import { coreConfig, DEFAULT_THRESHOLDS, type CoreConfig, type FindingThresholds } from '../../core/core-config.js';
+import { ephemeralPortCount } from '../../inventory/host-settings.js';
 import { listValues, parseIntegerIn } from './option-values.js';
-import { thresholdProblem } from '../config/threshold-bounds.js';
-import { UsageError } from './usage-error.js';
+import { thresholdProblem } from '../../config/threshold-bounds.js';
+import { UsageError } from '../../errors/usage-error.js';
 
 export const CORE_OPTIONS = {
   threshold: { type: 'string', multiple: true },

@@ -1,13 +1,13 @@
 /** `socktrace watch` options: parsed and validated before anything is loaded into the kernel. */
-import { parseCidr } from '../events/cidr.js';
-import type { EventFilter } from '../events/event-filter.js';
-import { EVENT_KINDS } from '../events/sock-event.js';
+import { parseCidr } from '../../events/cidr.js';
+import type { EventFilter } from '../../events/event-filter.js';
+import { EVENT_KINDS } from '../../events/sock-event.js';
 import { listValues, nonEmptyListValues, parseChoice, parseIntegerIn, parseSeconds, parseSize } from './option-values.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../errors/usage-error.js';
 import { parseCommandArgs } from './command-args.js';
 import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from './core-options.js';
-import type { CoreConfig } from '../core/core-config.js';
-import { BACKENDS, type Backend } from '../source/start-source.js';
+import type { CoreConfig } from '../../core/core-config.js';
+import { BACKENDS, type Backend } from '../../backends/start-source.js';
 
 export const WATCH_USAGE = `Usage: socktrace watch [options]
 

@@ -9,7 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatFields, rstReasonsFromFormat, symbolicNames } from './bpftrace-requirements.js';
 
-export const BPFTRACE_PARTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'probes', 'bpftrace');
+export const BPFTRACE_PARTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'probes', 'bpftrace');
 
 export interface ScriptPart {
   file: string;

@@ -1,5 +1,5 @@
 /** Parsing of option values, each failure a UsageError naming the option and the value. */
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../errors/usage-error.js';
 
 /** Values of a repeatable option, each of which may also be a comma-separated list. */
 export function listValues(values: string | string[] | undefined): string[] {

@@ -3,10 +3,10 @@
  * lines become the same SockEvent objects the native decoder makes; bpftrace's lost-event reports
  * become counts. Pure: the caller supplies the socket-id salt and the kernel's RST reason names.
  */
-import { decodeKernelText } from '../events/kernel-text.js';
-import { formatIPv4, formatIPv6 } from '../events/ip-address.js';
-import type { EventKind, OwnerSource, SockEvent } from '../events/sock-event.js';
-import { DEFAULT_RST_REASONS, errnoName, tcpStateName } from '../events/tcp-names.js';
+import { decodeKernelText } from '../../events/kernel-text.js';
+import { formatIPv4, formatIPv6 } from '../../events/ip-address.js';
+import type { EventKind, OwnerSource, SockEvent } from '../../events/sock-event.js';
+import { DEFAULT_RST_REASONS, errnoName, tcpStateName } from '../../events/tcp-names.js';
 import { FLAG_BITS, REASON_UNKNOWN } from '../native/record-layout.js';
 
 export type BpftraceLine =

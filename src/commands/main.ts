@@ -1,6 +1,6 @@
 /** The socktrace command line: dispatches to a command and is the one place errors become exit codes. */
 import { readFileSync } from 'node:fs';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../errors/usage-error.js';
 
 const USAGE = `Usage: socktrace <command> [options]
 
@@ -20,8 +20,8 @@ type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   watch: async () => (await import('./watch-command.js')).watchCommand,
   snapshot: async () => (await import('./snapshot-command.js')).snapshotCommand,
-  top: async () => (await import('../top/top-command.js')).topCommand,
-  daemon: async () => (await import('../daemon/daemon-command.js')).daemonCommand,
+  top: async () => (await import('./top-command.js')).topCommand,
+  daemon: async () => (await import('./daemon-command.js')).daemonCommand,
   doctor: async () => (await import('./doctor-command.js')).doctorCommand,
 };
 

@@ -1,8 +1,8 @@
 /** The kernel's socket counts (the addon's countSockets()) as the typed rows consumers read. */
-import type { NativeSocketCounts } from '../native/binding.js';
-import { decodeKernelText } from '../events/kernel-text.js';
-import { TCP_STATES } from '../events/tcp-names.js';
-import type { SocketCounts } from './event-source.js';
+import type { NativeSocketCounts } from './binding.js';
+import { decodeKernelText } from '../../events/kernel-text.js';
+import { TCP_STATES } from '../../events/tcp-names.js';
+import type { SocketCounts } from '../event-source.js';
 
 export function socketCountsOf(native: NativeSocketCounts): SocketCounts {
   const rows: SocketCounts['rows'] = [];

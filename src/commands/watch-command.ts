@@ -5,13 +5,13 @@ import { openJsonLines } from '../output/json-lines.js';
 import { toLostRecord } from '../output/event-record.js';
 import { eventLineMaker } from '../output/event-line.js';
 import type { SockEvent } from '../events/sock-event.js';
-import type { RunningSource } from '../source/event-source.js';
+import type { RunningSource } from '../backends/event-source.js';
 import { kindMask } from '../events/event-filter.js';
 import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js';
-import { sampleWallClock } from '../source/monotonic-clock.js';
-import { describeHooks, describeStats, status } from './stderr-status.js';
-import { waitForStop } from './stop-signal.js';
-import { parseWatchOptions, WATCH_USAGE } from './watch-options.js';
+import { sampleWallClock } from '../events/monotonic-clock.js';
+import { describeHooks, describeStats, status } from './console/stderr-status.js';
+import { waitForStop } from './console/stop-signal.js';
+import { parseWatchOptions, WATCH_USAGE } from './options/watch-options.js';
 
 /** How long a stop waits for output to reach a reader that is not reading (SIGTERM: out within 2 s). */
 const STOP_FLUSH_MS = 1000;

@@ -3,7 +3,7 @@
  * mistake becomes a UsageError (exit 2) naming the command.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../errors/usage-error.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

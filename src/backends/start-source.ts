@@ -3,10 +3,10 @@
  * the addon, and bpftrace only when the addon is missing or cannot load its programs, saying why once
  * (the first note of the source's info). Options the addon refuses are an error, never a fallback.
  */
-import { BindingLoadError } from '../native/binding.js';
-import { startBpftraceSource } from './bpftrace-source.js';
+import { BindingLoadError } from './native/binding.js';
+import { startBpftraceSource } from './bpftrace/bpftrace-source.js';
 import type { RunningSource, SourceHandlers } from './event-source.js';
-import { startNativeSource, type NativeSourceOptions } from './native-source.js';
+import { startNativeSource, type NativeSourceOptions } from './native/native-source.js';
 
 export const BACKENDS = ['auto', 'native', 'bpftrace'] as const;
 export type Backend = (typeof BACKENDS)[number];

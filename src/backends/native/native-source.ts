@@ -1,12 +1,12 @@
 /** The native backend: the addon's batches, decoded, with lost and rejected records counted. */
-import { loadBinding, type BatchMeta, type NativeTracerOptions } from '../native/binding.js';
-import { TRANSITION_SLOTS } from '../native/record-layout.js';
-import { decodeBatch } from '../events/decode-batch.js';
-import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from './event-source.js';
-import { seedRecords } from '../inventory/seed-owners.js';
-import { kernelCountsTracepointMisses, uncountedMissesNote } from './bpf-prog-misses.js';
+import { loadBinding, type BatchMeta, type NativeTracerOptions } from './binding.js';
+import { TRANSITION_SLOTS } from './record-layout.js';
+import { decodeBatch } from '../../events/decode-batch.js';
+import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from '../event-source.js';
+import { seedRecords } from '../../inventory/seed-owners.js';
+import { kernelCountsTracepointMisses, uncountedMissesNote } from '../bpf-prog-misses.js';
 import { release } from 'node:os';
-import { listNetworkNamespaces } from '../inventory/network-namespaces.js';
+import { listNetworkNamespaces } from '../../inventory/network-namespaces.js';
 import { socketCountsOf } from './socket-counts.js';
 
 export type NativeSourceOptions = NativeTracerOptions;

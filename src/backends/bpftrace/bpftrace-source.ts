@@ -8,15 +8,15 @@ import { countProcfsSockets } from './procfs-socket-counts.js';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, release } from 'node:os';
 import { execa, type ResultPromise } from 'execa';
-import type { SockEvent } from '../events/sock-event.js';
-import type { KernelFilter } from '../native/binding.js';
+import type { SockEvent } from '../../events/sock-event.js';
+import type { KernelFilter } from '../event-source.js';
 import { KIND_CODES } from '../native/record-layout.js';
-import { TCP_STATES } from '../events/tcp-names.js';
-import { kernelCountsTracepointMisses, tracepointMisses, uncountedMissesNote } from './bpf-prog-misses.js';
+import { TCP_STATES } from '../../events/tcp-names.js';
+import { kernelCountsTracepointMisses, tracepointMisses, uncountedMissesNote } from '../bpf-prog-misses.js';
 import { parseBpftraceLine } from './bpftrace-lines.js';
 import { bpftraceVersionProblem } from './bpftrace-requirements.js';
 import { readScriptPlan, scriptText, type ScriptPlan } from './bpftrace-script.js';
-import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from './event-source.js';
+import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from '../event-source.js';
 
 export interface BpftraceSourceOptions {
   /** Total perf buffer size over all CPUs (default 8M): where bpftrace's losses happen and are counted. */

@@ -2,15 +2,15 @@
  * `socktrace top`: the live core on a full screen. Collects (live session, periodic summaries and
  * inventories) and hands each snapshot to TopApp, which only renders.
  */
-import { parseCommandArgs } from '../cli/command-args.js';
-import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from '../cli/core-options.js';
-import { parseChoice, parseSeconds, parseSize } from '../cli/option-values.js';
-import { UsageError } from '../cli/usage-error.js';
+import { parseCommandArgs } from './options/command-args.js';
+import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from './options/core-options.js';
+import { parseChoice, parseSeconds, parseSize } from './options/option-values.js';
+import { UsageError } from '../errors/usage-error.js';
 import { startLiveSession } from '../live/live-session.js';
-import type { SourceInfo } from '../source/event-source.js';
-import { BACKENDS } from '../source/start-source.js';
-import { VIEWS } from './top-columns.js';
-import { buildTopSnapshot, type TopSnapshot } from './top-snapshot.js';
+import type { SourceInfo } from '../backends/event-source.js';
+import { BACKENDS } from '../backends/start-source.js';
+import { VIEWS } from '../top/top-columns.js';
+import { buildTopSnapshot, type TopSnapshot } from '../top/top-snapshot.js';
 
 export const TOP_USAGE = `Usage: socktrace top [options]
 
@@ -65,7 +65,7 @@ export async function topCommand(argv: string[]): Promise<number> {
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
   const { render } = await import('ink');
-  const { TopApp } = await import('./TopApp.js');
+  const { TopApp } = await import('../top/TopApp.js');
 
   const session = await startLiveSession({ source: { ringBytes, backend: backendChoice }, core, trackState: true }, {});
   const backend = backendText(session.source.info);

@@ -1,5 +1,5 @@
 /** Human-readable status on stderr, so stdout stays pure JSON lines. */
-import type { SourceInfo, SourceStats } from '../source/event-source.js';
+import type { SourceInfo, SourceStats } from '../../backends/event-source.js';
 
 export function status(message: string): void {
   process.stderr.write(`socktrace: ${message}\n`);

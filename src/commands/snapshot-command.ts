@@ -1,16 +1,16 @@
 /** `socktrace snapshot`: the inventory, rollups and findings right now, then exit. */
 import { readFileSync } from 'node:fs';
-import { endQuietlyWhenReaderLeaves } from './quiet-epipe.js';
+import { endQuietlyWhenReaderLeaves } from './console/quiet-epipe.js';
 import { SocketCore } from '../core/socket-core.js';
 import { takeInventory } from '../inventory/take-inventory.js';
 import { snapshotDocument } from '../output/snapshot-document.js';
 import { renderSnapshotTable } from '../output/snapshot-table.js';
-import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from './core-options.js';
-import { parseChoice } from './option-values.js';
-import { BACKENDS, type Backend } from '../source/start-source.js';
-import { BindingLoadError } from '../native/binding.js';
+import { CORE_OPTIONS, CORE_USAGE, coreConfigFromOptions } from './options/core-options.js';
+import { parseChoice } from './options/option-values.js';
+import { BACKENDS, type Backend } from '../backends/start-source.js';
+import { BindingLoadError } from '../backends/native/binding.js';
 import type { Inventory } from '../core/inventory-model.js';
-import { parseCommandArgs } from './command-args.js';
+import { parseCommandArgs } from './options/command-args.js';
 
 export const SNAPSHOT_USAGE = `Usage: socktrace snapshot [--json] [options]
 
