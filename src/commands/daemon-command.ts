@@ -5,11 +5,12 @@
  */
 import type { Server } from 'node:http';
 import { readdirSync, readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { parseCommandArgs } from './options/command-args.js';
 import { parseChoice } from './options/option-values.js';
 import { BACKENDS } from '../backends/start-source.js';
 import { UsageError } from '../errors/usage-error.js';
-import { parseListen } from '../config/config-schema.js';
+import { parseListen, restartOnlyPaths } from '../config/config-schema.js';
 import { DAEMON_SCHEMA, DEFAULT_DAEMON_CONFIG, mergeConfig, type DaemonConfig, type DaemonConfigPatch } from '../config/daemon-config.js';
 import { checkConfigFileTrust, ConfigError, loadConfigFile } from '../config/load-config.js';
 import { LogPathError } from '../daemon/log-path.js';
@@ -116,13 +117,16 @@ function readFileSyncSafe(path: string): string {
   }
 }
 
+/** Keys a SIGHUP cannot apply: the schema marks them. */
+const RESTART_ONLY = restartOnlyPaths(DAEMON_SCHEMA);
+
 /** Dotted paths whose values differ between two configurations. */
 function changedPaths(a: unknown, b: unknown, path = ''): string[] {
   if (typeof a === 'object' && a !== null && !Array.isArray(a) && typeof b === 'object' && b !== null && !Array.isArray(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
     return [...keys].flatMap((k) => changedPaths((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k));
   }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+  return isDeepStrictEqual(a, b) ? [] : [path];
 }
 
 class Daemon {
@@ -313,13 +317,13 @@ class Daemon {
       return;
     }
     const changed = changedPaths(this.config, next);
-    const needRestart = changed.filter((p) => ['tracer.ringBytes', 'tracer.ownerEntries', 'tracer.hooks', 'tracer.acceptHooks', 'tracer.timeWaitOwners', 'tracer.closeWaitDelaySeconds', 'tracer.backend', 'core.maxSockets'].includes(p));
-    if (JSON.stringify(disabledHooksFor(next)) !== JSON.stringify(disabledHooksFor(this.config)) && !needRestart.includes('log.events')) {
+    const needRestart = changed.filter((p) => RESTART_ONLY.includes(p));
+    if (!isDeepStrictEqual(disabledHooksFor(next), disabledHooksFor(this.config)) && !needRestart.includes('log.events')) {
       needRestart.push('log.events'); // destroy events need the tcp_destroy_sock hook, attached at start
     }
     const previous = this.config;
     // bpftrace compiled the filter into its script at start: a reload can narrow it (below), not widen it.
-    if (this.session.source.info.backend === 'bpftrace' && JSON.stringify(kernelFilterFor(next)) !== JSON.stringify(kernelFilterFor(previous))) {
+    if (this.session.source.info.backend === 'bpftrace' && !isDeepStrictEqual(kernelFilterFor(next), kernelFilterFor(previous))) {
       needRestart.push('what crosses from the kernel (log.events, log.states, tracer.states): the bpftrace backend keeps what it started with');
     }
     // Opening the new log is part of validating the reload: a log that cannot be opened refuses it.

@@ -2,7 +2,7 @@
  * A small schema for configuration files: every key known, every value typed, every mistake named by
  * its path (log.rateLimit.maxPerKey) so the error can say exactly what to fix.
  */
-export type Schema =
+export type Schema = (
   | { kind: 'object'; fields: Record<string, Schema> }
   | { kind: 'int'; min: number; max: number }
   | { kind: 'number'; min: number; max: number; orZero?: string }
@@ -11,7 +11,27 @@ export type Schema =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'list'; of: Schema }
   | { kind: 'size'; min: number; max: number; powerOfTwo?: boolean }
-  | { kind: 'listen' };
+  | { kind: 'listen' }
+) & {
+  /**
+   * The running daemon cannot take a new value on SIGHUP (it is fixed when the kernel side loads): a
+   * reload keeps the old one and says a restart is needed. Unset: the value applies live.
+   */
+  restart?: true;
+};
+
+/** Every leaf of a schema by dotted path (log.rateLimit.maxPerKey), in declaration order. */
+export function leafPaths(schema: Schema, path = ''): string[] {
+  if (schema.kind !== 'object') return [path];
+  return Object.entries(schema.fields).flatMap(([k, s]) => leafPaths(s, path ? `${path}.${k}` : k));
+}
+
+/** The dotted paths a reload cannot apply (`restart: true` on the field or an object above it). */
+export function restartOnlyPaths(schema: Schema, path = '', inherited = false): string[] {
+  const restart = inherited || schema.restart === true;
+  if (schema.kind !== 'object') return restart ? [path] : [];
+  return Object.entries(schema.fields).flatMap(([k, s]) => restartOnlyPaths(s, path ? `${path}.${k}` : k, restart));
+}
 
 export class SchemaError extends Error {
   constructor(

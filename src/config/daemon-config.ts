@@ -73,6 +73,8 @@ const thresholdFields: Record<string, Schema> = Object.fromEntries(
   Object.entries(THRESHOLD_BOUNDS).map(([k, b]) => [k, { kind: b.integer ? 'int' : 'number', min: b.min, max: b.max } as Schema]),
 );
 
+// restart: true marks what is fixed when the kernel side loads (map sizes, hooks, the backend) or the
+// core is made; everything else a SIGHUP applies live.
 export const DAEMON_SCHEMA: Schema = {
   kind: 'object',
   fields: {
@@ -99,21 +101,21 @@ export const DAEMON_SCHEMA: Schema = {
     tracer: {
       kind: 'object',
       fields: {
-        ringBytes: { kind: 'size', min: 4096, max: 2 ** 30, powerOfTwo: true },
-        ownerEntries: { kind: 'int', min: 1024, max: 2 ** 24 },
-        hooks: { kind: 'enum', values: ['auto', 'classic'] },
+        ringBytes: { kind: 'size', min: 4096, max: 2 ** 30, powerOfTwo: true, restart: true },
+        ownerEntries: { kind: 'int', min: 1024, max: 2 ** 24, restart: true },
+        hooks: { kind: 'enum', values: ['auto', 'classic'], restart: true },
         reconcileSeconds: { kind: 'number', min: 1, max: 86_400 },
         states: { kind: 'list', of: { kind: 'enum', values: TCP_STATES.slice(1) } },
-        acceptHooks: { kind: 'boolean' },
-        timeWaitOwners: { kind: 'boolean' },
-        closeWaitDelaySeconds: { kind: 'number', min: 0.1, max: 3600, orZero: 'report every CLOSE_WAIT as it happens' },
-        backend: { kind: 'enum', values: ['auto', 'native', 'bpftrace'] },
+        acceptHooks: { kind: 'boolean', restart: true },
+        timeWaitOwners: { kind: 'boolean', restart: true },
+        closeWaitDelaySeconds: { kind: 'number', min: 0.1, max: 3600, orZero: 'report every CLOSE_WAIT as it happens', restart: true },
+        backend: { kind: 'enum', values: ['auto', 'native', 'bpftrace'], restart: true },
       },
     },
     core: {
       kind: 'object',
       fields: {
-        maxSockets: { kind: 'int', min: 1024, max: 50_000_000 },
+        maxSockets: { kind: 'int', min: 1024, max: 50_000_000, restart: true },
         thresholds: { kind: 'object', fields: thresholdFields },
       },
     },
