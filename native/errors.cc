@@ -119,7 +119,7 @@ std::string HintFor(const std::string& operation, int err) {
 
 Napi::Error ErrnoError(Napi::Env env, const std::string& operation, int err) {
   if (err < 0) err = -err;
-  std::string message = "socktrace: " + operation + " failed: " + strerror(err) + " (" + ErrnoName(err) + ")";
+  std::string message = operation + " failed: " + strerror(err) + " (" + ErrnoName(err) + ")";
   std::string hint = HintFor(operation, err);
   if (!hint.empty()) message += ". " + hint;
   std::string libbpf = RecentLibbpfOutput();

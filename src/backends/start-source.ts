@@ -38,7 +38,7 @@ export async function startSource(options: SourceOptions, handlers: SourceHandle
     // The addon refused an option (a ring size, a table size): the user's own setting is wrong, and
     // bpftrace would hide that behind a slower backend.
     if (error instanceof RangeError || error instanceof TypeError) {
-      throw new Error(`socktrace: the native backend refuses your settings, not this host: ${error.message}`);
+      throw new Error(`the native backend refuses your settings, not this host: ${error.message}`);
     }
     const why = error instanceof BindingLoadError ? addonProblem(error) : (error as Error).message.split('\n')[0];
     const source = await startBpftraceSource(bpftraceOptions, handlers);

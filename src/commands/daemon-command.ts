@@ -240,7 +240,7 @@ class Daemon {
       // Accept errors beyond EMFILE (which libuv absorbs) must not end the daemon.
       this.server.on('error', (error) => this.warn(`metrics server: ${error.message}`));
     } catch (error) {
-      throw new Error(`socktrace: cannot serve metrics on ${this.config.metrics.listen}: ${(error as Error).message}`);
+      throw new Error(`cannot serve metrics on ${this.config.metrics.listen}: ${(error as Error).message}`);
     }
   }
 

@@ -1,6 +1,7 @@
 /** The socktrace command line: dispatches to a command and is the one place errors become exit codes. */
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors/usage-error.js';
+import { status } from './console/stderr-status.js';
 
 const USAGE = `Usage: socktrace <command> [options]
 
@@ -45,12 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!load) throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
     return await (await load())(rest);
   } catch (error) {
-    if (error instanceof UsageError) {
-      process.stderr.write(`socktrace: ${error.message}\n`);
-      return error.exitCode;
-    }
-    const e = error as Error & { code?: string };
-    process.stderr.write(`${e.message.startsWith('socktrace:') ? '' : 'socktrace: '}${e.message}\n`);
-    return 1;
+    status((error as Error).message);
+    return error instanceof UsageError ? error.exitCode : 1;
   }
 }

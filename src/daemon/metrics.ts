@@ -285,7 +285,7 @@ export function serveMetrics(metrics: DaemonMetrics, host: string, port: number,
     const path = (req.url ?? '').split('?')[0];
     if ((path === '/metrics' || path === '/healthz') && req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { 'Content-Type': 'text/plain', Allow: 'GET, HEAD' });
-      res.end('socktrace: only GET and HEAD\n');
+      res.end('only GET and HEAD\n');
     } else if (path === '/metrics') {
       metrics
         .scrape()
@@ -296,14 +296,14 @@ export function serveMetrics(metrics: DaemonMetrics, host: string, port: number,
         .catch((error: Error) => {
           limits.onScrapeFailure?.(error);
           res.writeHead(500, { 'Content-Type': 'text/plain' });
-          res.end(`socktrace: metrics failed: ${error.message}\n`);
+          res.end(`metrics failed: ${error.message}\n`);
         });
     } else if (path === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' });
       res.end('ok\n');
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
-      res.end('socktrace: try /metrics or /healthz\n');
+      res.end('try /metrics or /healthz\n');
     }
   });
   server.maxConnections = limits.maxConnections;

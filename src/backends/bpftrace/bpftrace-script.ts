@@ -173,7 +173,7 @@ export function scriptText(plan: ScriptPlan, dir = BPFTRACE_PARTS_DIR): string {
   return plan.parts
     .map((part) => {
       const path = resolve(dir, part.file);
-      if (!existsSync(path)) throw new Error(`socktrace: a part of the bpftrace script is missing: ${path}`);
+      if (!existsSync(path)) throw new Error(`a part of the bpftrace script is missing: ${path}`);
       return readFileSync(path, 'utf8');
     })
     .join('\n');

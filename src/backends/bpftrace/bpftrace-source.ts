@@ -52,17 +52,17 @@ export async function checkBpftraceBackend(pretendMissing: readonly string[] = [
   const bpftrace = bpftraceCommand();
   const probe = await execa(bpftrace, ['--version'], { reject: false, timeout: 10_000 });
   if (probe.failed && probe.exitCode === undefined) {
-    throw new BpftraceError(`socktrace: bpftrace is not installed (ran "${bpftrace} --version": ${probe.shortMessage}); apt-get install bpftrace`);
+    throw new BpftraceError(`bpftrace is not installed (ran "${bpftrace} --version": ${probe.shortMessage}); apt-get install bpftrace`);
   }
   const versionText = `${probe.stdout}${probe.stderr}`;
   const versionProblem = bpftraceVersionProblem(versionText);
-  if (versionProblem) throw new BpftraceError(`socktrace: ${versionProblem}`);
+  if (versionProblem) throw new BpftraceError(`${versionProblem}`);
   const setpriv = await execa('setpriv', ['--version'], { reject: false, timeout: 10_000 });
   if (setpriv.failed) {
-    throw new BpftraceError('socktrace: setpriv (util-linux) is needed to tie bpftrace\'s life to socktrace\'s; apt-get install util-linux');
+    throw new BpftraceError('setpriv (util-linux) is needed to tie bpftrace\'s life to socktrace\'s; apt-get install util-linux');
   }
   const plan = readScriptPlan(pretendMissing);
-  if (plan.problems.length > 0) throw new BpftraceError(`socktrace: the bpftrace backend cannot run here: ${plan.problems.join('; ')}`);
+  if (plan.problems.length > 0) throw new BpftraceError(`the bpftrace backend cannot run here: ${plan.problems.join('; ')}`);
   return { version: versionText.trim(), plan };
 }
 
@@ -202,16 +202,16 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   });
   const exited = child.then((result) => {
     if (!started) {
-      failedToStart(new BpftraceError(`socktrace: bpftrace failed to start (exit ${result.exitCode ?? result.signal}): ${why()}`));
+      failedToStart(new BpftraceError(`bpftrace failed to start (exit ${result.exitCode ?? result.signal}): ${why()}`));
     } else if (!stopping) {
-      handlers.onError?.(new BpftraceError(`socktrace: bpftrace stopped unexpectedly (exit ${result.exitCode ?? result.signal}): ${why()}`));
+      handlers.onError?.(new BpftraceError(`bpftrace stopped unexpectedly (exit ${result.exitCode ?? result.signal}): ${why()}`));
     }
     return result;
   });
   const timeout = setTimeout(() => {
     if (started) return;
     child.kill('SIGKILL');
-    failedToStart(new BpftraceError(`socktrace: bpftrace did not attach within ${(options.startTimeoutMs ?? 60_000) / 1000} s: ${why()}`));
+    failedToStart(new BpftraceError(`bpftrace did not attach within ${(options.startTimeoutMs ?? 60_000) / 1000} s: ${why()}`));
   }, options.startTimeoutMs ?? 60_000);
   try {
     await ready;
@@ -277,9 +277,9 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
         await Promise.all([exited, outputEnded]);
         clearTimeout(killer);
         if (cut) {
-          handlers.onError?.(new BpftraceError(`socktrace: bpftrace had not delivered its backlog ${STOP_DRAIN_MS / 1000} s after stop and was killed; events still in its buffers were not delivered`));
+          handlers.onError?.(new BpftraceError(`bpftrace had not delivered its backlog ${STOP_DRAIN_MS / 1000} s after stop and was killed; events still in its buffers were not delivered`));
         } else if (sent === undefined) {
-          handlers.onError?.(new BpftraceError('socktrace: bpftrace exited without its count of events sent; losses at the end cannot be told'));
+          handlers.onError?.(new BpftraceError('bpftrace exited without its count of events sent; losses at the end cannot be told'));
         } else {
           countLost(sent - received - reportedLost);
         }

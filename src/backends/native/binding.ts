@@ -142,7 +142,7 @@ export class BindingLoadError extends Error {
   readonly code = 'ERR_SOCKTRACE_ADDON';
   constructor(readonly attempts: { path: string; error: string }[]) {
     super(
-      'socktrace: the native addon could not be loaded. Build it with `npm run build` (scripts/setup does). Tried:\n' +
+      'the native addon could not be loaded. Build it with `npm run build` (scripts/setup does). Tried:\n' +
         attempts.map((a) => `  ${a.path}: ${a.error}`).join('\n'),
     );
   }

@@ -45,7 +45,7 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
       countLost(fresh);
     }
     stats.produced = meta.submittedTotal + ringLost + skipped;
-    if (meta.error) handlers.onError?.(new Error(`socktrace: ${meta.error}`));
+    if (meta.error) handlers.onError?.(new Error(`${meta.error}`));
     if (meta.final) {
       finished = true;
       resolveFinal();

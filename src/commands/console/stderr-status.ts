@@ -1,6 +1,10 @@
 /** Human-readable status on stderr, so stdout stays pure JSON lines. */
 import type { SourceInfo, SourceStats } from '../../backends/event-source.js';
 
+/**
+ * The one place socktrace's name is put before what it says on stderr: errors and status lines alike
+ * (messages are written without it, so they read the same in logs, notes and doctor).
+ */
 export function status(message: string): void {
   process.stderr.write(`socktrace: ${message}\n`);
 }
