@@ -45,6 +45,8 @@ int BatchConsumer::OnRecord(void* ctx, void* data, size_t size) {
   batch.records++;
   // A full batch goes now; blocking here keeps the rest in the kernel ring, where drops are counted.
   if (batch.records >= self->max_batch_records_ && !self->Flush(false)) return -ECANCELED;
+  // Kept before bailing out: libbpf counts a record consumed once its callback ran, whatever it returns.
+  if (!self->draining_ && self->stop_ != nullptr && self->stop_->load(std::memory_order_acquire)) return -ESHUTDOWN;
   return 0;
 }
 
@@ -84,6 +86,7 @@ void BatchConsumer::SetTick(std::function<void()> tick, int millis) {
 }
 
 void BatchConsumer::Run(const std::atomic<bool>& stop, const std::atomic<bool>& paused) {
+  stop_ = &stop;
   pending_->bytes.reserve(max_batch_records_ * sizeof(socktrace_event));
   std::string error;
   using Clock = std::chrono::steady_clock;
@@ -103,6 +106,7 @@ void BatchConsumer::Run(const std::atomic<bool>& stop, const std::atomic<bool>& 
     int n = ring_buffer__poll(ring_, poll_millis_);
     // Without a wakeup, epoll does not report the ring ready: read what is there either way.
     if (n >= 0 && !delivery_failed_) n = ring_buffer__consume(ring_);
+    if (n == -ESHUTDOWN) break;  // stop asked for mid-consume: what was read goes with the final drain
     if (n < 0 && n != -EINTR && !delivery_failed_) {
       error = std::string("reading the ring buffer failed: ") + strerror(-n);
       break;
@@ -111,6 +115,7 @@ void BatchConsumer::Run(const std::atomic<bool>& stop, const std::atomic<bool>& 
   }
   // Detach first, so the drain below ends with the last event the kernel will ever write for us.
   detach_();
+  draining_ = true;
   if (!delivery_failed_) {
     ring_buffer__consume(ring_);
     Flush(true, error);

@@ -65,6 +65,10 @@ class BatchConsumer {
   uint64_t lost_delivered_ = 0;
   uint64_t malformed_total_ = 0;
   bool delivery_failed_ = false;
+  // Set by Run(): stop was asked for. A consume that keeps finding new records (a storm) ends at the
+  // next record instead of when the storm does; the final drain after detach reads the rest.
+  const std::atomic<bool>* stop_ = nullptr;
+  bool draining_ = false;
   std::vector<socktrace_ring_stats> per_cpu_;
 };
 

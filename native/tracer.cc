@@ -338,6 +338,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
       bpf_map__fd(skel_->maps.events), bpf_map__fd(skel_->maps.ring_stats), options_.max_batch_records,
       static_cast<int>(options_.poll_millis),
       [this](std::unique_ptr<Batch> batch) {
+        turns_.WaitForTurn();
         Batch* raw = batch.release();
         if (batches_.BlockingCall(raw) != napi_ok) {
           delete raw;
@@ -361,9 +362,14 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
                                 [](Napi::Env, void*, Tracer* self) {
                                   // All batches were handed over and the thread released us: it is ending.
                                   self->JoinThread();
+                                  if (self->turn_watch_ != nullptr) self->turn_watch_->Stop();
+                                  self->turn_watch_ = nullptr;
                                   self->DestroyBpf();
                                   self->Unref();
                                 });
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  turn_watch_ = LoopTurnWatch::Start(loop, &turns_);
   Ref();  // kept alive while the thread runs; the finalizer above lets go
   thread_ = std::thread([this]() {
     consumer_->Run(stop_, paused_);
@@ -483,6 +489,7 @@ void Tracer::OnEnvTeardown(Tracer* self) {
   // The environment is going away without stop(): wake a thread blocked on a full queue, then wait.
   self->cleanup_ = {};
   self->stop_.store(true);
+  self->turns_.Open();
   if (self->thread_.joinable()) {
     self->batches_.Abort();
     self->JoinThread();

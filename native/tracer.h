@@ -11,6 +11,7 @@
 #include "batch_consumer.h"
 #include "close_wait_sweep.h"
 #include "hook_plan.h"
+#include "loop_turn_gate.h"
 #include "socket_counts.h"
 
 struct socktrace_bpf;
@@ -83,6 +84,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   SocketCounter counter_;
   uint32_t close_wait_delay_ms_ = 0;  // in effect: 0 unless the sweep can run
   std::unique_ptr<BatchConsumer> consumer_;
+  LoopTurnGate turns_;                 // one batch handed over per turn of the event loop
+  LoopTurnWatch* turn_watch_ = nullptr;  // its loop side; closed by the finalizer
   BatchFunction batches_;
   std::thread thread_;
   std::atomic<bool> stop_{false};

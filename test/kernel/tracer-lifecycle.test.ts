@@ -10,6 +10,7 @@ import { startActor, stopAllActors } from '../support/actor.js';
 import { scaled } from '../support/time-scale.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { startTrace, stopAllTraces } from '../support/trace-session.js';
+import { startNativeSource } from '../../src/backends/native/native-source.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
@@ -172,6 +173,28 @@ describeKernel('tracer lifecycle', () => {
     const ours = trace.events.filter((e) => e.kind === 'send_error' && e.owner?.pid === pid).length;
     expect(stats.produced).toBeGreaterThanOrEqual(errors); // every EPIPE of the storm, and maybe others'
     expect(ours).toBeLessThanOrEqual(errors);
+  });
+
+  it('stops within 2 s while a storm outpaces its reader: timers still run, the drain ends at stop', async () => {
+    const storm = startActor(['epipe-storm', '--seconds', String(scaled(8)), '--timeout', String(scaled(30))], { timeoutMs: scaled(60_000) });
+    const { pid } = (await storm.ready) as { pid: number };
+    // A reader slower than the storm: each batch holds the JavaScript thread 50 ms, so the native
+    // thread always has a full batch waiting and the ring refills while it waits.
+    const blocker = new Int32Array(new SharedArrayBuffer(4));
+    let batches = 0;
+    const source = startNativeSource(
+      { emitKinds: 1 << 4 }, // send errors only
+      { onEvents: () => (batches++, Atomics.wait(blocker, 0, 0, 50)), onLost: () => {} },
+    );
+    process.kill(pid, 'SIGUSR1');
+    // As watch stops on a timer or a signal: both wait for the event loop, which batches must not starve.
+    const stopAt = Date.now() + scaled(1000);
+    await new Promise((r) => setTimeout(r, scaled(1000)));
+    const stats = await source.stop();
+    expect(Date.now() - stopAt).toBeLessThanOrEqual(scaled(2000));
+    expect(batches).toBeGreaterThan(0);
+    expect(stats.lost).toBeGreaterThan(0); // it was outpaced: the kernel counted what it could not take
+    expect(stats.events + stats.rejected + stats.lost).toBe(stats.produced);
   });
 
   it('counts the owners a full owner table displaces, and next to none when it is large enough', async () => {
