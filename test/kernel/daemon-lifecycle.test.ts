@@ -3,7 +3,7 @@
  * server's CLOSE_WAIT sockets, logs (events, folded storms, findings), SIGHUP reload, SIGTERM exit 0.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { describeKernel, kernelNamesRstReasons } from '../support/kernel-gate.js
 import { scaled } from '../support/time-scale.js';
 import { until } from '../support/until.js';
 import { freePort } from '../support/free-port.js';
+import { logLines } from '../support/log-lines.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'socktrace-daemon-'));
@@ -21,14 +22,6 @@ const dir = mkdtempSync(join(tmpdir(), 'socktrace-daemon-'));
 async function scrape(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   return res.text();
-}
-
-function logLines(path: string): Record<string, unknown>[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 

@@ -5,7 +5,7 @@
  * inventory that runs out of file descriptors are survived, counted and logged.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,18 +14,11 @@ import { afterAll, afterEach, expect, it } from 'vitest';
 import { describeKernel } from '../support/kernel-gate.js';
 import { until } from '../support/until.js';
 import { freePort } from '../support/free-port.js';
+import { logLines } from '../support/log-lines.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'socktrace-resilience-'));
 
-
-function logLines(path: string): Record<string, unknown>[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 const messages = (path: string) => logLines(path).map((l) => String(l.msg ?? ''));
 
