@@ -10,7 +10,7 @@ import { availableParallelism, release } from 'node:os';
 import { execa, type ResultPromise } from 'execa';
 import type { SockEvent } from '../../events/sock-event.js';
 import type { KernelFilter } from '../event-source.js';
-import { KIND_CODES } from '../native/record-layout.js';
+import { KIND_CODES, TRANSITION_SLOTS } from '../native/record-layout.js';
 import { TCP_STATES } from '../../events/tcp-names.js';
 import { kernelCountsTracepointMisses, tracepointMisses, uncountedMissesNote } from '../bpf-prog-misses.js';
 import { parseBpftraceLine } from './bpftrace-lines.js';
@@ -91,7 +91,7 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   while (pages * 2 * 4096 * availableParallelism() <= ringBytes) pages *= 2;
   const filter: Required<KernelFilter> = { emitKinds: options.emitKinds ?? 0xffffffff, emitStates: options.emitStates ?? 0xffffffff };
   const stats: SourceStats = { events: 0, batches: 0, lost: 0, rejected: 0, produced: 0 };
-  let transitions = new Array<number>(16).fill(0);
+  let transitions = new Array<number>(TRANSITION_SLOTS).fill(0);
   const context = { idSalt: randomBytes(8).readBigUInt64LE(), rstReasons };
   const stderrLines: string[] = [];
   let stopping = false;
