@@ -117,17 +117,16 @@ std::string HintFor(const std::string& operation, int err) {
   }
 }
 
-Napi::Error ErrnoError(Napi::Env env, const std::string& operation, int err) {
+NativeError ErrnoError(const std::string& operation, int err) {
   if (err < 0) err = -err;
   std::string message = operation + " failed: " + strerror(err) + " (" + ErrnoName(err) + ")";
   std::string hint = HintFor(operation, err);
   if (!hint.empty()) message += ". " + hint;
   std::string libbpf = RecentLibbpfOutput();
   if (!libbpf.empty()) message += "\nlibbpf said:\n" + libbpf;
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, ErrnoName(err)));
-  error.Set("errno", Napi::Number::New(env, err));
-  error.Set("syscall", Napi::String::New(env, operation));
+  NativeError error(message, ErrnoName(err));
+  error.errnum = err;
+  error.syscall = operation;
   return error;
 }
 
