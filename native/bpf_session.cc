@@ -89,7 +89,7 @@ void BpfSession::Load(std::vector<std::string>* notes) {
     plan_ = PlanHooks(HookSpecs(skel_, gaps), preference, vmlinux.get(), tracefs, options_.pretend_missing,
                       options_.disabled_hooks);
     if (const HookChoice* missing = MissingRequiredHook(plan_)) {
-      std::string message = "socktrace: the kernel offers no way to attach to " + missing->name + " (" +
+      std::string message = "the kernel offers no way to attach to " + missing->name + " (" +
                             missing->why + "); `socktrace doctor` shows what is there";
       Destroy();
       throw NativeError(message, "ENOENT");
@@ -128,7 +128,7 @@ void BpfSession::Load(std::vector<std::string>* notes) {
     }
     throw ErrnoError("loading the BPF programs", -err);
   }
-  throw NativeError("socktrace: the BPF programs failed to load in every configuration");
+  throw NativeError("the BPF programs failed to load in every configuration");
 }
 
 void BpfSession::Attach() {
@@ -198,7 +198,7 @@ SessionDescription BpfSession::Start(BatchConsumer::Deliver deliver) {
   Load(&notes);
   if (skel_->rodata->socktrace_record_size != sizeof(socktrace_event) ||
       skel_->rodata->socktrace_abi != SOCKTRACE_ABI_VERSION) {
-    std::string msg = "socktrace: the BPF object's record (ABI " + std::to_string(skel_->rodata->socktrace_abi) +
+    std::string msg = "the BPF object's record (ABI " + std::to_string(skel_->rodata->socktrace_abi) +
                       ", " + std::to_string(skel_->rodata->socktrace_record_size) + " bytes) differs from the addon's (ABI " +
                       std::to_string(SOCKTRACE_ABI_VERSION) + ", " + std::to_string(sizeof(socktrace_event)) + " bytes)";
     Destroy();

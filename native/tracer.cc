@@ -151,7 +151,7 @@ void Tracer::JoinThread() {
 
 Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (started_) throw Napi::Error::New(env, "socktrace: this Tracer was already started; create a new one");
+  if (started_) throw Napi::Error::New(env, "this Tracer was already started; create a new one");
   if (info.Length() < 1 || !info[0].IsFunction())
     throw Napi::TypeError::New(env, "Expected first argument to be the batch callback (a function)");
   started_ = true;
@@ -199,7 +199,7 @@ Napi::Value Tracer::Stop(const Napi::CallbackInfo& info) {
 
 Napi::Value Tracer::Pause(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsBoolean()) {
-    throw Napi::TypeError::New(info.Env(), "socktrace: pause(paused) expects a boolean");
+    throw Napi::TypeError::New(info.Env(), "pause(paused) expects a boolean");
   }
   paused_.store(info[0].As<Napi::Boolean>().Value(), std::memory_order_release);
   return info.Env().Undefined();
@@ -207,7 +207,7 @@ Napi::Value Tracer::Pause(const Napi::CallbackInfo& info) {
 
 Napi::Value Tracer::SeedOwners(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!session_.loaded() || stop_.load()) throw Napi::Error::New(env, "socktrace: seedOwners() needs a started, running Tracer");
+  if (!session_.loaded() || stop_.load()) throw Napi::Error::New(env, "seedOwners() needs a started, running Tracer");
   if (info.Length() < 1 || !info[0].IsArrayBuffer())
     throw Napi::TypeError::New(env, "Expected first argument to be an ArrayBuffer of " + std::to_string(sizeof(SeedRecord)) +
                                         "-byte seed records");
@@ -221,8 +221,8 @@ Napi::Value Tracer::SeedOwners(const Napi::CallbackInfo& info) {
 
 Napi::Value Tracer::CountSockets(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!session_.loaded() || stop_.load()) throw Napi::Error::New(env, "socktrace: countSockets() needs a started, running Tracer");
-  if (!session_.counter_ready()) throw Napi::Error::New(env, "socktrace: the socket counter is not available on this kernel (see the start notes)");
+  if (!session_.loaded() || stop_.load()) throw Napi::Error::New(env, "countSockets() needs a started, running Tracer");
+  if (!session_.counter_ready()) throw Napi::Error::New(env, "the socket counter is not available on this kernel (see the start notes)");
   SocketCounts counted = session_.CountSockets(ReadNamespaces(env, info.Length() > 0 ? info[0] : env.Undefined()));
   Napi::Array counts = Napi::Array::New(env, counted.counts.size());
   for (uint32_t i = 0; i < counted.counts.size(); i++) {
@@ -251,7 +251,7 @@ Napi::Value Tracer::CountSockets(const Napi::CallbackInfo& info) {
 
 Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!session_.loaded() || stop_.load()) throw Napi::Error::New(env, "socktrace: setFilter() needs a started, running Tracer");
+  if (!session_.loaded() || stop_.load()) throw Napi::Error::New(env, "setFilter() needs a started, running Tracer");
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "Expected first argument to be { emitKinds, emitStates }");
   Napi::Object o = info[0].As<Napi::Object>();
   session_.SetEmitKinds(ReadUint(o, "emitKinds", session_.emit_kinds(), 0, 0xffffffffu));
@@ -261,7 +261,7 @@ Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {
 
 Napi::Value Tracer::Transitions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!session_.loaded()) throw Napi::Error::New(env, "socktrace: transitions() needs a started Tracer");
+  if (!session_.loaded()) throw Napi::Error::New(env, "transitions() needs a started Tracer");
   std::vector<uint64_t> transitions = session_.Transitions();
   Napi::Array counts = Napi::Array::New(env, transitions.size());
   for (uint32_t state = 0; state < transitions.size(); state++)
@@ -271,13 +271,13 @@ Napi::Value Tracer::Transitions(const Napi::CallbackInfo& info) {
 
 Napi::Value Tracer::OwnerEvictions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!session_.loaded()) throw Napi::Error::New(env, "socktrace: ownerEvictions() needs a started Tracer");
+  if (!session_.loaded()) throw Napi::Error::New(env, "ownerEvictions() needs a started Tracer");
   return Napi::Number::New(env, static_cast<double>(session_.OwnerEvictions()));
 }
 
 Napi::Value Tracer::SkippedRuns(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!session_.loaded()) throw Napi::Error::New(env, "socktrace: skippedRuns() needs a started Tracer");
+  if (!session_.loaded()) throw Napi::Error::New(env, "skippedRuns() needs a started Tracer");
   return Napi::Number::New(env, static_cast<double>(session_.SkippedRuns()));
 }
 

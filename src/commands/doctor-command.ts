@@ -100,7 +100,7 @@ async function bpftraceCheck(privileged: boolean, missingCaps: string[]): Promis
     const { version, plan } = await checkBpftraceBackend();
     return { name, ok: true, detail: `${version}; script parts for this kernel: ${plan.parts.map((p) => p.file).join(', ')}` };
   } catch (error) {
-    const message = (error as Error).message.replace(/^socktrace: /, '');
+    const message = (error as Error).message;
     const fix = /not installed|older than|version/i.test(message)
       ? `apt-get install bpftrace (${MIN_BPFTRACE_TEXT} or later); only needed where the native addon cannot load`
       : 'see the message; only needed where the native addon cannot load';
