@@ -85,6 +85,8 @@ void BpfSession::Load(std::vector<std::string>* notes) {
     bpf_map__set_max_entries(skel_->maps.owner_slots, 2u << set_bits);
     bpf_map__set_max_entries(skel_->maps.close_waits, 2u << set_bits);
     bpf_map__set_max_entries(skel_->maps.seeded_owners, options_.seed_entries);
+    // Without rememberClosers nothing is ever written there: do not allocate its 65,536 entries.
+    if (!options_.remember_closers) bpf_map__set_max_entries(skel_->maps.former_owners, 1);
 
     plan_ = PlanHooks(HookSpecs(skel_, gaps), preference, vmlinux.get(), tracefs, options_.pretend_missing,
                       options_.disabled_hooks);
