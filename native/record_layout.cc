@@ -69,6 +69,7 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   kinds.Set("send_error", Napi::Number::New(env, SOCKTRACE_KIND_SEND_ERROR));
   kinds.Set("recv_error", Napi::Number::New(env, SOCKTRACE_KIND_RECV_ERROR));
   kinds.Set("destroy", Napi::Number::New(env, SOCKTRACE_KIND_DESTROY));
+  kinds.Set("accept_error", Napi::Number::New(env, SOCKTRACE_KIND_ACCEPT_ERROR));
 
   Napi::Object owner_sources = Napi::Object::New(env);
   owner_sources.Set("none", Napi::Number::New(env, SOCKTRACE_OWNER_NONE));

@@ -32,6 +32,13 @@ uint32_t ReadUint(const Napi::Object& options, const char* key, uint32_t fallbac
   return static_cast<uint32_t>(d);
 }
 
+bool ReadBool(const Napi::Object& options, const char* key, bool fallback) {
+  Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(options.Env(), std::string("Expected options.") + key + " to be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
 void ReadNames(const Napi::Object& options, const char* key, std::vector<std::string>* out) {
   Napi::Value v = options.Get(key);
   if (v.IsUndefined()) return;
@@ -65,11 +72,8 @@ TracerOptions ReadOptions(const Napi::CallbackInfo& info) {
   options.emit_kinds = ReadUint(o, "emitKinds", options.emit_kinds, 0, 0xffffffffu);
   options.emit_states = ReadUint(o, "emitStates", options.emit_states, 0, 0xffffffffu);
   options.close_wait_delay_ms = ReadUint(o, "closeWaitDelayMs", options.close_wait_delay_ms, 0, 3600000);
-  Napi::Value closers = o.Get("rememberClosers");
-  if (!closers.IsUndefined()) {
-    if (!closers.IsBoolean()) throw Napi::TypeError::New(env, "Expected options.rememberClosers to be a boolean");
-    options.remember_closers = closers.As<Napi::Boolean>().Value();
-  }
+  options.learn_accepted = ReadBool(o, "learnAccepted", options.learn_accepted);
+  options.remember_closers = ReadBool(o, "rememberClosers", options.remember_closers);
   Napi::Value hooks = o.Get("hooks");
   if (!hooks.IsUndefined()) {
     std::string h = hooks.IsString() ? hooks.As<Napi::String>().Utf8Value() : "";

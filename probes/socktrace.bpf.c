@@ -35,6 +35,7 @@
 #include "lib/processes.bpf.h"
 #include "lib/counts.bpf.h"
 #include "lib/syscalls.bpf.h"
+#include "lib/accepts.bpf.h"
 #include "lib/compat.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -209,20 +210,20 @@ int count_sockets(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
-/* Syscall hooks: classic tracepoints only. accept's return: the one place a server's new socket meets
- * its owner (where the daemon does not leave it off). */
+/* Syscall hooks: classic tracepoints only. accept's return: owners of accepted sockets, and accepts
+ * that fail for want of a resource (accepts.bpf.h). */
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int sys_exit_accept4(struct syscall_exit_record *ctx)
 {
-	learn_owner_of_fd(ctx->ret);
+	on_accept_exit(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int sys_exit_accept(struct syscall_exit_record *ctx)
 {
-	learn_owner_of_fd(ctx->ret);
+	on_accept_exit(ctx->ret);
 	return 0;
 }
 

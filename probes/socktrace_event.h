@@ -12,7 +12,7 @@
 #ifndef SOCKTRACE_EVENT_H
 #define SOCKTRACE_EVENT_H
 
-#define SOCKTRACE_ABI_VERSION 4
+#define SOCKTRACE_ABI_VERSION 5
 #define SOCKTRACE_COMM_LEN 16
 #define SOCKTRACE_ADDR_LEN 16
 
@@ -24,6 +24,8 @@ enum socktrace_kind {
 	SOCKTRACE_KIND_SEND_ERROR = 4,   /* sock:sock_send_length (or write-family syscall exits) with an error */
 	SOCKTRACE_KIND_RECV_ERROR = 5,   /* sock:sock_recv_length (or read-family syscall exits) with an error */
 	SOCKTRACE_KIND_DESTROY = 6,      /* tcp:tcp_destroy_sock: the kernel freed the socket */
+	SOCKTRACE_KIND_ACCEPT_ERROR = 7, /* accept()/accept4() failed for want of a resource (EMFILE, ENFILE,
+	                                  * ENOBUFS, ENOMEM): the listener's socket, the caller as owner */
 };
 
 /* Where the owner stamped on an event came from. */
@@ -64,7 +66,7 @@ struct socktrace_event {
 	unsigned char old_state;         /* state_change: previous TCP state */
 	unsigned char state;             /* state_change: new state; others: state when it happened; 0 unknown */
 	unsigned short reason;           /* RST sent: enum sk_rst_reason, SOCKTRACE_REASON_UNKNOWN if absent */
-	int err;                         /* send/recv error: positive errno */
+	int err;                         /* send/recv/accept error: positive errno */
 	unsigned int flags;              /* SOCKTRACE_FLAG_* */
 	char owner_comm[SOCKTRACE_COMM_LEN];
 	char task_comm[SOCKTRACE_COMM_LEN];

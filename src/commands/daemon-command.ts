@@ -25,7 +25,7 @@ import { openDaemonLog, type DaemonLog } from '../daemon/daemon-log.js';
 import { rateLimitKey, shouldLog } from '../daemon/event-log-policy.js';
 import { disabledHooksFor, kernelFilterFor } from '../daemon/kernel-filter.js';
 import { DaemonMetrics, DEFAULT_SERVE_LIMITS, serveMetrics, type ServeLimits } from '../daemon/metrics.js';
-import { RateLimiter } from '../daemon/rate-limiter.js';
+import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
 
 export const DAEMON_USAGE = `Usage: socktrace daemon [--config <file>] [--metrics <host:port|off>] [--log-file <path>]
                         [--backend auto|native|bpftrace]
@@ -174,6 +174,7 @@ class Daemon {
           hooks: config.tracer.hooks,
           disabledHooks: disabledHooksFor(config),
           rememberClosers: config.tracer.timeWaitOwners,
+          learnAccepted: config.tracer.acceptHooks,
           closeWaitDelayMs: Math.round(config.tracer.closeWaitDelaySeconds * 1000),
           ...kernelFilterFor(config),
           backend: config.tracer.backend,
@@ -298,14 +299,7 @@ class Daemon {
 
   /** Storms the rate limiter held back, each as one record with its count. */
   private drainFolded(everything: boolean): void {
-    for (const folded of this.limiter.drain(Date.now(), everything)) {
-      this.log.logger.info({
-        ...folded.sample,
-        repeated: folded.repeated,
-        repeatedFrom: new Date(folded.firstMs).toISOString(),
-        repeatedTo: new Date(folded.lastMs).toISOString(),
-      });
-    }
+    for (const folded of this.limiter.drain(Date.now(), everything)) this.log.logger.info(foldedRecordOf(folded));
   }
 
   async reload(): Promise<void> {

@@ -15,6 +15,8 @@ export interface FindingThresholds {
   churnPerSecond: number;
   /** Share of the ephemeral port range one local address holds toward one peer address and port. */
   ephemeralPortShare: number;
+  /** Failed accepts (EMFILE, ENFILE, ENOBUFS, ENOMEM) per process in the last minute that make a finding. */
+  acceptErrorsMin: number;
 }
 
 export interface CoreConfig {
@@ -44,6 +46,7 @@ export const DEFAULT_THRESHOLDS: FindingThresholds = {
   rstStormPerSecond: 10,
   churnPerSecond: 20,
   ephemeralPortShare: 0.5,
+  acceptErrorsMin: 1,
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {

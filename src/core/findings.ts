@@ -152,6 +152,58 @@ function fdPressure(core: FindingSource, processes: ProcessRollup[]): Finding[] 
   return findings;
 }
 
+const ACCEPT_ERRNO_MEANING: Record<string, string> = {
+  EMFILE: 'too many open files: the process is at its own limit, ulimit -n',
+  ENFILE: 'too many open files in the system: the host is at fs.file-max',
+  ENOBUFS: 'no buffer space: the kernel is short of socket memory',
+  ENOMEM: 'out of memory',
+};
+
+/** A service whose accept() fails: connections wait in its queue until it overflows and clients give up. */
+function acceptFailing(core: FindingSource, processes: ProcessRollup[], nowMs: number): Finding[] {
+  const findings: Finding[] = [];
+  for (const p of processes) {
+    const a = p.activity.acceptErrors;
+    const lastMinute = Math.round(a.perSecond1m * 60);
+    if (lastMinute < core.config.thresholds.acceptErrorsMin || a.lastAtMs === null) continue;
+    const errnos = Object.entries(a.byErrno).sort((x, y) => y[1] - x[1]);
+    const [topErrno] = errnos[0] ?? ['UNKNOWN'];
+    const listeners = Object.entries(a.byListener).sort((x, y) => y[1] - x[1]);
+    const where = listeners.map(([l]) => l).slice(0, 3).join(', ');
+    const since = a.firstAtMs !== null ? Math.max(0, (nowMs - a.firstAtMs) / 1000) : 0;
+    const held = p.closeWait.count;
+    findings.push({
+      kind: 'accept_failing',
+      severity: 'critical',
+      title: `accept() failing: ${who(p)} could not take ${lastMinute} connections in the last minute on ${where} (${topErrno})`,
+      explanation:
+        `${who(p)} called accept() on ${where} and it failed ${lastMinute} times in the last minute, ` +
+        `for ${formatDuration(since)} now, with ${topErrno} (${ACCEPT_ERRNO_MEANING[topErrno] ?? 'a resource is exhausted'}). ` +
+        `Each connection it cannot take stays in the listener's accept queue; when the queue is full the ` +
+        `kernel drops new handshakes and clients time out on connect.` +
+        (topErrno === 'EMFILE' && p.fds !== null && p.fdLimit
+          ? ` It holds ${p.fds} of ${p.fdLimit} file descriptors` +
+            (held > 0 ? `, ${held} of them sockets in CLOSE_WAIT that its peers closed and it never did: that leak is what uses them up` : '') +
+            '.'
+          : '') +
+        (topErrno === 'EMFILE' ? ' Close what leaks (CLOSE_WAIT sockets first); raising LimitNOFILE only delays it.' : ''),
+      subject: { pid: p.pid, comm: p.comm, local: listeners[0]?.[0] },
+      evidence: {
+        lastMinute,
+        total: a.total,
+        byErrno: Object.fromEntries(errnos),
+        listeners: Object.fromEntries(listeners),
+        sinceSeconds: Math.round(since),
+        lastSecondsAgo: Math.round(Math.max(0, nowMs - a.lastAtMs) / 1000),
+        fds: p.fds,
+        fdLimit: p.fdLimit,
+        closeWait: held,
+      },
+    });
+  }
+  return findings;
+}
+
 function rstStorms(core: FindingSource, rollups: Rollups): Finding[] {
   const t = core.config.thresholds;
   const findings: Finding[] = [];
@@ -247,6 +299,7 @@ export function findFindings(core: FindingSource, rollups: Rollups, nowMs: numbe
   const processes = rollups.all.processes;
   const findings = [
     ...closeWaitLeaks(core, processes, nowMs),
+    ...acceptFailing(core, processes, nowMs),
     ...writesAfterPeerClose(core, processes, nowMs),
     ...fdPressure(core, processes),
     ...rstStorms(core, rollups),

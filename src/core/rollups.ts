@@ -96,6 +96,13 @@ export function activityStats(c: ActivityCounters | undefined, nowMs: number): A
     opened: rate(c?.openedWindow, c?.opened ?? 0),
     closed: rate(c?.closedWindow, c?.closed ?? 0),
     writesAfterPeerClose: c?.writesAfterCloseTotal ?? 0,
+    acceptErrors: {
+      ...rate(c?.acceptErrorWindow, [...(c?.acceptErrorsByErrno.values() ?? [])].reduce((a, b) => a + b, 0)),
+      byErrno: Object.fromEntries(c?.acceptErrorsByErrno ?? []),
+      byListener: Object.fromEntries(c?.acceptErrorsByListener ?? []),
+      firstAtMs: c?.acceptErrorsFirstMs ?? null,
+      lastAtMs: c?.acceptErrorsLastMs ?? null,
+    },
   };
 }
 
@@ -112,7 +119,7 @@ function tally<K>(map: Map<K, SocketTally>, key: K): SocketTally {
 /** Worst first: CLOSE_WAIT, then problems per second, then size. */
 function byConcern(a: RollupBase, b: RollupBase): number {
   const trouble = (r: RollupBase) =>
-    r.activity.rstSent.perSecond1m + r.activity.rstReceived.perSecond1m + r.activity.errors.perSecond1m;
+    r.activity.rstSent.perSecond1m + r.activity.rstReceived.perSecond1m + r.activity.errors.perSecond1m + r.activity.acceptErrors.perSecond1m;
   return b.closeWait.count - a.closeWait.count || trouble(b) - trouble(a) || b.totalSockets - a.totalSockets;
 }
 

@@ -236,6 +236,12 @@ export class SocketCore {
       case 'destroy':
         this.onDestroy(s, at);
         break;
+      case 'accept_error': {
+        // s is the listener; the event's owner is the process whose accept() failed.
+        const listener = `${e.local.addr}:${e.local.port}`;
+        for (const c of this.countersOf(s)) c.acceptFailed(at, e.errno ?? 'UNKNOWN', listener);
+        break;
+      }
     }
   }
 

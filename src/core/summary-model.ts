@@ -26,6 +26,14 @@ export interface ActivityStats {
   opened: RateStats;
   closed: RateStats;
   writesAfterPeerClose: number;
+  /** accept() failing for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM). */
+  acceptErrors: RateStats & {
+    byErrno: Record<string, number>;
+    /** Listening address ("addr:port") -> failures there. */
+    byListener: Record<string, number>;
+    firstAtMs: number | null;
+    lastAtMs: number | null;
+  };
 }
 
 export interface RollupBase {
@@ -74,7 +82,8 @@ export type FindingKind =
   | 'fd_pressure'
   | 'rst_storm'
   | 'connection_churn'
-  | 'ephemeral_port_pressure';
+  | 'ephemeral_port_pressure'
+  | 'accept_failing';
 
 export interface Finding {
   kind: FindingKind;

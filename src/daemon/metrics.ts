@@ -100,6 +100,10 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   private readonly rsts: Counter;
   private readonly errors: Counter;
+  private readonly acceptErrors: Counter;
+  /** Processes with their own accept-error series (at most maxProcesses; later ones count as "other"). */
+  private readonly acceptSeries = new Set<number>();
+  private readonly maxProcesses: () => number;
   private readonly scrapeFailures: Counter;
   /** Reconciliations (inventories) that could not run and were skipped. */
   readonly reconcileFailures: Counter;
@@ -111,6 +115,13 @@ export class DaemonMetrics {
     this.reconcileFailures = new Counter({
       name: 'socktrace_reconcile_failures_total',
       help: 'Inventories that could not be taken (out of file descriptors, say) and were skipped; tracing went on',
+      registers: [r],
+    });
+    this.maxProcesses = () => inputs.maxProcesses();
+    this.acceptErrors = new Counter({
+      name: 'socktrace_accept_errors_total',
+      help: 'accept() calls that failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM), by calling process and errno (metrics.maxProcesses processes; later ones as comm="other")',
+      labelNames: ['pid', 'comm', 'errno'],
       registers: [r],
     });
     this.errors = new Counter({ name: 'socktrace_socket_errors_total', help: 'Errors returned to applications on TCP sockets, by direction (send, recv) and errno', labelNames: ['direction', 'errno'], registers: [r] });
@@ -247,8 +258,20 @@ export class DaemonMetrics {
   observe(events: readonly SockEvent[]): void {
     const rsts = new Map<string, number>();
     const errors = new Map<string, number>();
+    const accepts = new Map<string, { pid: string; comm: string; errno: string; n: number }>();
     const bump = (m: Map<string, number>, key: string) => m.set(key, (m.get(key) ?? 0) + 1);
     for (const e of events) {
+      if (e.kind === 'accept_error') {
+        const pid = e.owner?.pid ?? 0;
+        if (pid && !this.acceptSeries.has(pid) && this.acceptSeries.size < this.maxProcesses()) this.acceptSeries.add(pid);
+        const own = this.acceptSeries.has(pid);
+        const labels = { pid: own ? String(pid) : '', comm: own ? e.owner!.comm : 'other', errno: e.errno ?? 'UNKNOWN' };
+        const key = `${labels.pid} ${labels.comm} ${labels.errno}`;
+        const entry = accepts.get(key) ?? { ...labels, n: 0 };
+        entry.n++;
+        accepts.set(key, entry);
+        continue;
+      }
       if (e.kind === 'rst_sent') bump(rsts, e.reason ?? 'UNKNOWN');
       else if (e.kind === 'rst_received') bump(rsts, RECEIVED);
       else if (e.kind === 'send_error') bump(errors, `send ${e.errno ?? 'UNKNOWN'}`);
@@ -257,6 +280,7 @@ export class DaemonMetrics {
     for (const [reason, n] of rsts) {
       this.rsts.inc(reason === RECEIVED ? { direction: 'received', reason: '' } : { direction: 'sent', reason }, n);
     }
+    for (const { n, ...labels } of accepts.values()) this.acceptErrors.inc(labels, n);
     for (const [key, n] of errors) {
       const [direction, errno] = key.split(' ') as [string, string];
       this.errors.inc({ direction, errno }, n);

@@ -97,7 +97,7 @@ export function decodeRecord(view: DataView, bytes: Uint8Array, base: number, op
     state: state === 0 ? null : tcpStateName(state),
     reason:
       kind === 'rst_sent' && reasonCode !== REASON_UNKNOWN ? (reasons[reasonCode] || `REASON_${reasonCode}`) : null,
-    errno: kind === 'send_error' || kind === 'recv_error' ? errnoName(err) : null,
+    errno: kind === 'send_error' || kind === 'recv_error' || kind === 'accept_error' ? errnoName(err) : null,
     noSocket: (flags & FLAG_BITS.noSocket) !== 0,
     deferred: (flags & FLAG_BITS.deferred) !== 0,
     flags,

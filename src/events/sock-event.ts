@@ -1,7 +1,7 @@
 /** The typed event every consumer sees, whichever backend produced it. */
 import type { TcpState } from './tcp-names.js';
 
-export type EventKind = 'state_change' | 'rst_sent' | 'rst_received' | 'send_error' | 'recv_error' | 'destroy';
+export type EventKind = 'state_change' | 'rst_sent' | 'rst_received' | 'send_error' | 'recv_error' | 'destroy' | 'accept_error';
 
 export const EVENT_KINDS: readonly EventKind[] = [
   'state_change',
@@ -10,6 +10,7 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'send_error',
   'recv_error',
   'destroy',
+  'accept_error',
 ];
 
 export interface Endpoint {
@@ -49,7 +50,7 @@ export interface SockEvent {
   state: TcpState | null;
   /** rst_sent: the kernel's RST reason (null where the kernel does not say). */
   reason: string | null;
-  /** send_error / recv_error: EPIPE, ECONNRESET, ... */
+  /** send_error / recv_error: EPIPE, ECONNRESET, ...; accept_error: EMFILE, ENFILE, ENOBUFS, ENOMEM. */
   errno: string | null;
   /** rst_sent with no socket (e.g. answering a SYN to a closed port). */
   noSocket: boolean;

@@ -31,6 +31,8 @@ export interface NativeTracerOptions {
   emitStates?: number;
   /** Keep who closed each connection, so RSTs its TIME_WAIT socket sends name them (default true). */
   rememberClosers?: boolean;
+  /** accept()'s exit learns the owner of each accepted socket (default true); failed accepts are reported either way. */
+  learnAccepted?: boolean;
   /**
    * > 0: the kernel holds back each CLOSE_WAIT entry and reports only sockets still there after this
    * many ms (a sweep, with the exact entry time); their exits cross too, short CLOSE_WAITs never do.

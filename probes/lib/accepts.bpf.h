@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * accept() and accept4() returning: the one place a server's new socket meets its owner, and where a
+ * service out of file descriptors shows it. An accept that fails for want of a resource leaves the
+ * connection in the queue and the socket layer never runs, so the syscall's exit is the only witness.
+ */
+#ifndef SOCKTRACE_LIB_ACCEPTS_BPF_H
+#define SOCKTRACE_LIB_ACCEPTS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "socktrace_event.h"
+#include "syscalls.bpf.h"
+
+/* A service that cannot take the connection waiting for it; EAGAIN, EINTR and the like are normal life. */
+static __always_inline bool is_accept_failure(long err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
+static __always_inline void on_accept_exit(long ret)
+{
+	if (ret >= 0) {
+		if (learn_accepted)
+			learn_owner_of_fd(ret);
+		return;
+	}
+	if (!is_accept_failure(-ret) || !wanted(SOCKTRACE_KIND_ACCEPT_ERROR))
+		return;
+	/* The exit record carries only the result: the listener's fd is the first argument, still in the
+	 * registers saved at the syscall's entry (bpf_task_pt_regs, 5.15+). */
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	const struct sock *sk = sock_of_fd(PT_REGS_PARM1_CORE_SYSCALL(regs));
+	if (!sk || !sock_is_tcp(sk, false))
+		return;
+	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_ACCEPT_ERROR, false);
+	if (!e)
+		return;
+	e->err = -ret;
+	e->flags |= SOCKTRACE_FLAG_FROM_SYSCALL;
+	describe_sock(e, sk, false);
+	stamp_caller(e, false);
+	submit(e);
+}
+
+#endif /* SOCKTRACE_LIB_ACCEPTS_BPF_H */
