@@ -187,7 +187,7 @@ function acceptFailing(core: FindingSource, processes: ProcessRollup[], nowMs: n
             '.'
           : '') +
         (topErrno === 'EMFILE' ? ' Close what leaks (CLOSE_WAIT sockets first); raising LimitNOFILE only delays it.' : ''),
-      subject: { pid: p.pid, comm: p.comm, local: listeners[0]?.[0] },
+      subject: { pid: p.pid, comm: p.comm, local: listeners[0]?.[0], port: Number(listeners[0]?.[0].split(':').pop()) || undefined },
       evidence: {
         lastMinute,
         total: a.total,
