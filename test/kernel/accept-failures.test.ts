@@ -96,9 +96,9 @@ describeKernel('accept failures', () => {
     const series = new RegExp(`^socktrace_accept_errors_total\\{pid="${pid}",comm="python3",errno="EMFILE"\\} (\\d+)$`, 'm');
     let text = '';
     await until('accept errors counted', scaled(15_000), async () => Number(series.exec((text = await scrape()))?.[1] ?? 0) >= 20);
-    expect(text).toMatch(/^socktrace_findings\{kind="accept_failing",severity="critical"\} 1$/m);
+    expect(text).toMatch(new RegExp(`^socktrace_findings\\{kind="accept_failing",severity="critical",pid="${pid}",comm="python3"\\} 1$`, 'm'));
     await until('the finding logged', scaled(5000), () =>
-      logLines(logFile).some((l) => l.kind === 'accept_failing' && (l.subject as { pid?: number })?.pid === pid),
+      logLines(logFile).some((l) => l.kind === 'accept_failing' && l.change === 'appeared' && (l.subject as { pid?: number })?.pid === pid),
     );
     const finding = logLines(logFile).find((l) => l.kind === 'accept_failing')!;
     expect(finding.evidence).toMatchObject({ byErrno: { EMFILE: expect.any(Number) }, fdLimit: 32 });
