@@ -53,23 +53,28 @@ def wait_readable(sock, phase):
 
 def outlive_peer(sock, index):
     """After the peer's FIN or RST: read it; after a FIN, write late twice (an RST answers the first,
-    EPIPE fails the second). Returns the line to emit."""
+    EPIPE fails the second); after an RST (the read fails), write once (EPIPE). Returns the line to emit."""
     local = T.addr(sock.getsockname())
     sock.settimeout(T.remaining())
     try:
         data = sock.recv(65536)
     except OSError as e:
-        return {"ended": index, "local": local, "how": "rst", "errno": T.errno_name(e)}
+        return {"ended": index, "local": local, "how": "rst", "errno": T.errno_name(e), "send_errno": write_fails(sock)}
     if data:
         raise T.ActorError("unexpected data from the peer", local=local)
     time.sleep(0.2)
     sock.send(b"late\n")  # reaches the peer's closed socket, which answers with an RST
     time.sleep(0.3)
+    return {"ended": index, "local": local, "how": "fin", "errno": write_fails(sock)}
+
+
+def write_fails(sock):
+    """The errno of a write that must fail (the connection was reset)."""
     try:
         sock.send(b"late\n")
     except OSError as e:
-        return {"ended": index, "local": local, "how": "fin", "errno": T.errno_name(e)}
-    raise T.ActorError("a write after the peer's RST succeeded", local=local)
+        return T.errno_name(e)
+    raise T.ActorError("a write after the peer's RST succeeded", local=T.addr(sock.getsockname()))
 
 
 def cmd_peer_server(a):
@@ -174,8 +179,10 @@ def cmd_hold_fd(a):
 
 def cmd_thread_connect(a):
     """Name the process --name, connect from a thread named --thread-name, and once the peer ends the
-    connection rename the process to --rename before outliving it (see outlive_peer).
-    Lines: {"ready": true, "pid", "local"}; {"renamed": name}; {"ended": 0, ...}; {"done": true}."""
+    connection (with --rename-first: at once) rename the process to --rename before outliving it (see
+    outlive_peer).
+    Lines: {"ready": true, "pid", "comm" (--name), "local", "peer"}; {"renamed": name}; {"ended": 0, ...};
+    {"done": true}."""
     set_thread_name(a.name)
     box = {}
 
@@ -192,10 +199,18 @@ def cmd_thread_connect(a):
     if "sock" not in box:
         raise T.ActorError("the thread did not connect: %s" % box.get("error"))
     s = box["sock"]
-    T.emit({"ready": True, "pid": os.getpid(), "local": T.addr(s.getsockname())})
+    T.emit({"ready": True, "pid": os.getpid(), "comm": a.name, "local": T.addr(s.getsockname()),
+            "peer": T.addr(s.getpeername())})
+
+    def rename():
+        set_thread_name(a.rename)
+        T.emit({"renamed": a.rename})
+
+    if a.rename_first:
+        rename()
     wait_readable(s, "waiting for the peer to end the connection")
-    set_thread_name(a.rename)
-    T.emit({"renamed": a.rename})
+    if not a.rename_first:
+        rename()
     T.emit(outlive_peer(s, 0))
     T.emit({"done": True})
 
@@ -308,6 +323,7 @@ def build_parser():
     sp.add_argument("--name", default="svc-main")
     sp.add_argument("--thread-name", default="conn-worker")
     sp.add_argument("--rename", default="svc-renamed")
+    sp.add_argument("--rename-first", action="store_true", help="rename before the peer ends the connection")
 
     sp = command("many-clients", cmd_many_clients, "hold --count connections until SIGUSR1, then close")
     sp.add_argument("--count", type=T.pos_int, default=1)
