@@ -21,8 +21,6 @@ import { fileURLToPath } from 'node:url';
 export const TCP_ACTOR_PATH = fileURLToPath(new URL('../workloads/tcp_actor.py', import.meta.url));
 /** Workloads whose sockets change hands or wait in accept queues (same protocol). */
 export const OWNER_CHANGES_PATH = fileURLToPath(new URL('../workloads/owner_changes.py', import.meta.url));
-/** Self-contained owner scenarios for the bpftrace backend's tests (same protocol). */
-export const OWNER_SCENARIOS_PATH = fileURLToPath(new URL('../workloads/owner_scenarios.py', import.meta.url));
 
 export type ActorLine = Record<string, unknown>;
 
