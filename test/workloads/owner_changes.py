@@ -3,7 +3,9 @@
 
 Sockets handed over SCM_RIGHTS or inherited through fork + exec, the opener exiting; a connection made
 by a named thread of a process that renames itself; listeners that never accept (SO_REUSEPORT groups of
-several processes, one port on two addresses, a backlog left full); a service at its fd limit.
+several processes, one port on two addresses, a backlog left full); a service at its fd limit; many
+short connections, so the kernel reuses socket memory between one side's sockets and the other's.
+Both backends' owner tests (test/kernel/owner-truth.test.ts, bpftrace-owner-truth.test.ts) run these.
 
 Same protocol as tcp_actor.py (whose helpers this uses): one ready line with "pid", optional lines, one
 final {"done": true, ...} or {"error": ...} line; every run bounded by a watchdog (--timeout).
@@ -113,7 +115,8 @@ def cmd_handoff_scm(a):
     and exits. The first --greeted sockets are then read (the peer's greeting), the others left alone
     until the peer ends them; after each end, what outlive_peer does.
     Lines: {"ready": true, "pid", "opener": pid, "locals": [...]}; {"greeted": n};
-    {"ended": i, "local", "how": "fin"|"rst", "errno"} per socket; {"done": true}."""
+    {"ended": i, "local", "how": "fin"|"rst", "errno"} per socket ("send_errno" too after an RST);
+    {"done": true}."""
     here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     opener = os.fork()
     if opener == 0:
