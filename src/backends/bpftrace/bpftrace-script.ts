@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatFields, rstReasonsFromFormat, symbolicNames } from './bpftrace-requirements.js';
+import { expandRules, readRules } from './probe-rules.js';
 
 export const BPFTRACE_PARTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'probes', 'bpftrace');
 
@@ -168,13 +169,17 @@ export function readScriptPlan(
   });
 }
 
-/** The script's text: its parts in order. Throws naming the file when a part is missing from the install. */
+/**
+ * The script's text: its parts in order, the rules they call (probes/lib/rules.bpf.h, in the probes
+ * directory above `dir`) written out. Throws naming the file when a part is missing from the install.
+ */
 export function scriptText(plan: ScriptPlan, dir = BPFTRACE_PARTS_DIR): string {
+  const rules = readRules(resolve(dir, '..'));
   return plan.parts
     .map((part) => {
       const path = resolve(dir, part.file);
       if (!existsSync(path)) throw new Error(`a part of the bpftrace script is missing: ${path}`);
-      return readFileSync(path, 'utf8');
+      return expandRules(readFileSync(path, 'utf8'), rules);
     })
     .join('\n');
 }
