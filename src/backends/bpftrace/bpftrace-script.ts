@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatFields, rstReasonsFromFormat, symbolicNames } from './bpftrace-requirements.js';
 import { expandRules, readRules } from './probe-rules.js';
+import { TRACEFS_DIRS, tracefsDir } from '../tracefs.js';
 
 export const BPFTRACE_PARTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'probes', 'bpftrace');
 
@@ -145,11 +146,8 @@ export function planScript(formatOf: (tracepoint: string) => string | undefined)
  * Plans the script from this host's tracefs. Tracepoints named (by name, as "sock_send_length") in
  * `pretendMissing` are planned as if the kernel lacked them, to exercise the other parts.
  */
-export function readScriptPlan(
-  pretendMissing: readonly string[] = [],
-  tracefsRoots = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'],
-): ScriptPlan {
-  const root = tracefsRoots.find((r) => existsSync(`${r}/events`));
+export function readScriptPlan(pretendMissing: readonly string[] = [], tracefsRoots: readonly string[] = TRACEFS_DIRS): ScriptPlan {
+  const root = tracefsDir(tracefsRoots);
   if (!root) {
     return { parts: [], problems: ['tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)'], rstReasons: [], noSocketDropReason: -1 };
   }
