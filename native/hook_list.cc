@@ -14,7 +14,7 @@ namespace socktrace {
 Napi::Value HookTable(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   socktrace_bpf* skel = socktrace_bpf__open();
-  if (skel == nullptr) throw Napi::Error::New(env, std::string("socktrace: opening the BPF object failed: ") + strerror(errno));
+  if (skel == nullptr) throw Napi::Error::New(env, std::string("opening the BPF object failed: ") + strerror(errno));
   // No kernel gaps: they decide only when a fallback attaches beside its primary, not which hooks exist.
   std::vector<HookSpec> hooks = HookSpecs(skel, KernelGaps{});
   Napi::Array table = Napi::Array::New(env, hooks.size());
