@@ -40,6 +40,7 @@ const KINDS: Record<string, EventKind> = {
   W: 'send_error',
   V: 'recv_error',
   D: 'destroy',
+  A: 'accept_error',
 };
 const OWNER_SOURCES: Record<number, OwnerSource> = { 1: 'socket', 2: 'listener', 3: 'seeded', 4: 'closed' };
 /**
@@ -162,7 +163,7 @@ export function parseEventText(text: string, context: BpftraceLineContext): Sock
     oldState: kind === 'state_change' ? tcpStateName(n(15)) : null,
     state: state === 0 ? null : tcpStateName(state),
     reason: kind === 'rst_sent' && reasonCode !== REASON_UNKNOWN ? (reasons[reasonCode] || `REASON_${reasonCode}`) : null,
-    errno: kind === 'send_error' || kind === 'recv_error' ? errnoName(n(18)) : null,
+    errno: kind === 'send_error' || kind === 'recv_error' || kind === 'accept_error' ? errnoName(n(18)) : null,
     noSocket,
     deferred: false,
     flags: flags === 0 ? FLAG_BITS.idFallback : flags | FLAG_BITS.idFallback,
