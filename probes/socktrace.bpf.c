@@ -36,6 +36,7 @@
 #include "lib/counts.bpf.h"
 #include "lib/syscalls.bpf.h"
 #include "lib/accepts.bpf.h"
+#include "lib/peer_trouble.bpf.h"
 #include "lib/compat.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -109,6 +110,35 @@ SEC("tracepoint/tcp/tcp_receive_reset")
 int tp_tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 {
 	on_receive_reset((const struct sock *)ctx->skaddr, false);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(btf_tcp_retransmit_skb, const struct sock *sk)
+{
+	on_retransmit(sk, true);
+	return 0;
+}
+
+/* The record differs by version (6.13 gave it its own, with err), but skaddr has stayed at offset 16. */
+struct retransmit_record {
+	unsigned long long common;
+	const void *skbaddr;
+	const void *skaddr;
+};
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tp_tcp_retransmit_skb(struct retransmit_record *ctx)
+{
+	on_retransmit((const struct sock *)ctx->skaddr, false);
+	return 0;
+}
+
+/* tp_btf only: the classic record carries the error and addresses but not the socket, so no owner. */
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(btf_inet_sk_error_report, const struct sock *sk)
+{
+	on_error_report(sk, BPF_CORE_READ(sk, sk_err), true);
 	return 0;
 }
 

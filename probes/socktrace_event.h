@@ -26,6 +26,10 @@ enum socktrace_kind {
 	SOCKTRACE_KIND_DESTROY = 6,      /* tcp:tcp_destroy_sock: the kernel freed the socket */
 	SOCKTRACE_KIND_ACCEPT_ERROR = 7, /* accept()/accept4() failed for want of a resource (EMFILE, ENFILE,
 	                                  * ENOBUFS, ENOMEM): the listener's socket, the caller as owner */
+	SOCKTRACE_KIND_RETRANSMIT = 8,   /* tcp:tcp_retransmit_skb: a segment sent again (state SYN_SENT: a
+	                                  * connect's SYN no one answered yet) */
+	SOCKTRACE_KIND_CONNECTION_ERROR = 9, /* sock:inet_sk_error_report: the kernel ended a connection with
+	                                      * err (ETIMEDOUT: no answer; not ECONNRESET, an RST received) */
 };
 
 /* Where the owner stamped on an event came from. */
@@ -45,6 +49,8 @@ enum socktrace_owner_source {
                                          * task_pid/task_comm are empty (no task ran it then) */
 #define SOCKTRACE_FLAG_FROM_DROP 0x10   /* RST sent with no socket, seen as the kernel dropping the packet it
                                          * answered (kernels whose tcp_send_reset needs a socket, before 6.10) */
+#define SOCKTRACE_FLAG_UNANSWERED 0x20  /* connection_error on a connection nothing ever acknowledged: a
+                                         * connect that got no answer (whatever state the kernel left it in) */
 
 #define SOCKTRACE_REASON_UNKNOWN 0xffff
 
@@ -66,7 +72,7 @@ struct socktrace_event {
 	unsigned char old_state;         /* state_change: previous TCP state */
 	unsigned char state;             /* state_change: new state; others: state when it happened; 0 unknown */
 	unsigned short reason;           /* RST sent: enum sk_rst_reason, SOCKTRACE_REASON_UNKNOWN if absent */
-	int err;                         /* send/recv/accept error: positive errno */
+	int err;                         /* send/recv/accept/connection error: positive errno */
 	unsigned int flags;              /* SOCKTRACE_FLAG_* */
 	char owner_comm[SOCKTRACE_COMM_LEN];
 	char task_comm[SOCKTRACE_COMM_LEN];

@@ -88,8 +88,6 @@ function openLogFor(flags: Flags, config: DaemonConfig): DaemonLog {
 /** Why the daemon leaves a hook unattached, by hook (see disabledHooksFor). */
 const OFF_BECAUSE: Record<string, string> = {
   tcp_destroy_sock: 'off: log.events has no destroy',
-  sys_exit_accept4: 'off: tracer.acceptHooks is false',
-  sys_exit_accept: 'off: tracer.acceptHooks is false',
 };
 
 /**

@@ -41,7 +41,7 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
     maxBytes: 100 * 1024 * 1024,
     keep: 5,
     level: 'info',
-    events: ['rst_sent', 'rst_received', 'send_error', 'recv_error', 'accept_error', 'lost', 'state_change'],
+    events: ['rst_sent', 'rst_received', 'send_error', 'recv_error', 'accept_error', 'connection_error', 'lost', 'state_change'],
     states: ['CLOSE_WAIT'],
     rateLimit: { windowSeconds: 10, maxPerKey: 5 },
     summarySeconds: 60,

@@ -24,6 +24,8 @@ export const THRESHOLD_BOUNDS: Record<keyof FindingThresholds, ThresholdBound> =
   churnPerSecond: { min: 0.1, max: 10_000_000, integer: false, what: 'connections per second' },
   ephemeralPortShare: ratio('a share of the ephemeral port range'),
   acceptErrorsMin: { min: 1, max: 10_000_000, integer: true, what: 'failed accepts per minute' },
+  connectTimeoutsMin: { min: 1, max: 10_000_000, integer: true, what: 'unanswered connects per minute' },
+  retransmitsPerSecond: { min: 0.1, max: 10_000_000, integer: false, what: 'segments sent again per second' },
 };
 
 /** Why `value` is not a sensible `name`, or null when it is. */

@@ -37,6 +37,14 @@ export class ActivityCounters {
   readonly acceptErrorWindow = new RateWindow();
   acceptErrorsFirstMs: number | null = null;
   acceptErrorsLastMs: number | null = null;
+  /** Segments sent again; of them SYNs (a connect no one answered yet). */
+  retransmits = 0;
+  synRetransmits = 0;
+  readonly retransmitWindow = new RateWindow();
+  /** Connections the kernel ended with an error (not an RST); of them connects that timed out. */
+  readonly connectionErrorsByErrno = new Map<string, number>();
+  connectTimeouts = 0;
+  readonly connectTimeoutWindow = new RateWindow();
 
   rstSent(atMs: number, reason: string): void {
     this.rstSentByReason.set(reason, (this.rstSentByReason.get(reason) ?? 0) + 1);
@@ -62,6 +70,20 @@ export class ActivityCounters {
     this.acceptErrorWindow.add(atMs);
     this.acceptErrorsFirstMs ??= atMs;
     this.acceptErrorsLastMs = Math.max(this.acceptErrorsLastMs ?? atMs, atMs);
+  }
+
+  retransmitted(atMs: number, syn: boolean): void {
+    this.retransmits++;
+    if (syn) this.synRetransmits++;
+    this.retransmitWindow.add(atMs);
+  }
+
+  connectionFailed(atMs: number, errno: string, connecting: boolean): void {
+    this.connectionErrorsByErrno.set(errno, (this.connectionErrorsByErrno.get(errno) ?? 0) + 1);
+    if (connecting && errno === 'ETIMEDOUT') {
+      this.connectTimeouts++;
+      this.connectTimeoutWindow.add(atMs);
+    }
   }
 
   openedAt(atMs: number): void {

@@ -17,6 +17,10 @@ export interface FindingThresholds {
   ephemeralPortShare: number;
   /** Failed accepts (EMFILE, ENFILE, ENOBUFS, ENOMEM) per process in the last minute that make a finding. */
   acceptErrorsMin: number;
+  /** Connects from one process to one peer that got no answer, in the last minute, that make a finding. */
+  connectTimeoutsMin: number;
+  /** Segments sent again per second (over 1 min) from one process to one peer that make a finding. */
+  retransmitsPerSecond: number;
 }
 
 export interface CoreConfig {
@@ -47,6 +51,8 @@ export const DEFAULT_THRESHOLDS: FindingThresholds = {
   churnPerSecond: 20,
   ephemeralPortShare: 0.5,
   acceptErrorsMin: 1,
+  connectTimeoutsMin: 1,
+  retransmitsPerSecond: 5,
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {

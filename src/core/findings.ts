@@ -296,6 +296,46 @@ function ephemeralPortPressure(core: FindingSource): Finding[] {
     }));
 }
 
+/** A peer that does not answer one process: its connects time out, or what it sends goes again. */
+function unansweredPeers(core: FindingSource, rollups: Rollups): Finding[] {
+  const t = core.config.thresholds;
+  const findings: Finding[] = [];
+  for (const pp of rollups.all.processPeers) {
+    const timeouts = Math.round(pp.activity.connectTimeouts.perSecond1m * 60);
+    const resent = pp.activity.retransmits;
+    if (timeouts >= t.connectTimeoutsMin) {
+      findings.push({
+        kind: 'connect_timeouts',
+        severity: timeouts >= 10 ? 'critical' : 'warning',
+        title: `Connects time out: ${who(pp)} got no answer from ${pp.peer} ${timeouts} times in the last minute`,
+        explanation:
+          `${who(pp)} tried to connect to ${pp.peer} and got no answer at all: the kernel sent the SYN again ` +
+          `(${resent.syn} times in all) and gave up with ETIMEDOUT, ${timeouts} times in the last minute. ` +
+          `The peer is down, a firewall drops the packets, the route leads nowhere, or the service's accept ` +
+          `queue is full and its kernel drops new handshakes (on that host: accept_queue_overflow, ` +
+          `accept_failing). Clients that retry make a full queue worse.`,
+        subject: { pid: pp.pid, comm: pp.comm, peer: pp.peer },
+        evidence: { lastMinute: timeouts, total: pp.activity.connectTimeouts.total, synRetransmits: resent.syn, errorsByErrno: pp.activity.connectionErrors.byErrno },
+      });
+    }
+    if (resent.perSecond1m >= t.retransmitsPerSecond) {
+      findings.push({
+        kind: 'retransmits',
+        severity: 'warning',
+        title: `Retransmissions: ${who(pp)} sends ${resent.perSecond1m.toFixed(1)} segments/s again to ${pp.peer} (1 min)`,
+        explanation:
+          `${who(pp)} had to send ${resent.perSecond1m.toFixed(1)} segments per second to ${pp.peer} again over the ` +
+          `last minute (${resent.syn} of ${resent.total} in all were SYNs of connects): packets are lost on the ` +
+          `way, or the peer is too slow to acknowledge them. Expect latency in steps of the retransmission ` +
+          `timeout (200 ms and up); look at the path (drops, MTU) and at the peer's load.`,
+        subject: { pid: pp.pid, comm: pp.comm, peer: pp.peer },
+        evidence: { perSecond1m: resent.perSecond1m, total: resent.total, syn: resent.syn },
+      });
+    }
+  }
+  return findings;
+}
+
 export function findFindings(core: FindingSource, rollups: Rollups, nowMs: number): Finding[] {
   const processes = rollups.all.processes;
   const findings = [
@@ -306,6 +346,7 @@ export function findFindings(core: FindingSource, rollups: Rollups, nowMs: numbe
     ...rstStorms(core, rollups),
     ...churn(core, rollups),
     ...ephemeralPortPressure(core),
+    ...unansweredPeers(core, rollups),
   ];
   linkIncidents(findings);
   return findings.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1));

@@ -103,6 +103,12 @@ export function activityStats(c: ActivityCounters | undefined, nowMs: number): A
       firstAtMs: c?.acceptErrorsFirstMs ?? null,
       lastAtMs: c?.acceptErrorsLastMs ?? null,
     },
+    retransmits: { ...rate(c?.retransmitWindow, c?.retransmits ?? 0), syn: c?.synRetransmits ?? 0 },
+    connectionErrors: {
+      total: [...(c?.connectionErrorsByErrno.values() ?? [])].reduce((a, b) => a + b, 0),
+      byErrno: Object.fromEntries(c?.connectionErrorsByErrno ?? []),
+    },
+    connectTimeouts: rate(c?.connectTimeoutWindow, c?.connectTimeouts ?? 0),
   };
 }
 
@@ -119,7 +125,8 @@ function tally<K>(map: Map<K, SocketTally>, key: K): SocketTally {
 /** Worst first: CLOSE_WAIT, then problems per second, then size. */
 function byConcern(a: RollupBase, b: RollupBase): number {
   const trouble = (r: RollupBase) =>
-    r.activity.rstSent.perSecond1m + r.activity.rstReceived.perSecond1m + r.activity.errors.perSecond1m + r.activity.acceptErrors.perSecond1m;
+    r.activity.rstSent.perSecond1m + r.activity.rstReceived.perSecond1m + r.activity.errors.perSecond1m + r.activity.acceptErrors.perSecond1m +
+    r.activity.retransmits.perSecond1m + r.activity.connectTimeouts.perSecond1m;
   return b.closeWait.count - a.closeWait.count || trouble(b) - trouble(a) || b.totalSockets - a.totalSockets;
 }
 

@@ -236,6 +236,15 @@ export class SocketCore {
       case 'destroy':
         this.onDestroy(s, at);
         break;
+      case 'retransmit':
+        this.record(s, at, 'retransmit', e.state ?? undefined);
+        for (const c of this.countersOf(s)) c.retransmitted(at, e.state === 'SYN_SENT');
+        break;
+      case 'connection_error':
+        s.errors++;
+        this.record(s, at, 'connection_error', e.errno ?? undefined);
+        for (const c of this.countersOf(s)) c.connectionFailed(at, e.errno ?? 'UNKNOWN', e.unanswered);
+        break;
       case 'accept_error': {
         // s is the listener; the event's owner is the process whose accept() failed.
         const listener = `${e.local.addr}:${e.local.port}`;

@@ -34,6 +34,12 @@ export interface ActivityStats {
     firstAtMs: number | null;
     lastAtMs: number | null;
   };
+  /** Segments sent again; `syn`: of them, SYNs of connects no one answered yet. */
+  retransmits: RateStats & { syn: number };
+  /** Connections the kernel ended with an error (ETIMEDOUT, EHOSTUNREACH, ...; RSTs are counted apart). */
+  connectionErrors: { total: number; byErrno: Record<string, number> };
+  /** Connects that got no answer at all (ETIMEDOUT in SYN_SENT). */
+  connectTimeouts: RateStats;
 }
 
 export interface RollupBase {
@@ -84,7 +90,9 @@ export type FindingKind =
   | 'connection_churn'
   | 'ephemeral_port_pressure'
   | 'accept_failing'
-  | 'accept_queue_overflow';
+  | 'accept_queue_overflow'
+  | 'connect_timeouts'
+  | 'retransmits';
 
 /** Findings about one process linked into one outage (see core/incidents.ts). */
 export interface Incident {

@@ -15,6 +15,8 @@ export type TimelineStep =
   | 'rst_received'
   | 'send_error'
   | 'recv_error'
+  | 'retransmit'
+  | 'connection_error'
   | 'closed'
   | 'time_wait';
 

@@ -18,7 +18,7 @@ export function kernelFilterFor(config: DaemonConfig): Required<KernelFilter> {
   // RSTs and errors feed the metrics always; state changes feed the core (CLOSE_WAIT ages, listeners).
   let kinds =
     (1 << KIND_CODES.rst_sent) | (1 << KIND_CODES.rst_received) | (1 << KIND_CODES.send_error) | (1 << KIND_CODES.recv_error) | (1 << KIND_CODES.state_change) |
-    (1 << KIND_CODES.accept_error);
+    (1 << KIND_CODES.accept_error) | (1 << KIND_CODES.retransmit) | (1 << KIND_CODES.connection_error);
   if ((config.log.events as string[]).includes('destroy')) kinds |= 1 << KIND_CODES.destroy;
   let states = 0;
   for (const s of [...config.tracer.states, ...config.log.states]) {

@@ -101,6 +101,8 @@ export class DaemonMetrics {
   private readonly rsts: Counter;
   private readonly errors: Counter;
   private readonly acceptErrors: Counter;
+  private readonly retransmits: Counter;
+  private readonly connectionErrors: Counter;
   /** Processes with their own accept-error series (at most maxProcesses; later ones count as "other"). */
   private readonly acceptSeries = new Set<number>();
   private readonly maxProcesses: () => number;
@@ -122,6 +124,18 @@ export class DaemonMetrics {
       name: 'socktrace_accept_errors_total',
       help: 'accept() calls that failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM), by calling process and errno (metrics.maxProcesses processes; later ones as comm="other")',
       labelNames: ['pid', 'comm', 'errno'],
+      registers: [r],
+    });
+    this.retransmits = new Counter({
+      name: 'socktrace_retransmits_total',
+      help: 'TCP segments sent again, by phase: connect (a SYN no one answered yet) or data',
+      labelNames: ['phase'],
+      registers: [r],
+    });
+    this.connectionErrors = new Counter({
+      name: 'socktrace_connection_errors_total',
+      help: 'Connections the kernel ended with an error (not an RST received), by errno and whether anything had ever answered (unanswered="true": a connect that got no answer)',
+      labelNames: ['errno', 'unanswered'],
       registers: [r],
     });
     this.errors = new Counter({ name: 'socktrace_socket_errors_total', help: 'Errors returned to applications on TCP sockets, by direction (send, recv) and errno', labelNames: ['direction', 'errno'], registers: [r] });
@@ -262,7 +276,19 @@ export class DaemonMetrics {
     const errors = new Map<string, number>();
     const accepts = new Map<string, { pid: string; comm: string; errno: string; n: number }>();
     const bump = (m: Map<string, number>, key: string) => m.set(key, (m.get(key) ?? 0) + 1);
+    let connectRetransmits = 0;
+    let dataRetransmits = 0;
+    const connectionErrors = new Map<string, number>();
     for (const e of events) {
+      if (e.kind === 'retransmit') {
+        if (e.state === 'SYN_SENT') connectRetransmits++;
+        else dataRetransmits++;
+        continue;
+      }
+      if (e.kind === 'connection_error') {
+        bump(connectionErrors, `${e.errno ?? 'UNKNOWN'} ${e.unanswered}`);
+        continue;
+      }
       if (e.kind === 'accept_error') {
         const pid = e.owner?.pid ?? 0;
         if (pid && !this.acceptSeries.has(pid) && this.acceptSeries.size < this.maxProcesses()) this.acceptSeries.add(pid);
@@ -283,6 +309,12 @@ export class DaemonMetrics {
       this.rsts.inc(reason === RECEIVED ? { direction: 'received', reason: '' } : { direction: 'sent', reason }, n);
     }
     for (const { n, ...labels } of accepts.values()) this.acceptErrors.inc(labels, n);
+    if (connectRetransmits) this.retransmits.inc({ phase: 'connect' }, connectRetransmits);
+    if (dataRetransmits) this.retransmits.inc({ phase: 'data' }, dataRetransmits);
+    for (const [key, n] of connectionErrors) {
+      const [errno, unanswered] = key.split(' ') as [string, string];
+      this.connectionErrors.inc({ errno, unanswered }, n);
+    }
     for (const [key, n] of errors) {
       const [direction, errno] = key.split(' ') as [string, string];
       this.errors.inc({ direction, errno }, n);

@@ -21,6 +21,8 @@ export interface EventRecord {
   no_socket?: true;
   /** A CLOSE_WAIT entry reported once it had lasted the tracer's delay; time is when it entered. */
   deferred?: true;
+  /** connection_error: nothing ever acknowledged the connection (a connect that got no answer). */
+  unanswered?: true;
   /** The task the kernel happened to run in: context only. */
   task: { pid: number; comm: string };
   netns: number;
@@ -47,6 +49,7 @@ export function toEventRecord(e: SockEvent, clock: WallClock): EventRecord {
   if (e.errno) record.errno = e.errno;
   if (e.noSocket) record.no_socket = true;
   if (e.deferred) record.deferred = true;
+  if (e.unanswered) record.unanswered = true;
   return record;
 }
 

@@ -45,6 +45,8 @@ export const KIND_CODES = {
   recv_error: 5,
   destroy: 6,
   accept_error: 7,
+  retransmit: 8,
+  connection_error: 9,
 } as const;
 
 export const OWNER_SOURCE_CODES = {
@@ -61,6 +63,7 @@ export const FLAG_BITS = {
   fromSyscall: 0x4,
   deferred: 0x8,
   fromDrop: 0x10,
+  unanswered: 0x20,
 } as const;
 
 export const AF_INET = 2;
