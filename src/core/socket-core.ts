@@ -74,11 +74,13 @@ export class SocketCore {
           known.ownersFromEvents = false;
         }
         known.queued = waitsInAcceptQueue(s);
+        known.acceptQueue = s.acceptQueue ?? null;
         known.lastSeenMs = Math.max(known.lastSeenMs, at);
         continue;
       }
       const tracked = newTrackedSocket(s, s.state, since, at, this.ownerRefs(s.owners));
       tracked.queued = waitsInAcceptQueue(s);
+      tracked.acceptQueue = s.acceptQueue ?? null;
       if (s.state === 'CLOSE_WAIT') {
         tracked.peerClosedAtMs = since;
         tracked.peerCloseIsLowerBound = true;
@@ -179,6 +181,7 @@ export class SocketCore {
         local: s.local,
         peer: s.peer,
         netns: s.netns,
+        acceptQueue: s.state === 'LISTEN' ? s.acceptQueue : null,
         stateAgeSeconds: Math.max(0, (nowMs - s.stateSinceMs) / 1000),
         stateAgeIsLowerBound: s.stateSinceIsLowerBound,
         rstSent: s.rstSent,
@@ -448,6 +451,7 @@ function newTrackedSocket(
     owners,
     ownersFromEvents: false,
     queued: false,
+    acceptQueue: null,
     peerClosedAtMs: null,
     peerCloseIsLowerBound: false,
     wroteAfterPeerClose: false,

@@ -126,7 +126,7 @@ describe('socktrace top', () => {
     stdin.write('\t');
     await tick();
     expect(lastFrame()).toMatch(/\[Services\]/);
-    expect(lastFrame()).toMatch(/8080\s+api\/100\s+7/);
+    expect(lastFrame()).toMatch(/8080\s+api\/100\s+-\s+7/);
   });
 
   it('sorts by another column, and reverses', async () => {
