@@ -10,6 +10,7 @@ import { BoundedMap } from './bounded-map.js';
 import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core-config.js';
 import { findFindings } from './findings.js';
 import type { Inventory, InventorySocket, ProcessInfo, StreamedInventory } from './inventory-model.js';
+import { ListenOverflowTracker, type ListenerQueueNow, type ListenOverflow, type NetstatSample } from './listen-overflows.js';
 import { buildRollups } from './rollups.js';
 import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
 import type { ConnectionStory, CoreSummary, SocketView } from './summary-model.js';
@@ -33,6 +34,8 @@ export class SocketCore {
   readonly byService: BoundedMap<string, ActivityCounters>;
   /** Listening sockets per service key: which local ports are services. */
   readonly listeners = new Map<string, Set<string>>();
+  /** Accept-queue overflows sampled from the kernel's counters, per listener where attributable. */
+  readonly listenOverflows = new ListenOverflowTracker();
   readonly stories: ConnectionStory[] = [];
   eventsApplied = 0;
   eventsLost = 0;
@@ -141,6 +144,27 @@ export class SocketCore {
     for (const s of [...this.sockets.values()]) {
       if (s.expiresAtMs !== null && s.expiresAtMs <= nowMs) this.forget(s);
     }
+  }
+
+  /**
+   * Listen counters sampled per namespace, with the listeners' queues at that moment (from the kernel's
+   * count; null: take the queues the last inventory gave): the overflows since the previous sample,
+   * attributed where that is certain (see listen-overflows.ts).
+   */
+  applyListenCounters(atMs: number, counters: readonly NetstatSample[], queues: readonly ListenerQueueNow[] | null): ListenOverflow[] {
+    return this.listenOverflows.sample(atMs, counters, queues ?? this.inventoriedQueues());
+  }
+
+  private inventoriedQueues(): ListenerQueueNow[] {
+    const queues: ListenerQueueNow[] = [];
+    for (const [, socks] of this.listeners) {
+      for (const sock of socks) {
+        const s = this.sockets.get(sock);
+        if (!s?.acceptQueue || s.acceptQueue.limit === null) continue;
+        queues.push({ netns: s.netns, proc: s.owners.length === 1 ? s.owners[0]! : null, local: s.local, queue: s.acceptQueue.length, limit: s.acceptQueue.limit });
+      }
+    }
+    return queues;
   }
 
   // ---------- outputs ----------

@@ -91,7 +91,8 @@ export type FindingKind =
   | 'rst_storm'
   | 'connection_churn'
   | 'ephemeral_port_pressure'
-  | 'accept_failing';
+  | 'accept_failing'
+  | 'accept_queue_overflow';
 
 export interface Finding {
   kind: FindingKind;

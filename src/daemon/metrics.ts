@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { CoreSummary } from '../core/summary-model.js';
+import type { ListenOverflow } from '../core/listen-overflows.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { TCP_STATES } from '../events/tcp-names.js';
 import type { SocketCounts, SourceStats } from '../backends/event-source.js';
@@ -168,6 +169,9 @@ export class DaemonMetrics {
   /** Processes with their own accept-error series (at most maxProcesses; later ones count as "other"). */
   private readonly acceptSeries = new Set<number>();
   private readonly maxProcesses: () => number;
+  private readonly listenOverflows: Counter;
+  /** Processes with their own overflow series (at most maxProcesses; later ones count as "other"). */
+  private readonly overflowSeries = new Set<number>();
   private readonly scrapeFailures: Counter;
   /** Reconciliations (inventories) that could not run and were skipped. */
   readonly reconcileFailures: Counter;
@@ -186,6 +190,12 @@ export class DaemonMetrics {
       name: 'socktrace_accept_errors_total',
       help: 'accept() calls that failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM), by calling process and errno (metrics.maxProcesses processes; later ones as comm="other")',
       labelNames: ['pid', 'comm', 'errno'],
+      registers: [r],
+    });
+    this.listenOverflows = new Counter({
+      name: 'socktrace_listen_overflows_total',
+      help: 'Handshakes the kernel dropped because an accept queue was full (TcpExt ListenOverflows, sampled per namespace each second), by the listener they are attributed to: the only full listener in its namespace; pid, comm and port empty when several were full or none (metrics.maxProcesses processes; later ones as comm="other")',
+      labelNames: ['pid', 'comm', 'port'],
       registers: [r],
     });
     this.errors = new Counter({ name: 'socktrace_socket_errors_total', help: 'Errors returned to applications on TCP sockets, by direction (send, recv) and errno', labelNames: ['direction', 'errno'], registers: [r] });
@@ -338,6 +348,21 @@ export class DaemonMetrics {
   }
 
   /** Counted per batch first: a counter increment with labels costs far more than a Map update. */
+  /** Overflows sampled from the kernel's counters: each counted for its listener, when attributed. */
+  observeOverflows(overflows: readonly ListenOverflow[]): void {
+    for (const o of overflows) {
+      const pid = o.proc?.pid ?? 0;
+      if (pid && !this.overflowSeries.has(pid) && this.overflowSeries.size < this.maxProcesses()) this.overflowSeries.add(pid);
+      const labels =
+        o.proc && o.local
+          ? this.overflowSeries.has(pid)
+            ? { pid: String(pid), comm: o.proc.comm, port: String(o.local.port) }
+            : { pid: '', comm: 'other', port: String(o.local.port) }
+          : { pid: '', comm: '', port: o.local ? String(o.local.port) : '' };
+      this.listenOverflows.inc(labels, o.count);
+    }
+  }
+
   observe(events: readonly SockEvent[]): void {
     const rsts = new Map<string, number>();
     const errors = new Map<string, number>();
