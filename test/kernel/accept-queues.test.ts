@@ -57,6 +57,24 @@ describeKernel('accept queues', () => {
     return { pid: svc.pid, port };
   }
 
+  /** The daemon with its metrics on a free port and its log in a directory of its own (a summary each second). */
+  async function startDaemon(): Promise<{ scrape: () => Promise<string>; logFile: string }> {
+    const dir = mkdtempSync(join(tmpdir(), 'socktrace-queues-'));
+    const metricsPort = await freePort();
+    const logFile = join(dir, 'daemon.log');
+    const config = join(dir, 'socktrace.yaml');
+    writeFileSync(config, `metrics:\n  listen: 127.0.0.1:${metricsPort}\nlog:\n  file: ${logFile}\n  summarySeconds: 1\n`, { mode: 0o644 });
+    children.push(spawn(process.execPath, [bin, 'daemon', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const scrape = async () => {
+      try {
+        return await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      } catch {
+        return ''; // not serving yet
+      }
+    };
+    return { scrape, logFile };
+  }
+
   /** 40 clients more, at the queue already full: their SYNs are dropped. */
   async function knockAgain(port: number): Promise<void> {
     const clients = startActor(['knocking-clients', '--host', netns().hostV4, '--port', String(port), '--count', '40', '--connect-timeout', String(scaled(1))], {
@@ -84,19 +102,7 @@ describeKernel('accept queues', () => {
 
   it('the daemon gauges each listener queue and limit as ss -lnt does', async () => {
     const { pid, port } = await fullListener();
-    const dir = mkdtempSync(join(tmpdir(), 'socktrace-queues-'));
-    const metricsPort = await freePort();
-    const config = join(dir, 'socktrace.yaml');
-    writeFileSync(config, `metrics:\n  listen: 127.0.0.1:${metricsPort}\nlog:\n  file: ${join(dir, 'daemon.log')}\n`, { mode: 0o644 });
-    const daemon = spawn(process.execPath, [bin, 'daemon', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(daemon);
-    const scrape = async () => {
-      try {
-        return await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      } catch {
-        return '';
-      }
-    };
+    const { scrape } = await startDaemon();
     const labels = `\\{pid="${pid}",comm="python3",port="${port}"\\}`;
     const queue = new RegExp(`^socktrace_listen_queue${labels} (\\d+)$`, 'm');
     const limit = new RegExp(`^socktrace_listen_queue_limit${labels} (\\d+)$`, 'm');
@@ -138,20 +144,7 @@ describeKernel('accept queues', () => {
 
   it('the daemon counts them for the listener, logs them and finds accept_queue_overflow naming the process', async () => {
     const { pid, port } = await fullListener();
-    const dir = mkdtempSync(join(tmpdir(), 'socktrace-overflows-'));
-    const metricsPort = await freePort();
-    const logFile = join(dir, 'daemon.log');
-    const config = join(dir, 'socktrace.yaml');
-    writeFileSync(config, `metrics:\n  listen: 127.0.0.1:${metricsPort}\nlog:\n  file: ${logFile}\n  summarySeconds: 1\n`, { mode: 0o644 });
-    const daemon = spawn(process.execPath, [bin, 'daemon', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(daemon);
-    const scrape = async () => {
-      try {
-        return await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      } catch {
-        return '';
-      }
-    };
+    const { scrape, logFile } = await startDaemon();
     await until('the daemon serving', scaled(15_000), async () => (await scrape()).includes('socktrace_sockets'));
     await new Promise((r) => setTimeout(r, 1200)); // a first sample: the baseline
     await knockAgain(port);
