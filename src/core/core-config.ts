@@ -17,6 +17,8 @@ export interface FindingThresholds {
   ephemeralPortShare: number;
   /** Failed accepts (EMFILE, ENFILE, ENOBUFS, ENOMEM) per process in the last minute that make a finding. */
   acceptErrorsMin: number;
+  /** Handshakes dropped at one full accept queue (or one namespace's, unattributed) in the last minute that make a finding. */
+  listenOverflowsMin: number;
 }
 
 export interface CoreConfig {
@@ -47,6 +49,7 @@ export const DEFAULT_THRESHOLDS: FindingThresholds = {
   churnPerSecond: 20,
   ephemeralPortShare: 0.5,
   acceptErrorsMin: 1,
+  listenOverflowsMin: 1,
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {

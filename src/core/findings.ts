@@ -220,7 +220,7 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
   const findings: Finding[] = [];
   for (const l of core.listenOverflows.byListener.values()) {
     const lastMinute = Math.round(l.window.perSecond(nowMs, 60) * 60);
-    if (lastMinute < 1) continue;
+    if (lastMinute < core.config.thresholds.listenOverflowsMin) continue;
     const owner = l.proc ? who(l.proc) : 'a process socktrace cannot name';
     const where = `${l.local.addr}:${l.local.port}`;
     findings.push({
@@ -248,7 +248,7 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
   }
   for (const [netns, u] of core.listenOverflows.unattributed) {
     const lastMinute = Math.round(u.window.perSecond(nowMs, 60) * 60);
-    if (lastMinute < 1) continue;
+    if (lastMinute < core.config.thresholds.listenOverflowsMin) continue;
     const named = u.last.candidates.map((c) => `${c.proc ? who(c.proc) : 'unknown'} on ${c.local.addr}:${c.local.port} (${c.queue}/${c.limit})`);
     findings.push({
       kind: 'accept_queue_overflow',

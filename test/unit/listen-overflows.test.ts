@@ -128,6 +128,12 @@ describe('accept_queue_overflow', () => {
     expect(f.explanation).toMatch(/accept_failing/);
     // A minute without overflows: the finding is gone.
     expect(core.summarize(T0 + 62_000).findings.filter((x) => x.kind === 'accept_queue_overflow')).toEqual([]);
+    // Under the threshold: no finding.
+    const strict = new SocketCore(coreConfig({ thresholds: { listenOverflowsMin: 100 } }));
+    strict.applyInventory(inventory([listener('a1', 8080, [100], 5, 4)]));
+    strict.applyListenCounters(T0, counters(100), null);
+    strict.applyListenCounters(T0 + 1000, counters(166), null);
+    expect(strict.summarize(T0 + 2000).findings.filter((x) => x.kind === 'accept_queue_overflow')).toEqual([]);
   });
 
   it('names no process when two listeners are full: the finding lists both as candidates', () => {
