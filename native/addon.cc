@@ -1,9 +1,11 @@
-// Module entry: exports the Tracer class, the socket inventory, and the layouts of both records.
+// Module entry: exports the Tracer class, the socket inventory, the layouts of the records, and what
+// doctor asks (kernel facts, the hook table).
 #include <napi.h>
 
 #include <cstddef>
 
 #include "errors.h"
+#include "hook_list.h"
 #include "inventory.h"
 #include "kernel_facts.h"
 #include "record_layout.h"
@@ -20,6 +22,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inventoryLayout", Napi::Function::New(env, InventoryLayout, "inventoryLayout"));
   exports.Set("seedLayout", Napi::Function::New(env, SeedLayout, "seedLayout"));
   exports.Set("kernelFacts", Napi::Function::New(env, KernelFacts, "kernelFacts"));
+  exports.Set("hookTable", Napi::Function::New(env, HookTable, "hookTable"));
   return exports;
 }
 

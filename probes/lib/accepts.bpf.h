@@ -13,13 +13,8 @@
 #include <bpf/bpf_tracing.h>
 
 #include "socktrace_event.h"
+#include "rules.bpf.h"
 #include "syscalls.bpf.h"
-
-/* A service that cannot take the connection waiting for it; EAGAIN, EINTR and the like are normal life. */
-static __always_inline bool is_accept_failure(long err)
-{
-	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
-}
 
 static __always_inline void on_accept_exit(long ret)
 {
@@ -28,7 +23,7 @@ static __always_inline void on_accept_exit(long ret)
 			learn_owner_of_fd(ret);
 		return;
 	}
-	if (!is_accept_failure(-ret) || !wanted(SOCKTRACE_KIND_ACCEPT_ERROR))
+	if (!SOCKTRACE_ACCEPT_FAILURE(-ret) || !wanted(SOCKTRACE_KIND_ACCEPT_ERROR))
 		return;
 	/* The exit record carries only the result: the listener's fd is the first argument, still in the
 	 * registers saved at the syscall's entry (bpf_task_pt_regs, 5.15+). */

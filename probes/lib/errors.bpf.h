@@ -13,12 +13,12 @@
 
 #include "socktrace_event.h"
 #include "stamp.bpf.h"
+#include "rules.bpf.h"
 
-/* Errors an application sees when its connection broke; EAGAIN and friends are normal life. */
+/* The errors socktrace reports (see rules.bpf.h). */
 static __always_inline bool is_connection_error(int err)
 {
-	return err == EPIPE || err == ECONNRESET || err == ETIMEDOUT || err == ECONNREFUSED ||
-	       err == ECONNABORTED || err == EHOSTUNREACH || err == ENETUNREACH;
+	return SOCKTRACE_CONNECTION_ERROR(err);
 }
 
 /* sock_sendmsg/sock_recvmsg: always the caller's process context, so also where owners are learned. */

@@ -13,6 +13,7 @@
 
 #include "socktrace_event.h"
 #include "tunables.bpf.h"
+#include "rules.bpf.h"
 #include "task.bpf.h"
 
 struct {
@@ -39,7 +40,7 @@ static __always_inline void count_on_this_cpu(void *counter_map)
 
 static __always_inline bool wanted(unsigned char kind)
 {
-	return emit_kinds & (1u << kind);
+	return emit_kinds & SOCKTRACE_KIND_BIT(kind);
 }
 
 /*

@@ -14,6 +14,7 @@
 #include "socktrace_event.h"
 #include "close_wait.bpf.h"
 #include "listeners.bpf.h"
+#include "rules.bpf.h"
 
 /* State changes by new state, per CPU: every transition, emitted or not. */
 struct {
@@ -49,13 +50,13 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 	unsigned long long *count = bpf_map_lookup_elem(&transitions, &slot);
 	if (count)
 		*count += 1;
-	/* A new connection's first step is LISTEN -> SYN_RECV on the child: not a listener's own change. */
-	unsigned int old_bit = oldstate == ST_TCP_LISTEN && newstate != ST_TCP_CLOSE ? 0 : 1u << (oldstate & 31);
+	/* Which of emit_states lets this change cross (see rules.bpf.h). */
+	unsigned int old_bit = SOCKTRACE_OLD_STATE_BIT(oldstate, newstate);
 	unsigned int states = emit_states;
 	if ((newstate == ST_TCP_CLOSE_WAIT || oldstate == ST_TCP_CLOSE_WAIT) &&
 	    close_wait_left_to_sweep(sk, oldstate, newstate, states & old_bit, btf))
 		states &= ~(1u << ST_TCP_CLOSE_WAIT);
-	if (!wanted(SOCKTRACE_KIND_STATE_CHANGE) || !(states & (old_bit | (1u << (newstate & 31))))) {
+	if (!wanted(SOCKTRACE_KIND_STATE_CHANGE) || !(states & (old_bit | SOCKTRACE_NEW_STATE_BIT(newstate)))) {
 		owner_ends_with(sk, oldstate, newstate);
 		return;
 	}

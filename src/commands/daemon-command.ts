@@ -19,12 +19,13 @@ import type { CoreSummary } from '../core/summary-model.js';
 import { startLiveSession, type LiveSession } from '../live/live-session.js';
 import { toEventRecord, toListenOverflowRecord, toLostRecord } from '../output/event-record.js';
 import type { SockEvent } from '../events/sock-event.js';
-import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js';
+import { toSummaryRecord } from '../output/summary-records.js';
 import { sampleWallClock } from '../events/monotonic-clock.js';
 import { openDaemonLog, type DaemonLog } from '../daemon/daemon-log.js';
 import { rateLimitKey, shouldLog } from '../daemon/event-log-policy.js';
 import { disabledHooksFor, kernelFilterFor } from '../daemon/kernel-filter.js';
 import { DaemonMetrics, DEFAULT_SERVE_LIMITS, serveMetrics, type ServeLimits } from '../daemon/metrics.js';
+import { FindingChanges } from '../daemon/finding-changes.js';
 import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
 
 export const DAEMON_USAGE = `Usage: socktrace daemon [--config <file>] [--metrics <host:port|off>] [--log-file <path>]
@@ -37,6 +38,8 @@ packaging/socktrace.yaml); flags override the file. SIGHUP reloads the config; S
 
 /** SIGTERM must end the process within 2 s: whatever is still running by then is cut short. */
 const STOP_DEADLINE_MS = 1500;
+/** How often findings are looked at, so one is logged within seconds of appearing, not at the next summary. */
+const FINDING_CHECK_MS = 2000;
 
 interface Flags {
   configFile?: string;
@@ -140,6 +143,7 @@ class Daemon {
   private server: Server | null = null;
   private timers: NodeJS.Timeout[] = [];
   private cachedSummary: { atMs: number; summary: CoreSummary } | null = null;
+  private readonly findingChanges = new FindingChanges();
   private readonly clock = sampleWallClock();
   private serveLimits: ServeLimits = DEFAULT_SERVE_LIMITS;
 
@@ -271,6 +275,7 @@ class Daemon {
       setInterval(() => this.reconcile(), this.config.tracer.reconcileSeconds * 1000),
       setInterval(this.guarded('draining folded records', () => this.drainFolded(false)), 1000),
       setInterval(this.guarded('sampling listen counters', () => this.sampleListenOverflows()), 1000),
+      setInterval(this.guarded('findings', () => this.logFindingChanges()), FINDING_CHECK_MS),
     ];
     if (this.config.log.summarySeconds > 0) {
       this.timers.push(setInterval(this.guarded('summary', () => this.logSummary()), this.config.log.summarySeconds * 1000));
@@ -304,7 +309,18 @@ class Daemon {
     this.cachedSummary = null;
     const summary = this.summary();
     this.log.logger.info(toSummaryRecord(summary));
-    for (const f of toFindingRecords(summary)) this.log.logger.warn(f);
+    this.logFindingChanges();
+  }
+
+  /** Findings that appeared, escalated, eased or cleared since the last look: logged once each. */
+  private logFindingChanges(): void {
+    const summary = this.summary();
+    const time = new Date(summary.atMs).toISOString();
+    for (const { change, finding } of this.findingChanges.update(summary.findings)) {
+      const record = { time, event: 'finding', change, ...finding };
+      if (change === 'appeared' || change === 'escalated') this.log.logger.warn(record);
+      else this.log.logger.info(record);
+    }
   }
 
   /** Storms the rate limiter held back, each as one record with its count. */

@@ -10,6 +10,7 @@ import { hasPeer } from './rollup-keys.js';
 import type { Rollups } from './rollups.js';
 import type { ConnectionStory, Finding, ProcessRollup } from './summary-model.js';
 import type { TrackedSocket } from './tracked-socket.js';
+import { linkIncidents } from './incidents.js';
 
 export interface FindingSource {
   readonly config: CoreConfig;
@@ -380,5 +381,6 @@ export function findFindings(core: FindingSource, rollups: Rollups, nowMs: numbe
     ...churn(core, rollups),
     ...ephemeralPortPressure(core),
   ];
+  linkIncidents(findings);
   return findings.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1));
 }

@@ -94,6 +94,17 @@ export type FindingKind =
   | 'accept_failing'
   | 'accept_queue_overflow';
 
+/** Findings about one process linked into one outage (see core/incidents.ts). */
+export interface Incident {
+  /** Stable while the process lives: comm/pid. */
+  id: string;
+  /** The findings' kinds in causal order, root cause first. */
+  chain: FindingKind[];
+  /** The chain told as one story, root cause first. */
+  story: string;
+  severity: 'warning' | 'critical';
+}
+
 export interface Finding {
   kind: FindingKind;
   severity: 'warning' | 'critical';
@@ -103,6 +114,8 @@ export interface Finding {
   explanation: string;
   subject: { pid?: number; comm?: string; peer?: string; port?: number; local?: string };
   evidence: Record<string, unknown>;
+  /** Set when this finding is one side of an outage other findings see too. */
+  incident?: Incident;
 }
 
 /** A finished or ongoing connection's timeline: "why did this process get a broken pipe from that peer?" */

@@ -327,12 +327,14 @@ export class DaemonMetrics {
     });
     new Gauge({
       name: 'socktrace_findings',
-      help: 'Current findings by kind and severity',
-      labelNames: ['kind', 'severity'],
+      help: 'Current findings by kind and severity, and the process each is about (pid and comm empty for a peer or an address)',
+      labelNames: ['kind', 'severity', 'pid', 'comm'],
       registers: [r],
       collect() {
         this.reset();
-        for (const f of inputs.summary().findings) this.inc({ kind: f.kind, severity: f.severity });
+        for (const f of inputs.summary().findings) {
+          this.inc({ kind: f.kind, severity: f.severity, pid: f.subject.pid === undefined ? '' : String(f.subject.pid), comm: f.subject.comm ?? '' });
+        }
       },
     });
   }

@@ -19,7 +19,7 @@ import { logLines } from '../support/log-lines.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
 import { until } from '../support/until.js';
-import { startLiveTrace, stopAllTraces } from '../support/trace-session.js';
+import { startBpftraceTrace, startLiveTrace, stopAllTraces, type TraceSession } from '../support/trace-session.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const script = OWNER_CHANGES_PATH;
@@ -46,9 +46,12 @@ describeKernel('accept failures', () => {
     return { pid: svc.pid, port };
   }
 
-  it('reports each failed accept with the service, its listener and EMFILE (native backend)', async () => {
+  it.each([
+    ['native', () => startLiveTrace()],
+    ['bpftrace', () => startBpftraceTrace()],
+  ] as [string, () => Promise<TraceSession>][])('reports each failed accept with the service, its listener and EMFILE (%s backend)', async (_, start) => {
     const { pid, port } = await serviceOutOfFds();
-    const trace = await startLiveTrace();
+    const trace = await start();
     const failures = () => trace.events.filter((e) => e.kind === 'accept_error');
     await until('50 failed accepts', scaled(10_000), () => failures().length >= 50);
     const seen = failures();
@@ -96,9 +99,9 @@ describeKernel('accept failures', () => {
     const series = new RegExp(`^socktrace_accept_errors_total\\{pid="${pid}",comm="python3",errno="EMFILE"\\} (\\d+)$`, 'm');
     let text = '';
     await until('accept errors counted', scaled(15_000), async () => Number(series.exec((text = await scrape()))?.[1] ?? 0) >= 20);
-    expect(text).toMatch(/^socktrace_findings\{kind="accept_failing",severity="critical"\} 1$/m);
+    expect(text).toMatch(new RegExp(`^socktrace_findings\\{kind="accept_failing",severity="critical",pid="${pid}",comm="python3"\\} 1$`, 'm'));
     await until('the finding logged', scaled(5000), () =>
-      logLines(logFile).some((l) => l.kind === 'accept_failing' && (l.subject as { pid?: number })?.pid === pid),
+      logLines(logFile).some((l) => l.kind === 'accept_failing' && l.change === 'appeared' && (l.subject as { pid?: number })?.pid === pid),
     );
     const finding = logLines(logFile).find((l) => l.kind === 'accept_failing')!;
     expect(finding.evidence).toMatchObject({ byErrno: { EMFILE: expect.any(Number) }, fdLimit: 32 });

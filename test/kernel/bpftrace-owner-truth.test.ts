@@ -1,21 +1,34 @@
 /**
  * The bpftrace backend's owners off the easy path (issue 15), on the running kernel with real processes
- * (test/workloads/owner_scenarios.py): socket ids unique for a socket's life though the kernel reuses
- * socket memory; a socket handed over SCM_RIGHTS by a process that then exits; a socket kept by an
- * exec'd child of a process that exits, whose pid then goes to a newcomer; SO_REUSEPORT listeners
- * of two processes; one port on two addresses; a connect from a renamed thread, then a renamed process.
+ * (test/workloads/owner_changes.py, the workloads of the native backend's owner-truth.test.ts): socket
+ * ids unique for a socket's life though the kernel reuses socket memory; a socket handed over
+ * SCM_RIGHTS by a process that then exits; a socket kept by an exec'd child of a process that exits,
+ * whose pid then goes to a newcomer; SO_REUSEPORT listeners of two processes; one port on two
+ * addresses; a connect from a renamed thread, then a renamed process.
  * The rule for each: the holder, or null where the backend cannot know, never a wrong process.
  */
 import { readlinkSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
 import type { SockEvent } from '../../src/events/sock-event.js';
-import { endpointOf, OWNER_SCENARIOS_PATH, startActor, stopAllActors, type Actor } from '../support/actor.js';
+import {
+  endpointOf,
+  OWNER_CHANGES_PATH,
+  processExists,
+  startActor,
+  startActorWithPid,
+  stopAllActors,
+  TCP_ACTOR_PATH,
+  type Actor,
+  type ActorLine,
+} from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { scaled } from '../support/time-scale.js';
 import { describe as describeEvents, startBpftraceTrace, stopAllTraces } from '../support/trace-session.js';
+import { until } from '../support/until.js';
 
-const scenario = (args: string[]): Actor =>
-  startActor(['--timeout', String(scaled(30)), ...args], { script: OWNER_SCENARIOS_PATH, timeoutMs: scaled(60_000) });
+const scenario = (args: string[], script = OWNER_CHANGES_PATH): Actor =>
+  startActor([...args, '--timeout', String(scaled(30))], { script, timeoutMs: scaled(60_000) });
+type Local = [string, number];
 
 /** This test's network namespace: the workloads run in it, on loopback; the host's other sockets do not count. */
 const NETNS = Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))![1]);
@@ -113,17 +126,26 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
   it('names B, never A, for a socket A handed to B over SCM_RIGHTS before it exited', () =>
     withRetries(async (last) => {
       const trace = await startBpftraceTrace();
-      const run = scenario(['scm-handoff']);
-      const ready = (await run.ready) as { pid: number; a_pid: number; server_port: number; first: unknown; second: unknown };
-      const done = (await run.done) as { first_errno: string; second_recv_errno: string; second_send_errno: string };
-      expect(done).toMatchObject({ first_errno: 'EPIPE', second_recv_errno: 'ECONNRESET', second_send_errno: 'EPIPE' });
+      // The peer greets the first connection (B reads it), then ends the first with a FIN and the second,
+      // which B has not touched, with an RST.
+      const peer = scenario(['peer-server', '--count', '2', '--greet', '0', '--ends', 'fin,rst', '--until-signal']);
+      const { port: serverPort } = (await peer.ready) as { port: number };
+      const run = scenario(['handoff-scm', '--port', String(serverPort), '--count', '2', '--greeted', '1']);
+      const ready = (await run.ready) as ActorLine & { pid: number; opener: number; locals: Local[] };
+      await run.next((l) => 'greeted' in l);
+      await peer.next((l) => 'accepted' in l);
+      process.kill(peer.pid, 'SIGUSR1');
+      // B reads to EOF and writes until it fails on the first; reads (ECONNRESET) and writes the second.
+      expect(await run.next((l) => l.ended === 0)).toMatchObject({ how: 'fin', errno: 'EPIPE' });
+      expect(await run.next((l) => l.ended === 1)).toMatchObject({ how: 'rst', errno: 'ECONNRESET', send_errno: 'EPIPE' });
+      await run.done;
       await run.exited;
       await settle();
       await trace.stop();
 
-      const first = endpoint(endpointOf(ready.first));
-      const second = endpoint(endpointOf(ready.second));
-      const ofB = trace.events.filter((e) => loopback(e) && [first, second].includes(endpoint(e.local)) && e.peer.port === ready.server_port && isProblem(e));
+      const first = endpoint(endpointOf(ready.locals[0]));
+      const second = endpoint(endpointOf(ready.locals[1]));
+      const ofB = trace.events.filter((e) => loopback(e) && [first, second].includes(endpoint(e.local)) && e.peer.port === serverPort && isProblem(e));
       const b = ready.pid;
       expect(ofB.filter((e) => e.owner !== null && e.owner.pid !== b), describeEvents(ofB)).toEqual([]);
       retryIfLost(last, trace.lost, ofB.length === 6);
@@ -142,7 +164,7 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
       const errors = onSecond.filter((e) => e.kind !== 'rst_received');
       expect(errors.map((e) => `${e.kind} ${e.errno} ${e.owner?.pid}`).sort()).toEqual([`recv_error ECONNRESET ${b}`, `send_error EPIPE ${b}`]);
       // A is named by nothing after its exit.
-      expect(ofB.filter((e) => e.owner?.pid === ready.a_pid)).toEqual([]);
+      expect(ofB.filter((e) => e.owner?.pid === ready.opener)).toEqual([]);
       const right = ofB.filter((e) => e.owner?.pid === b).length;
       console.log(`SCM_RIGHTS: ${right} of ${ofB.length} events name B, ${ofB.filter((e) => e.owner === null).length} null, 0 name A`);
     }), scaled(180_000));
@@ -150,17 +172,24 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
   it("never names a socket's exited owner once another process has its pid (fork + exec hand-off, pid reused)", () =>
     withRetries(async (last) => {
       const trace = await startBpftraceTrace();
-      const run = scenario(['pid-reuse']);
-      const { port } = (await run.ready) as { port: number };
-      const reused = (await run.next((l) => 'reused' in l)) as { reused: number; newcomer: number; local: unknown };
-      const holder = ((await run.next((l) => 'holder' in l)) as { holder: number }).holder;
-      expect(reused.newcomer).toBe(reused.reused); // the newcomer has P's pid
-      expect((await run.next((l) => 'holder_errno' in l)).holder_errno).toBe('EPIPE');
+      const peer = scenario(['peer-server', '--count', '1', '--until-signal']);
+      const { port } = (await peer.ready) as { port: number };
+      // P connects, hands the socket to C (an exec'd child) and exits; a newcomer takes P's pid and uses TCP.
+      const run = scenario(['handoff-exec', '--port', String(port)]);
+      const local = endpoint(endpointOf((await run.ready).local));
+      const holder = ((await run.next((l) => 'holding' in l)) as ActorLine & { child: number }).child;
       await run.done;
+      await until('P to exit', scaled(5000), () => !processExists(run.pid));
+      const newcomer = await startActorWithPid(run.pid, () => scenario(['server-leak', '--count', '1', '--hold', '10'], TCP_ACTOR_PATH));
+      await newcomer.ready;
+      expect(newcomer.pid).toBe(run.pid); // the newcomer has P's pid
+      // The peer closes: C's socket goes to CLOSE_WAIT, and C writes until it fails.
+      process.kill(peer.pid, 'SIGUSR1');
+      expect((await run.next((l) => 'ended' in l)).errno).toBe('EPIPE');
+      await run.next((l) => 'held' in l);
       await run.exited;
       await settle();
       await trace.stop();
-      const local = endpoint(endpointOf(reused.local));
       const held = trace.events.filter((e) => loopback(e) && endpoint(e.local) === local && e.peer.port === port && isProblem(e));
       expect(held.filter((e) => e.owner !== null && e.owner.pid !== holder), describeEvents(held)).toEqual([]);
       retryIfLost(last, trace.lost, held.length === 3);
@@ -171,7 +200,7 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
         'send_error CLOSE EPIPE',
         'state_change CLOSE_WAIT ',
       ]);
-      expect(held.filter((e) => e.owner?.pid === reused.reused), describeEvents(held)).toEqual([]);
+      expect(held.filter((e) => e.owner?.pid === run.pid), describeEvents(held)).toEqual([]);
       expect(held.filter((e) => e.owner !== null && e.owner.pid !== holder), describeEvents(held)).toEqual([]);
       expect(held.find((e) => e.kind === 'send_error')?.owner?.pid).toBe(holder);
       console.log(`pid reuse: ${held.filter((e) => e.owner?.pid === holder).length} of ${held.length} events name C, ${held.filter((e) => e.owner === null).length} null, 0 name P's pid (the newcomer's)`);
@@ -180,10 +209,11 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
   it('names no one for sockets queued on SO_REUSEPORT listeners of two processes (it cannot tell the queues apart)', () =>
     withRetries(async (last) => {
       const trace = await startBpftraceTrace();
-      const run = scenario(['reuseport', '--count', '16']);
-      const { port } = (await run.ready) as { port: number };
-      await run.done;
-      await run.exited;
+      // Two processes listen on one port and never accept; 16 connections, each closed at once.
+      const first = scenario(['queue-listener', '--reuseport', '--backlog', '32']);
+      const { port } = (await first.ready) as { port: number };
+      await scenario(['queue-listener', '--port', String(port), '--reuseport', '--backlog', '32']).ready;
+      await scenario(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '16'], TCP_ACTOR_PATH).done;
       await settle();
       await trace.stop();
       const closeWaits = trace.events.filter((e) => loopback(e) && e.kind === 'state_change' && e.state === 'CLOSE_WAIT' && e.local.port === port);
@@ -196,10 +226,13 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
   it("names each queued socket after the process listening on its own address, where one port has two", () =>
     withRetries(async (last) => {
       const trace = await startBpftraceTrace();
-      const run = scenario(['two-addresses', '--count', '4']);
-      const { port, pid, other_pid: other } = (await run.ready) as { port: number; pid: number; other_pid: number };
-      await run.done;
-      await run.exited;
+      // One port on 127.0.0.1 and 127.0.0.2, each held by its own process, never accepting; 4 connections to each.
+      const one = scenario(['queue-listener', '--host', '127.0.0.1']);
+      const { port, pid } = (await one.ready) as { port: number; pid: number };
+      const other = (await scenario(['queue-listener', '--host', '127.0.0.2', '--port', String(port)]).ready).pid as number;
+      for (const host of ['127.0.0.1', '127.0.0.2']) {
+        await scenario(['client-connect-close', '--host', host, '--port', String(port), '--count', '4'], TCP_ACTOR_PATH).done;
+      }
       await settle();
       await trace.stop();
       const closeWaits = trace.events.filter((e) => loopback(e) && e.kind === 'state_change' && e.state === 'CLOSE_WAIT' && e.local.port === port);
@@ -213,11 +246,17 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
   it("names the process, not the thread that connected, and follows the process's renaming", () =>
     withRetries(async (last) => {
       const trace = await startBpftraceTrace();
-      const run = scenario(['thread-connect', '--thread-name', 'worker-thread', '--process-name', 'renamed-proc']);
-      const { pid, comm } = (await run.ready) as { pid: number; comm: string };
-      const connected = await run.next((l) => 'connected' in l);
-      const local = endpoint(endpointOf(connected.connected));
-      const peer = endpoint(endpointOf(connected.peer));
+      const server = scenario(['peer-server', '--count', '1', '--until-signal']);
+      const { port } = (await server.ready) as { port: number };
+      // Connects from a thread named worker-thread, renames the process, then the peer closes.
+      const run = scenario(['thread-connect', '--port', String(port), '--thread-name', 'worker-thread', '--rename', 'renamed-proc', '--rename-first']);
+      const ready = await run.ready;
+      const { pid, comm } = ready as { pid: number; comm: string };
+      const local = endpoint(endpointOf(ready.local));
+      const peer = endpoint(endpointOf(ready.peer));
+      await run.next((l) => 'renamed' in l);
+      await server.next((l) => 'accepted' in l);
+      process.kill(server.pid, 'SIGUSR1');
       await run.done;
       await run.exited;
       await settle();

@@ -7,10 +7,19 @@
  * case allows. Every CLOSE_WAIT, RST received and EPIPE/ECONNRESET must name the socket's holder, or
  * nobody where the kernel cannot know it; never another process.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SockEvent } from '../../src/events/sock-event.js';
-import { OWNER_CHANGES_PATH, endpointOf, startActor as startWorkload, stopAllActors, type Actor, type ActorLine, type ActorOptions } from '../support/actor.js';
+import {
+  OWNER_CHANGES_PATH,
+  endpointOf,
+  processExists,
+  startActorWithPid,
+  startActor as startWorkload,
+  stopAllActors,
+  type Actor,
+  type ActorLine,
+  type ActorOptions,
+} from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
@@ -41,17 +50,6 @@ const closeWaitOf = (port: number) => (e: SockEvent) =>
 const rstReceivedOn = (port: number) => (e: SockEvent) => e.kind === 'rst_received' && e.local.port === port;
 const errorOn = (port: number, errno: string) => (e: SockEvent) =>
   (e.kind === 'send_error' || e.kind === 'recv_error') && e.local.port === port && e.errno === errno;
-
-/** Spawns an actor whose pid is `pid` (the kernel's next pid set through ns_last_pid), or throws. */
-async function startActorWithPid(pid: number, args: string[]): Promise<Actor> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
-    const actor = startActor(args);
-    if (actor.pid === pid) return actor;
-    await actor.stop(); // another task took the pid first: try again
-  }
-  throw new Error(`could not start a process with pid ${pid}`);
-}
 
 describeKernel('owners off the easy path (native backend)', () => {
   const netns = useNetnsPeer();
@@ -114,7 +112,7 @@ describeKernel('owners off the easy path (native backend)', () => {
     await parent.done;
     await until('the parent to exit', scaled(5000), () => !processExists(parent.pid));
     // An unrelated process takes the parent's pid and becomes an owner itself (it listens).
-    const newcomer = await startActorWithPid(parent.pid, ['server-leak', '--host', '127.0.0.1', '--count', '1', '--hold', '10']);
+    const newcomer = await startActorWithPid(parent.pid, () => startActor(['server-leak', '--host', '127.0.0.1', '--count', '1', '--hold', '10']));
     await newcomer.ready;
     process.kill(peer.pid, 'SIGUSR1');
     await parent.next((l) => 'held' in l);
@@ -240,10 +238,3 @@ describeKernel('owners off the easy path (native backend)', () => {
   });
 });
 
-function processExists(pid: number): boolean {
-  try {
-    return !readFileSync(`/proc/${pid}/stat`, 'latin1').includes(') Z ');
-  } catch {
-    return false;
-  }
-}

@@ -14,14 +14,13 @@
 // `ready` verifies that and rejects if some wrapper forked instead.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const TCP_ACTOR_PATH = fileURLToPath(new URL('../workloads/tcp_actor.py', import.meta.url));
 /** Workloads whose sockets change hands or wait in accept queues (same protocol). */
 export const OWNER_CHANGES_PATH = fileURLToPath(new URL('../workloads/owner_changes.py', import.meta.url));
-/** Self-contained owner scenarios for the bpftrace backend's tests (same protocol). */
-export const OWNER_SCENARIOS_PATH = fileURLToPath(new URL('../workloads/owner_scenarios.py', import.meta.url));
 
 export type ActorLine = Record<string, unknown>;
 
@@ -294,4 +293,24 @@ export function startActor(args: string[], opts: ActorOptions = {}): Actor {
 export function endpointOf(pair: unknown): { addr: string; port: number } {
   const [addr, port] = pair as [string, number];
   return { addr, port };
+}
+
+/** An actor started by `start` whose pid is `pid` (the kernel's next pid set through ns_last_pid), or throws. */
+export async function startActorWithPid(pid: number, start: () => Actor): Promise<Actor> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+    const actor = start();
+    if (actor.pid === pid) return actor;
+    await actor.stop(); // another task took the pid first: try again
+  }
+  throw new Error(`could not start a process with pid ${pid}`);
+}
+
+/** Whether a process lives (a zombie does not count). */
+export function processExists(pid: number): boolean {
+  try {
+    return !readFileSync(`/proc/${pid}/stat`, 'latin1').includes(') Z ');
+  } catch {
+    return false;
+  }
 }

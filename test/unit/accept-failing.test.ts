@@ -92,3 +92,35 @@ describe('accept_failing', () => {
     expect(f.explanation).not.toMatch(/It holds/);
   });
 });
+
+describe('one incident per service', () => {
+  it('links the leak, the fd pressure and the failing accepts of one process, root cause first', () => {
+    const core = new SocketCore(coreConfig(), (ns) => T0 + Number(ns / 1_000_000n));
+    const closeWaits = Array.from({ length: 30 }, (_, i) =>
+      sock({ sock: `cw${i}`, peer: { addr: '198.18.0.2', port: 40000 + i }, ageLowerBoundMs: 600_000 }),
+    );
+    core.applyInventory({
+      takenAtMs: T0,
+      sockets: [sock({ sock: '1', state: 'LISTEN', peer: { addr: '0.0.0.0', port: 0 } }), ...closeWaits],
+      processes: [{ pid: 100, comm: 'api', cmdline: 'api --serve', uid: 0, fds: 32, fdLimit: 32 }],
+      problems: [],
+    });
+    core.applyEvents(decodeBatch(buildBatch(failedAccepts(50, 1)), 50).events);
+    const findings = core.summarize(T0 + 5000).findings.filter((f) => f.subject.pid === 100);
+    expect(findings.map((f) => f.kind).sort()).toEqual(['accept_failing', 'close_wait_leak', 'fd_pressure']);
+    const incident = findings[0]!.incident!;
+    expect(findings.every((f) => f.incident === incident)).toBe(true);
+    expect(incident).toMatchObject({ id: 'api/100', chain: ['close_wait_leak', 'fd_pressure', 'accept_failing'], severity: 'critical' });
+    expect(incident.story).toBe(
+      'One outage of api (pid 100), root cause first: it never closes the connections its clients closed (30 in CLOSE_WAIT); ' +
+        'its file descriptors run out (32 of 32 in use); so accept() fails (50 times in the last minute: EMFILE).',
+    );
+  });
+
+  it('leaves a lone finding without an incident', () => {
+    const core = coreWithLeakingService();
+    const f = core.summarize(T0 + 1000).findings;
+    expect(f.map((x) => x.kind)).toEqual(['fd_pressure']);
+    expect(f[0]!.incident).toBeUndefined();
+  });
+});

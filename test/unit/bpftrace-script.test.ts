@@ -2,10 +2,16 @@
  * Planning the bpftrace script per kernel, on recorded tracefs formats: Linux 6.18 (this machine) and
  * Debian's 6.1 (test/fixtures/*-6.1.format, recorded in scripts/test-on-kernel's VM).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BPFTRACE_PARTS_DIR, planScript, SCRIPT_CONCERNS, scriptText, symbolicValue } from '../../src/backends/bpftrace/bpftrace-script.js';
+import { expandRules, readRules, RULE_HEADERS } from '../../src/backends/bpftrace/probe-rules.js';
+import { passes } from '../../src/backends/bpftrace/bpftrace-source.js';
+import { KIND_CODES } from '../../src/backends/native/record-layout.js';
+import { TCP_STATES } from '../../src/events/tcp-names.js';
+import type { SockEvent } from '../../src/events/sock-event.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -24,7 +30,10 @@ const syscalls: Record<string, string> = Object.fromEntries([
     [`syscalls/sys_enter_${c}`, formatWith('fd')],
     [`syscalls/sys_exit_${c}`, formatWith('ret')],
   ]),
-  ...['accept', 'accept4'].map((c) => [`syscalls/sys_exit_${c}`, formatWith('ret')]),
+  ...['accept', 'accept4'].flatMap((c) => [
+    [`syscalls/sys_enter_${c}`, formatWith('fd')],
+    [`syscalls/sys_exit_${c}`, formatWith('ret')],
+  ]),
 ]);
 const linux618: Record<string, string> = {
   ...common,
@@ -46,7 +55,7 @@ describe('the bpftrace script for each kernel', () => {
   it('takes the 6.10+ parts on 6.18, with the RST reason names and no drop reason to pass', () => {
     const plan = planScript((t) => linux618[t]);
     expect(plan.problems).toEqual([]);
-    expect(files(linux618)).toEqual(['owners-and-states.bt', 'rst-received.bt', 'rst-sent.bt', 'socket-errors.bt', 'ticks-and-end.bt']);
+    expect(files(linux618)).toEqual(['owners-and-states.bt', 'rst-received.bt', 'rst-sent.bt', 'socket-errors.bt', 'accept-errors.bt', 'ticks-and-end.bt']);
     expect(plan.rstReasons[1]).toBe('NO_SOCKET');
     expect(plan.noSocketDropReason).toBe(-1);
   });
@@ -59,6 +68,7 @@ describe('the bpftrace script for each kernel', () => {
       'rst-received.bt',
       'rst-sent-before-6.10.bt',
       'socket-errors-at-syscalls.bt',
+      'accept-errors.bt',
       'ticks-and-end.bt',
     ]);
     expect(plan.rstReasons).toEqual([]);
@@ -95,5 +105,85 @@ describe('the bpftrace script for each kernel', () => {
     expect(text.trimEnd().endsWith('}')).toBe(true);
     expect(text).not.toContain('tracepoint:sock:sock_send_length');
     expect(text).not.toMatch(/args->reason,/); // the 6.10+ rst-sent.bt reads it
+  });
+});
+
+const PROBES_DIR = resolve(BPFTRACE_PARTS_DIR, '..');
+const CONNECTION_ERRNOS = [32, 104, 110, 111, 103, 113, 101]; // EPIPE ECONNRESET ETIMEDOUT ECONNREFUSED ECONNABORTED EHOSTUNREACH ENETUNREACH
+
+describe('the rules the script shares with the BPF programs (probes/lib/rules.bpf.h)', () => {
+  const rules = readRules(PROBES_DIR);
+  const kernels = { '6.18': linux618, '6.1': linux61 };
+
+  it.each(Object.entries(kernels))('writes every rule out in the script planned on %s', (_, kernel) => {
+    const text = scriptText(planScript((t) => kernel[t]));
+    expect(text).not.toMatch(/SOCKTRACE_[A-Z_]+\(/); // no call left for bpftrace to refuse
+    expect(text).toContain(`(${CONNECTION_ERRNOS.map((e) => `($err) == ${e}`).join(' || ')})`);
+    expect(text).toContain('$1 & (1u << (2))'); // RSTs sent, kind 2
+  });
+
+  it('takes the state rule from the header, LISTEN (10) not counting on the way to anything but CLOSE (7)', () => {
+    const text = scriptText(planScript((t) => linux618[t]));
+    expect(text).toContain('$2 & ((($old) == 10 && ($new) != 7 ? 0 : 1u << (($old) & 31)) | (1u << (($new) & 31)))');
+  });
+
+  it('follows a change of the header into the planned script', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'socktrace-rules-'));
+    try {
+      cpSync(PROBES_DIR, dir, { recursive: true });
+      const header = join(dir, RULE_HEADERS.rules);
+      writeFileSync(header, readFileSync(header, 'utf8').replace('(err) == ENETUNREACH)', '(err) == ENETUNREACH || (err) == EAGAIN)'));
+      const constants = join(dir, 'lib/constants.bpf.h');
+      writeFileSync(constants, readFileSync(constants, 'utf8').replace('#define EPIPE 32', '#define EPIPE 32\n#define EAGAIN 11'));
+      for (const kernel of Object.values(kernels)) {
+        const text = scriptText(planScript((t) => kernel[t]), join(dir, 'bpftrace'));
+        expect(text).toContain('($err) == 101 || ($err) == 11)');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a rule called with the wrong number of arguments', () => {
+    expect(() => expandRules('SOCKTRACE_OLD_STATE_BIT($old)', rules)).toThrow(/takes 2 arguments, given 1/);
+  });
+
+  it('is what the bpftrace backend filters by in user space (passes) for every kind and state change', () => {
+    const js = (call: string) => expandRules(call, rules).replace(/\b(\d+)u\b/g, '$1');
+    const kindBit = new Function('k', `return ${js('SOCKTRACE_KIND_BIT(k)')};`) as (k: number) => number;
+    const stateBits = new Function('o', 'n', `return ${js('SOCKTRACE_OLD_STATE_BIT(o, n) | SOCKTRACE_NEW_STATE_BIT(n)')};`) as (
+      o: number,
+      n: number,
+    ) => number;
+    const states = TCP_STATES.length;
+    for (let kinds = 1; kinds < 1 << 7; kinds <<= 1) {
+      for (const [kind, code] of Object.entries(KIND_CODES)) {
+        for (let o = 1; o < states; o++) {
+          for (let n = 1; n < states; n++) {
+            for (const emitStates of [1 << o, 1 << n, 1 << 10, ~0 >>> 0]) {
+              const e = { kind, oldState: TCP_STATES[o], state: TCP_STATES[n] } as unknown as SockEvent;
+              const header = (kinds & kindBit(code)) !== 0 && (kind !== 'state_change' || (emitStates & stateBits(o, n)) !== 0);
+              expect(passes(e, { emitKinds: kinds, emitStates }), `${kind} ${o}->${n} kinds ${kinds} states ${emitStates}`).toBe(header);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  it('is spelled by no part by hand: no errno set, kind bit or state rule of its own', () => {
+    const parts = readdirSync(BPFTRACE_PARTS_DIR).filter((f) => f.endsWith('.bt'));
+    expect(parts.length).toBeGreaterThan(5);
+    for (const file of parts) {
+      const text = readFileSync(resolve(BPFTRACE_PARTS_DIR, file), 'utf8');
+      const errnoTest = new RegExp(`==\\s*-?(${CONNECTION_ERRNOS.join('|')})\\b`);
+      expect(text, file).not.toMatch(errnoTest);
+      expect(text, file).not.toMatch(/\b(EPIPE|ECONNRESET|ETIMEDOUT|ECONNREFUSED|ECONNABORTED|EHOSTUNREACH|ENETUNREACH)\b/);
+      // The kinds ($1) and states ($2) masks are only ever tested through the rules.
+      for (const m of text.matchAll(/\$([12])\s*&\s*(\(?\s*\w*)/g)) {
+        expect(m[2]!.replace(/^\(\s*/, ''), `${file}: ${m[0]}`).toMatch(m[1] === '1' ? /^SOCKTRACE_KIND_BIT$/ : /^SOCKTRACE_(OLD|NEW)_STATE_BIT$/);
+      }
+      expect(text, file).not.toMatch(/1\s*<<\s*\$(old|new)/);
+    }
   });
 });

@@ -3,7 +3,9 @@
 
 Sockets handed over SCM_RIGHTS or inherited through fork + exec, the opener exiting; a connection made
 by a named thread of a process that renames itself; listeners that never accept (SO_REUSEPORT groups of
-several processes, one port on two addresses, a backlog left full); a service at its fd limit.
+several processes, one port on two addresses, a backlog left full); a service at its fd limit; many
+short connections, so the kernel reuses socket memory between one side's sockets and the other's.
+Both backends' owner tests (test/kernel/owner-truth.test.ts, bpftrace-owner-truth.test.ts) run these.
 
 Same protocol as tcp_actor.py (whose helpers this uses): one ready line with "pid", optional lines, one
 final {"done": true, ...} or {"error": ...} line; every run bounded by a watchdog (--timeout).
@@ -25,6 +27,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tcp_actor as T  # noqa: E402
 
+PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -53,23 +56,28 @@ def wait_readable(sock, phase):
 
 def outlive_peer(sock, index):
     """After the peer's FIN or RST: read it; after a FIN, write late twice (an RST answers the first,
-    EPIPE fails the second). Returns the line to emit."""
+    EPIPE fails the second); after an RST (the read fails), write once (EPIPE). Returns the line to emit."""
     local = T.addr(sock.getsockname())
     sock.settimeout(T.remaining())
     try:
         data = sock.recv(65536)
     except OSError as e:
-        return {"ended": index, "local": local, "how": "rst", "errno": T.errno_name(e)}
+        return {"ended": index, "local": local, "how": "rst", "errno": T.errno_name(e), "send_errno": write_fails(sock)}
     if data:
         raise T.ActorError("unexpected data from the peer", local=local)
     time.sleep(0.2)
     sock.send(b"late\n")  # reaches the peer's closed socket, which answers with an RST
     time.sleep(0.3)
+    return {"ended": index, "local": local, "how": "fin", "errno": write_fails(sock)}
+
+
+def write_fails(sock):
+    """The errno of a write that must fail (the connection was reset)."""
     try:
         sock.send(b"late\n")
     except OSError as e:
-        return {"ended": index, "local": local, "how": "fin", "errno": T.errno_name(e)}
-    raise T.ActorError("a write after the peer's RST succeeded", local=local)
+        return T.errno_name(e)
+    raise T.ActorError("a write after the peer's RST succeeded", local=T.addr(sock.getsockname()))
 
 
 def cmd_peer_server(a):
@@ -107,7 +115,8 @@ def cmd_handoff_scm(a):
     and exits. The first --greeted sockets are then read (the peer's greeting), the others left alone
     until the peer ends them; after each end, what outlive_peer does.
     Lines: {"ready": true, "pid", "opener": pid, "locals": [...]}; {"greeted": n};
-    {"ended": i, "local", "how": "fin"|"rst", "errno"} per socket; {"done": true}."""
+    {"ended": i, "local", "how": "fin"|"rst", "errno"} per socket ("send_errno" too after an RST);
+    {"done": true}."""
     here, there = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     opener = os.fork()
     if opener == 0:
@@ -174,8 +183,10 @@ def cmd_hold_fd(a):
 
 def cmd_thread_connect(a):
     """Name the process --name, connect from a thread named --thread-name, and once the peer ends the
-    connection rename the process to --rename before outliving it (see outlive_peer).
-    Lines: {"ready": true, "pid", "local"}; {"renamed": name}; {"ended": 0, ...}; {"done": true}."""
+    connection (with --rename-first: at once) rename the process to --rename before outliving it (see
+    outlive_peer).
+    Lines: {"ready": true, "pid", "comm" (--name), "local", "peer"}; {"renamed": name}; {"ended": 0, ...};
+    {"done": true}."""
     set_thread_name(a.name)
     box = {}
 
@@ -192,10 +203,18 @@ def cmd_thread_connect(a):
     if "sock" not in box:
         raise T.ActorError("the thread did not connect: %s" % box.get("error"))
     s = box["sock"]
-    T.emit({"ready": True, "pid": os.getpid(), "local": T.addr(s.getsockname())})
+    T.emit({"ready": True, "pid": os.getpid(), "comm": a.name, "local": T.addr(s.getsockname()),
+            "peer": T.addr(s.getpeername())})
+
+    def rename():
+        set_thread_name(a.rename)
+        T.emit({"renamed": a.rename})
+
+    if a.rename_first:
+        rename()
     wait_readable(s, "waiting for the peer to end the connection")
-    set_thread_name(a.rename)
-    T.emit({"renamed": a.rename})
+    if not a.rename_first:
+        rename()
     T.emit(outlive_peer(s, 0))
     T.emit({"done": True})
 
@@ -315,6 +334,111 @@ def cmd_knocking_clients(a):
     T.emit({"done": True})
 
 
+def cmd_churn(a):
+    """Many short loopback connections between a slow server and impatient clients, so the kernel
+    reuses socket memory between a client's socket and a server's.
+
+    This process is the server, named "slowapi" (slow: answers each request --delay seconds late, and
+    leaks every --leak-every-th connection in CLOSE_WAIT, never closing it); a forked child named
+    "impatient" is the clients' process (connects, sends a request, waits --wait seconds, closes: before
+    the answer), --count connections, --parallel at a time.
+    Lines: {"ready": true, "pid", "client_pid", "port"};
+    {"done": true, "connections": n, "leaked": l, "late_write_errors": e}."""
+    lsock = T.listen("127.0.0.1", 0, backlog=128)
+    port = lsock.getsockname()[1]
+    go_r, go_w = os.pipe()
+    client_pid = os.fork()
+    if client_pid == 0:
+        code = 1
+        try:
+            _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            os.close(go_w)
+            os.read(go_r, 1)
+            set_thread_name("impatient")
+            open_ = []
+            for i in range(a.count):
+                c = T.connect("127.0.0.1", port)
+                c.sendall(b"GET\n")
+                open_.append((time.monotonic() + a.wait, c))
+                while len(open_) >= a.parallel or (i == a.count - 1 and open_):
+                    due, first = open_.pop(0)
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    first.close()
+            code = 0
+        except BaseException as e:  # the child never returns into the parent's code
+            sys.stderr.write("clients: %r\n" % (e,))
+        finally:
+            os._exit(code)
+    try:
+        os.close(go_r)
+        set_thread_name("slowapi")
+        T.emit({"ready": True, "pid": os.getpid(), "client_pid": client_pid, "port": port})
+        os.write(go_w, b"g")
+        T.set_phase("serving the impatient clients")
+        accepted, leaked, errors = _serve_slowly(lsock, a)
+        T.set_phase("waiting for the clients' process to exit")
+        _, status = os.waitpid(client_pid, 0)
+        client_pid = 0
+        if status != 0:
+            raise T.ActorError("the clients' process failed")
+        T.emit({"done": True, "connections": accepted, "leaked": len(leaked), "late_write_errors": errors})
+        for conn in leaked:
+            conn.close()
+    finally:
+        if client_pid:
+            os.kill(client_pid, signal.SIGKILL)
+            os.waitpid(client_pid, 0)
+
+
+def _serve_slowly(lsock, a):
+    """churn's server: accept --count connections; answer each request --delay seconds late (twice,
+    then close), except every --leak-every-th, kept open. Returns (accepted, leaked sockets, errors)."""
+    sel = selectors.DefaultSelector()
+    lsock.setblocking(False)
+    sel.register(lsock, selectors.EVENT_READ)
+    answers = []  # (due, conn), earliest first
+    leaked = []
+    accepted = answered = errors = 0
+    while accepted < a.count or answers:
+        timeout = 0.05 if not answers else max(0.0, answers[0][0] - time.monotonic())
+        for key, _ in sel.select(timeout):
+            if key.fileobj is lsock:
+                while True:
+                    try:
+                        conn, _ = lsock.accept()
+                    except BlockingIOError:
+                        break
+                    accepted += 1
+                    conn.setblocking(False)
+                    sel.register(conn, selectors.EVENT_READ)
+            else:
+                conn = key.fileobj
+                sel.unregister(conn)
+                try:
+                    conn.recv(1024)
+                except OSError:
+                    pass
+                answers.append((time.monotonic() + a.delay, conn))
+                answers.sort(key=lambda x: x[0])
+        now = time.monotonic()
+        while answers and answers[0][0] <= now:
+            _, conn = answers.pop(0)
+            answered += 1
+            if answered % a.leak_every == 0:
+                leaked.append(conn)  # never closed: CLOSE_WAIT once the client has gone
+                continue
+            conn.setblocking(True)
+            conn.settimeout(1)
+            try:
+                conn.send(b"200 OK\n", socket.MSG_NOSIGNAL)
+                time.sleep(0.002)
+                conn.send(b"200 OK\n", socket.MSG_NOSIGNAL)
+            except OSError:
+                errors += 1
+            conn.close()
+    return accepted, leaked, errors
+
+
 def build_parser():
     p, sub, common = T.workload_parser("owner_changes.py", __doc__)
 
@@ -347,6 +471,7 @@ def build_parser():
     sp.add_argument("--name", default="svc-main")
     sp.add_argument("--thread-name", default="conn-worker")
     sp.add_argument("--rename", default="svc-renamed")
+    sp.add_argument("--rename-first", action="store_true", help="rename before the peer ends the connection")
 
     sp = command("many-clients", cmd_many_clients, "hold --count connections until SIGUSR1, then close")
     sp.add_argument("--count", type=T.pos_int, default=1)
@@ -363,6 +488,13 @@ def build_parser():
     sp.add_argument("--nofile", type=T.pos_int, default=32)
     sp.add_argument("--backlog", type=T.pos_int, default=64)
     sp.add_argument("--hold", type=T.nonneg_float, default=20.0)
+
+    sp = command("churn", cmd_churn, "many short connections: a slow server, impatient clients", host=False)
+    sp.add_argument("--count", type=T.pos_int, default=300)
+    sp.add_argument("--parallel", type=T.pos_int, default=8)
+    sp.add_argument("--wait", type=T.nonneg_float, default=0.01)
+    sp.add_argument("--delay", type=T.nonneg_float, default=0.05)
+    sp.add_argument("--leak-every", type=T.pos_int, default=5)
     return p
 
 

@@ -40,10 +40,47 @@ const KINDS: Record<string, EventKind> = {
   W: 'send_error',
   V: 'recv_error',
   D: 'destroy',
+  A: 'accept_error',
 };
 const OWNER_SOURCES: Record<number, OwnerSource> = { 1: 'socket', 2: 'listener', 3: 'seeded', 4: 'closed' };
-/** kind ts sk netns family sport dport saddr×4 daddr×4 old state reason err flags opid ouid osrc tpid born ocomm tcomm */
-const FIELD_COUNT = 27;
+/**
+ * An event line's tab-separated fields in order, each with the field of the contract's record
+ * (struct socktrace_event, probes/socktrace_event.h) it carries; null for what only the line has.
+ * A field added to the record goes here or in RECORD_FIELDS_NOT_IN_LINE (test/unit/bpftrace-line-format
+ * holds both to the header and to the printf of every script part).
+ */
+export const LINE_FIELDS: readonly { name: string; carries: string | null }[] = [
+  { name: 'kind letter (KINDS)', carries: 'kind' },
+  { name: 'ts', carries: 'ts_ns' },
+  { name: 'socket address (hex)', carries: null },
+  { name: 'netns', carries: 'netns' },
+  { name: 'family', carries: 'family' },
+  { name: 'sport', carries: 'sport' },
+  { name: 'dport', carries: 'dport' },
+  ...[0, 1, 2, 3].map((w) => ({ name: `saddr word ${w} (hex)`, carries: 'saddr' })),
+  ...[0, 1, 2, 3].map((w) => ({ name: `daddr word ${w} (hex)`, carries: 'daddr' })),
+  { name: 'old state', carries: 'old_state' },
+  { name: 'state', carries: 'state' },
+  { name: 'reason', carries: 'reason' },
+  { name: 'err', carries: 'err' },
+  { name: 'flags', carries: 'flags' },
+  { name: 'owner pid', carries: 'owner_pid' },
+  { name: 'owner uid', carries: 'owner_uid' },
+  { name: 'owner source', carries: 'owner_source' },
+  { name: 'task pid', carries: 'task_pid' },
+  { name: 'born (the socket id with the address)', carries: null },
+  { name: 'owner comm (%r)', carries: 'owner_comm' },
+  { name: 'task comm (%r)', carries: 'task_comm' },
+];
+
+/** The record's fields no event line carries, and why. */
+export const RECORD_FIELDS_NOT_IN_LINE: Readonly<Record<string, string>> = {
+  sock_id: 'classic tracepoints cannot generate the socket cookie: the id is made from the address and birth (socketId)',
+  owner_cgroup: 'the script does not learn cgroups: owners have cgroupId 0',
+  _reserved: 'padding',
+};
+
+const FIELD_COUNT = LINE_FIELDS.length;
 const AF_INET = 2;
 const AF_INET6 = 10;
 
@@ -126,7 +163,7 @@ export function parseEventText(text: string, context: BpftraceLineContext): Sock
     oldState: kind === 'state_change' ? tcpStateName(n(15)) : null,
     state: state === 0 ? null : tcpStateName(state),
     reason: kind === 'rst_sent' && reasonCode !== REASON_UNKNOWN ? (reasons[reasonCode] || `REASON_${reasonCode}`) : null,
-    errno: kind === 'send_error' || kind === 'recv_error' ? errnoName(n(18)) : null,
+    errno: kind === 'send_error' || kind === 'recv_error' || kind === 'accept_error' ? errnoName(n(18)) : null,
     noSocket,
     deferred: false,
     flags: flags === 0 ? FLAG_BITS.idFallback : flags | FLAG_BITS.idFallback,

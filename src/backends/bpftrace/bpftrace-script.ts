@@ -8,6 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatFields, rstReasonsFromFormat, symbolicNames } from './bpftrace-requirements.js';
+import { expandRules, readRules } from './probe-rules.js';
+import { TRACEFS_DIRS, tracefsDir } from '../tracefs.js';
 
 export const BPFTRACE_PARTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'probes', 'bpftrace');
 
@@ -78,6 +80,15 @@ export const SCRIPT_CONCERNS: readonly Concern[] = [
       { file: 'socket-errors-at-syscalls.bt', reads: syscallReads },
     ],
   },
+  {
+    what: 'accept failures',
+    parts: [
+      {
+        file: 'accept-errors.bt',
+        reads: Object.fromEntries(['accept', 'accept4'].flatMap((call) => [[`syscalls/sys_enter_${call}`, ['fd']], [`syscalls/sys_exit_${call}`, ['ret']]])),
+      },
+    ],
+  },
   { what: 'ticks', parts: [{ file: 'ticks-and-end.bt', reads: {} }] },
 ];
 
@@ -144,11 +155,8 @@ export function planScript(formatOf: (tracepoint: string) => string | undefined)
  * Plans the script from this host's tracefs. Tracepoints named (by name, as "sock_send_length") in
  * `pretendMissing` are planned as if the kernel lacked them, to exercise the other parts.
  */
-export function readScriptPlan(
-  pretendMissing: readonly string[] = [],
-  tracefsRoots = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'],
-): ScriptPlan {
-  const root = tracefsRoots.find((r) => existsSync(`${r}/events`));
+export function readScriptPlan(pretendMissing: readonly string[] = [], tracefsRoots: readonly string[] = TRACEFS_DIRS): ScriptPlan {
+  const root = tracefsDir(tracefsRoots);
   if (!root) {
     return { parts: [], problems: ['tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)'], rstReasons: [], noSocketDropReason: -1 };
   }
@@ -168,13 +176,17 @@ export function readScriptPlan(
   });
 }
 
-/** The script's text: its parts in order. Throws naming the file when a part is missing from the install. */
+/**
+ * The script's text: its parts in order, the rules they call (probes/lib/rules.bpf.h, in the probes
+ * directory above `dir`) written out. Throws naming the file when a part is missing from the install.
+ */
 export function scriptText(plan: ScriptPlan, dir = BPFTRACE_PARTS_DIR): string {
+  const rules = readRules(resolve(dir, '..'));
   return plan.parts
     .map((part) => {
       const path = resolve(dir, part.file);
       if (!existsSync(path)) throw new Error(`a part of the bpftrace script is missing: ${path}`);
-      return readFileSync(path, 'utf8');
+      return expandRules(readFileSync(path, 'utf8'), rules);
     })
     .join('\n');
 }

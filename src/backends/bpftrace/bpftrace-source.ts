@@ -66,8 +66,8 @@ export async function checkBpftraceBackend(pretendMissing: readonly string[] = [
   return { version: versionText.trim(), plan };
 }
 
-/** Filters as the native kernel side applies them (see emit_kinds/emit_states in socktrace.bpf.c). */
-function passes(e: SockEvent, filter: Required<KernelFilter>): boolean {
+/** Filters as the native kernel side applies them: the rules of probes/lib/rules.bpf.h (a unit test holds them equal). */
+export function passes(e: SockEvent, filter: Required<KernelFilter>): boolean {
   const kind = KIND_CODES[e.kind];
   if (!(filter.emitKinds & (1 << kind))) return false;
   if (e.kind !== 'state_change') return true;

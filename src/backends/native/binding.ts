@@ -129,6 +129,17 @@ export interface NativeInventoryLayout {
   fields: Record<string, { offset: number; size: number }>;
 }
 
+/** One of the addon's kernel hooks (native/hook_table.cc). */
+export interface NativeHook {
+  name: string;
+  /** tracefs category, as "sock" */
+  category: string;
+  /** socktrace cannot work without it */
+  required: boolean;
+  /** The primary hook this one stands in for when that is missing; null for a primary. */
+  fallbackFor: string | null;
+}
+
 export interface NativeBinding {
   Tracer: new (options?: NativeTracerOptions) => NativeTracer;
   recordLayout(): NativeRecordLayout;
@@ -140,6 +151,8 @@ export interface NativeBinding {
   seedLayout(): { size: number; fields: Record<string, { offset: number; size: number }> };
   /** For doctor: vmlinux BTF, tp_btf targets among `tracepoints`, ring buffer support. */
   kernelFacts(tracepoints: string[]): { btf: boolean; tpBtf: Record<string, boolean>; ringbuf: string };
+  /** The hooks the addon has (native/hook_table.cc), primaries before their fallbacks; needs no privileges. */
+  hookTable(): NativeHook[];
 }
 
 export class BindingLoadError extends Error {
