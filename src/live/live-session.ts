@@ -15,6 +15,10 @@ import { startSource, type SourceOptions } from '../backends/start-source.js';
 import { BindingLoadError } from '../backends/native/binding.js';
 import { scanProcesses } from '../inventory/process-scan.js';
 import { readListenCounters } from '../inventory/listen-counters.js';
+import { listNetworkNamespaces, type NamespaceRef } from '../inventory/network-namespaces.js';
+
+/** How long a listing of the network namespaces serves the listen counters' samples. */
+const NAMESPACE_LIST_MS = 10_000;
 import type { ListenerQueueNow, ListenOverflow } from '../core/listen-overflows.js';
 import type { ListenQueueCount } from '../backends/event-source.js';
 
@@ -123,6 +127,7 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
       onError: handlers.onError,
     },
   );
+  let namespaces: { list: NamespaceRef[]; atMs: number } = { list: [], atMs: -Infinity };
   const reconcile = () => {
     const taken = inventoryOrProcessesOnly();
     source.seedOwners(taken.inventory);
@@ -141,7 +146,10 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
     reconcile,
     sampleListenOverflows() {
       const now = Date.now();
-      const { samples } = readListenCounters();
+      // Listing namespaces walks /proc (a stat per process): every 10 s, not every sample. A namespace
+      // made meanwhile is sampled from the next listing on (its first sample is its baseline anyway).
+      if (now - namespaces.atMs >= NAMESPACE_LIST_MS) namespaces = { list: listNetworkNamespaces(), atMs: now };
+      const { samples } = readListenCounters(namespaces.list);
       return core.applyListenCounters(now, samples, core.listenOverflows.grew(samples) ? queuesNow(source) : []);
     },
     stop: () => source.stop(),
