@@ -31,14 +31,7 @@ static __always_inline void on_accept_exit(long ret)
 	const struct sock *sk = sock_of_fd(PT_REGS_PARM1_CORE_SYSCALL(regs));
 	if (!sk || !sock_is_tcp(sk, false))
 		return;
-	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_ACCEPT_ERROR, false);
-	if (!e)
-		return;
-	e->err = -ret;
-	e->flags |= SOCKTRACE_FLAG_FROM_SYSCALL;
-	describe_sock(e, sk, false);
-	stamp_caller(e, false);
-	submit(e);
+	report_syscall_error(SOCKTRACE_KIND_ACCEPT_ERROR, sk, -ret);
 }
 
 #endif /* SOCKTRACE_LIB_ACCEPTS_BPF_H */

@@ -5,25 +5,14 @@ import type { InventorySocket } from '../../src/core/inventory-model.js';
 import { SocketCore } from '../../src/core/socket-core.js';
 import { decodeBatch } from '../../src/events/decode-batch.js';
 import { buildBatch, type RecordSpec } from '../support/record-builder.js';
+import { inventorySocket } from '../support/inventory-socket.js';
 
 const T0 = 1_800_000_000_000;
 const LISTEN = 10;
 const EMFILE = 24;
 
-function sock(over: Partial<InventorySocket> & { sock: string }): InventorySocket {
-  return {
-    family: 4,
-    netns: 1,
-    local: { addr: '198.18.0.1', port: 8080 },
-    peer: { addr: '198.18.0.2', port: 40000 },
-    state: 'CLOSE_WAIT',
-    inode: 1,
-    uid: 0,
-    owners: [100],
-    ageLowerBoundMs: null,
-    ...over,
-  };
-}
+/** Sockets here are CLOSE_WAIT unless told otherwise. */
+const sock = (over: Partial<InventorySocket> & { sock: string }) => inventorySocket({ state: 'CLOSE_WAIT', ...over });
 
 /** `n` failed accepts of pid 100 on its listener, 10 ms apart from `startS` seconds. */
 function failedAccepts(n: number, startS: number, err = EMFILE): RecordSpec[] {

@@ -9,6 +9,7 @@ import type { InventorySocket } from '../../src/core/inventory-model.js';
 import { ListenOverflowTracker, type ListenerQueueNow } from '../../src/core/listen-overflows.js';
 import { SocketCore } from '../../src/core/socket-core.js';
 import { parseListenCounters } from '../../src/inventory/listen-counters.js';
+import { inventorySocket } from '../support/inventory-socket.js';
 
 const T0 = 1_800_000_000_000;
 const NETNS = 4026531840;
@@ -89,19 +90,17 @@ describe('attribution', () => {
 });
 
 describe('accept_queue_overflow', () => {
-  const listener = (sock: string, port: number, owners: number[], queue: number, limit: number): InventorySocket => ({
-    sock,
-    family: 4,
-    netns: NETNS,
-    local: { addr: '198.18.0.1', port },
-    peer: { addr: '0.0.0.0', port: 0 },
-    state: 'LISTEN',
-    inode: Number.parseInt(sock, 16),
-    uid: 0,
-    owners,
-    ageLowerBoundMs: null,
-    acceptQueue: { length: queue, limit },
-  });
+  const listener = (sock: string, port: number, owners: number[], queue: number, limit: number): InventorySocket =>
+    inventorySocket({
+      sock,
+      netns: NETNS,
+      local: { addr: '198.18.0.1', port },
+      peer: { addr: '0.0.0.0', port: 0 },
+      state: 'LISTEN',
+      inode: Number.parseInt(sock, 16),
+      owners,
+      acceptQueue: { length: queue, limit },
+    });
   const inventory = (sockets: InventorySocket[]) => ({
     takenAtMs: T0,
     sockets,
