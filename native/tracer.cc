@@ -1,5 +1,6 @@
 #include "tracer.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -247,8 +248,24 @@ Napi::Value Tracer::CountSockets(const Napi::CallbackInfo& info) {
     e.Set("message", counted.errors[i].second);
     errors.Set(i, e);
   }
+  Napi::Array queues = Napi::Array::New(env, counted.listen_queues.size());
+  for (uint32_t i = 0; i < counted.listen_queues.size(); i++) {
+    const ListenQueue& q = counted.listen_queues[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("pid", Napi::Number::New(env, q.pid));
+    o.Set("netns", Napi::Number::New(env, q.netns));
+    o.Set("port", Napi::Number::New(env, q.port));
+    o.Set("family", Napi::Number::New(env, q.family));
+    o.Set("addr", Napi::Buffer<unsigned char>::Copy(env, q.addr, q.family == AF_INET ? 4 : 16));
+    o.Set("queue", Napi::Number::New(env, q.queue));
+    o.Set("limit", Napi::Number::New(env, q.limit));
+    o.Set("listeners", Napi::Number::New(env, q.listeners));
+    o.Set("comm", Napi::Buffer<char>::Copy(env, q.comm, strnlen(q.comm, sizeof(q.comm))));
+    queues.Set(i, o);
+  }
   Napi::Object result = Napi::Object::New(env);
   result.Set("counts", counts);
+  result.Set("listenQueues", queues);
   result.Set("errors", errors);
   return result;
 }

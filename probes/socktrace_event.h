@@ -156,6 +156,25 @@ struct socktrace_count_key {
 };
 
 /*
+ * A listening socket's accept queue, counted with the sockets (count_sockets): keyed by owner (0: none
+ * known), namespace, port, family and address; summed over the listening sockets that share a key (SO_REUSEPORT).
+ */
+struct socktrace_listen_queue_key {
+	unsigned int pid;
+	unsigned int netns;
+	unsigned short port;             /* host order */
+	unsigned short family;           /* AF_INET or AF_INET6 */
+	unsigned char addr[SOCKTRACE_ADDR_LEN]; /* local address: IPv4 in the first 4 bytes, or IPv6 */
+};
+
+struct socktrace_listen_queue {
+	unsigned int queue;              /* sk_ack_backlog: connections waiting for accept() (ss -lnt Recv-Q) */
+	unsigned int limit;              /* sk_max_ack_backlog: listen()'s backlog, capped (ss -lnt Send-Q) */
+	unsigned int listeners;          /* listening sockets summed here */
+	unsigned int _pad;
+};
+
+/*
  * The ring's bookkeeping, one per CPU (no atomics: each CPU owns its copy). Every event that passed the
  * filters was either submitted or lost: delivered + lost = submitted + lost, exactly, once the reader
  * has drained the ring. User space sums `lost` and `submitted` over CPUs.

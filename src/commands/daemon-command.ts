@@ -17,7 +17,7 @@ import { LogPathError } from '../daemon/log-path.js';
 import { coreConfig } from '../core/core-config.js';
 import type { CoreSummary } from '../core/summary-model.js';
 import { startLiveSession, type LiveSession } from '../live/live-session.js';
-import { toEventRecord, toLostRecord } from '../output/event-record.js';
+import { toEventRecord, toListenOverflowRecord, toLostRecord } from '../output/event-record.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { toSummaryRecord } from '../output/summary-records.js';
 import { sampleWallClock } from '../events/monotonic-clock.js';
@@ -272,6 +272,7 @@ class Daemon {
     this.timers = [
       setInterval(() => this.reconcile(), this.config.tracer.reconcileSeconds * 1000),
       setInterval(this.guarded('draining folded records', () => this.drainFolded(false)), 1000),
+      setInterval(this.guarded('sampling listen counters', () => this.sampleListenOverflows()), 1000),
       setInterval(this.guarded('findings', () => this.logFindingChanges()), FINDING_CHECK_MS),
     ];
     if (this.config.log.summarySeconds > 0) {
@@ -291,6 +292,15 @@ class Daemon {
     }
     for (const p of inventory.problems) this.warn(`inventory: ${p}`);
     this.cachedSummary = null;
+  }
+
+  /** Accept-queue overflows since the last second: counted, and logged when listen_overflow is. */
+  private sampleListenOverflows(): void {
+    const overflows = this.session.sampleListenOverflows();
+    this.metrics.observeOverflows(overflows);
+    if (overflows.length > 0) this.cachedSummary = null;
+    if (!(this.config.log.events as string[]).includes('listen_overflow')) return;
+    for (const o of overflows) this.log.logger.info(toListenOverflowRecord(o));
   }
 
   private logSummary(): void {

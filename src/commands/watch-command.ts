@@ -1,8 +1,8 @@
 /** `socktrace watch`: events as JSON lines until a signal or --duration. Orchestration only. */
-import { matchesFilter } from '../events/event-filter.js';
+import { matchesFilter, matchesOverflowFilter } from '../events/event-filter.js';
 import { startLiveSession } from '../live/live-session.js';
 import { openJsonLines } from '../output/json-lines.js';
-import { toEventRecord, toLostRecord, type EventRecord } from '../output/event-record.js';
+import { toEventRecord, toListenOverflowRecord, toLostRecord, type EventRecord } from '../output/event-record.js';
 import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
 import { rateLimitKey } from '../daemon/event-log-policy.js';
 import { eventLineMaker } from '../output/event-line.js';
@@ -86,10 +86,19 @@ export async function watchCommand(argv: string[]): Promise<number> {
   }
 
   const folding = setInterval(() => drainAcceptStorms(false), 1000);
+  // Handshakes dropped at full accept queues: counted per namespace by the kernel, sampled each second.
+  const overflows = setInterval(() => {
+    try {
+      for (const o of session.sampleListenOverflows()) if (matchesOverflowFilter(o, options.filter)) out.write(toListenOverflowRecord(o));
+    } catch (error) {
+      status(`listen counters not sampled: ${(error as Error).message}`);
+    }
+  }, 1000);
 
   await stopped;
   if (timer) clearInterval(timer);
   clearInterval(folding);
+  clearInterval(overflows);
   const stats = await session.stop();
   drainAcceptStorms(true);
   const unwritten = await out.close(STOP_FLUSH_MS);

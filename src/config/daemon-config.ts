@@ -5,7 +5,7 @@ import { TCP_STATES } from '../events/tcp-names.js';
 import type { Schema } from './config-schema.js';
 import { THRESHOLD_BOUNDS } from './threshold-bounds.js';
 
-export const LOGGED_KINDS = [...EVENT_KINDS, 'lost'] as const;
+export const LOGGED_KINDS = [...EVENT_KINDS, 'lost', 'listen_overflow'] as const;
 export type LoggedKind = (typeof LOGGED_KINDS)[number];
 
 export interface DaemonConfig {
@@ -41,7 +41,7 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
     maxBytes: 100 * 1024 * 1024,
     keep: 5,
     level: 'info',
-    events: ['rst_sent', 'rst_received', 'send_error', 'recv_error', 'accept_error', 'connection_error', 'lost', 'state_change'],
+    events: ['rst_sent', 'rst_received', 'send_error', 'recv_error', 'accept_error', 'connection_error', 'listen_overflow', 'lost', 'state_change'],
     states: ['CLOSE_WAIT'],
     rateLimit: { windowSeconds: 10, maxPerKey: 5 },
     summarySeconds: 60,

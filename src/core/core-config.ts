@@ -21,6 +21,8 @@ export interface FindingThresholds {
   connectTimeoutsMin: number;
   /** Segments sent again per second (over 1 min) from one process to one peer that make a finding. */
   retransmitsPerSecond: number;
+  /** Handshakes dropped at one full accept queue (or one namespace's, unattributed) in the last minute that make a finding. */
+  listenOverflowsMin: number;
 }
 
 export interface CoreConfig {
@@ -53,6 +55,7 @@ export const DEFAULT_THRESHOLDS: FindingThresholds = {
   acceptErrorsMin: 1,
   connectTimeoutsMin: 1,
   retransmitsPerSecond: 5,
+  listenOverflowsMin: 1,
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {

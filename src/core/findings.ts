@@ -5,6 +5,7 @@
 import type { ActivityCounters } from './activity-counters.js';
 import type { BoundedMap } from './bounded-map.js';
 import type { CoreConfig } from './core-config.js';
+import type { ListenOverflowTracker } from './listen-overflows.js';
 import { hasPeer } from './rollup-keys.js';
 import type { Rollups } from './rollups.js';
 import type { ConnectionStory, Finding, ProcessRollup } from './summary-model.js';
@@ -15,6 +16,7 @@ export interface FindingSource {
   readonly config: CoreConfig;
   readonly sockets: { values(): IterableIterator<TrackedSocket> };
   readonly byProcess: BoundedMap<number, ActivityCounters>;
+  readonly listenOverflows: ListenOverflowTracker;
   story(sock: string): ConnectionStory | null;
 }
 
@@ -205,6 +207,77 @@ function acceptFailing(core: FindingSource, processes: ProcessRollup[], nowMs: n
   return findings;
 }
 
+const QUEUE_ADVICE =
+  'Accept faster (more workers or threads calling accept(), or find what blocks the accept loop), or give ' +
+  'the queue more room: a larger backlog in listen(), which the kernel caps at net.core.somaxconn (raise ' +
+  'both). If accept() itself fails, see accept_failing.';
+
+/**
+ * A listener whose accept queue is full while the kernel counts overflows in its namespace: handshakes
+ * are dropped, and clients retry their SYNs (1 s, 3 s, 7 s...) or time out. Named only when it was the
+ * only full listener there; otherwise the namespace's overflows are reported with their candidates.
+ */
+function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
+  const findings: Finding[] = [];
+  for (const l of core.listenOverflows.byListener.values()) {
+    const lastMinute = Math.round(l.window.perSecond(nowMs, 60) * 60);
+    if (lastMinute < core.config.thresholds.listenOverflowsMin) continue;
+    const owner = l.proc ? who(l.proc) : 'a process socktrace cannot name';
+    const where = `${l.local.addr}:${l.local.port}`;
+    findings.push({
+      kind: 'accept_queue_overflow',
+      severity: 'critical',
+      title: `accept queue full: ${owner} on ${where} (${l.queue}/${l.limit}), ${lastMinute} handshakes dropped in the last minute`,
+      explanation:
+        `The accept queue of ${owner}'s listener on ${where} holds ${l.queue} connections against a limit ` +
+        `of ${l.limit}: they are established and wait for accept(), which the process is not calling fast ` +
+        `enough. While it is full the kernel drops new handshakes (${lastMinute} in the last minute, ` +
+        `counted as ListenOverflows in its namespace; it was the only full listener there), and clients ` +
+        `see slow or timed-out connects. ${QUEUE_ADVICE}`,
+      subject: { ...(l.proc ? { pid: l.proc.pid, comm: l.proc.comm } : {}), port: l.local.port, local: where },
+      evidence: {
+        overflows: lastMinute,
+        total: l.total,
+        queue: l.queue,
+        limit: l.limit,
+        port: l.local.port,
+        netns: l.netns,
+        attribution: 'only full listener in its namespace',
+        lastSecondsAgo: Math.round(Math.max(0, nowMs - l.lastAtMs) / 1000),
+      },
+    });
+  }
+  for (const [netns, u] of core.listenOverflows.unattributed) {
+    const lastMinute = Math.round(u.window.perSecond(nowMs, 60) * 60);
+    if (lastMinute < core.config.thresholds.listenOverflowsMin) continue;
+    const named = u.last.candidates.map((c) => `${c.proc ? who(c.proc) : 'unknown'} on ${c.local.addr}:${c.local.port} (${c.queue}/${c.limit})`);
+    findings.push({
+      kind: 'accept_queue_overflow',
+      severity: 'critical',
+      title: `accept queues overflowing in network namespace ${netns}: ${lastMinute} handshakes dropped in the last minute`,
+      explanation:
+        `The kernel dropped ${lastMinute} handshakes in the last minute in network namespace ${netns} because ` +
+        `a listener's accept queue was full (ListenOverflows). It does not say which listener: ` +
+        (named.length > 0
+          ? `${named.length} were full at the sample, and it may be any of them: ${named.join('; ')}. `
+          : 'none was full when socktrace looked (it drained in between, or the listener is gone). ') +
+        QUEUE_ADVICE,
+      subject: {},
+      evidence: {
+        overflows: lastMinute,
+        total: u.total,
+        queue: null,
+        limit: null,
+        port: null,
+        netns,
+        attribution: u.last.attribution,
+        candidates: u.last.candidates.map((c) => ({ pid: c.proc?.pid ?? null, comm: c.proc?.comm ?? null, local: `${c.local.addr}:${c.local.port}`, queue: c.queue, limit: c.limit })),
+      },
+    });
+  }
+  return findings;
+}
+
 function rstStorms(core: FindingSource, rollups: Rollups): Finding[] {
   const t = core.config.thresholds;
   const findings: Finding[] = [];
@@ -341,6 +414,7 @@ export function findFindings(core: FindingSource, rollups: Rollups, nowMs: numbe
   const findings = [
     ...closeWaitLeaks(core, processes, nowMs),
     ...acceptFailing(core, processes, nowMs),
+    ...acceptQueueOverflows(core, nowMs),
     ...writesAfterPeerClose(core, processes, nowMs),
     ...fdPressure(core, processes),
     ...rstStorms(core, rollups),

@@ -1,5 +1,6 @@
 /** What the core reports: rollups per process, peer, process-peer pair and service, and findings. */
 import type { Endpoint } from '../events/sock-event.js';
+import type { AcceptQueue } from './inventory-model.js';
 import type { OwnerRef, TimelineEntry } from './tracked-socket.js';
 
 export type StateCounts = Partial<Record<string, number>>;
@@ -74,6 +75,13 @@ export interface ServiceRollup extends RollupBase {
   port: number;
   /** Processes holding the listening socket(s). */
   listeners: OwnerRef[];
+  /** Each listening socket's accept queue at the last inventory, in the order of their local addresses. */
+  acceptQueues: ListenerQueue[];
+}
+
+export interface ListenerQueue extends AcceptQueue {
+  local: Endpoint;
+  owners: OwnerRef[];
 }
 
 export interface RollupList<T> {
@@ -136,6 +144,8 @@ export interface SocketView {
   local: Endpoint;
   peer: Endpoint;
   netns: number;
+  /** LISTEN sockets: the accept queue at the last inventory (as ss -lnt: Recv-Q/Send-Q); null otherwise or unknown. */
+  acceptQueue: AcceptQueue | null;
   /** Seconds in this state; at least this when stateAgeIsLowerBound. */
   stateAgeSeconds: number;
   stateAgeIsLowerBound: boolean;

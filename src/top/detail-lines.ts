@@ -88,7 +88,7 @@ export function detailLines(view: ViewName, row: AnyRow | undefined, snapshot: T
     ownStories = stories.filter((s) => s.peer.addr === p.peer);
   } else {
     const s = row as ServiceRow;
-    title = `port ${s.port} (netns ${s.netns})  listeners: ${s.listeners || 'unknown'}`;
+    title = `port ${s.port} (netns ${s.netns})  listeners: ${s.listeners || 'unknown'}  accept queue: ${s.acceptQueue}`;
     findings = snapshot.findings.filter((f) => f.subject.port === s.port);
     related = [];
     ownStories = stories.filter((st) => st.local.port === s.port);

@@ -47,7 +47,7 @@ function proc(pid: number, comm: string, fds = 20, fdLimit = 1024): ProcessInfo 
 function sickSnapshot(comms: Record<number, string> = {}, at = T0, apiFds = 20): TopSnapshot {
   const core = new SocketCore(coreConfig({ thresholds: { closeWaitAgeSeconds: 60, closeWaitMinSockets: 5 } }));
   const sockets: InventorySocket[] = [
-    sock(0, { state: 'LISTEN', peer: { addr: '0.0.0.0', port: 0 } }),
+    sock(0, { state: 'LISTEN', peer: { addr: '0.0.0.0', port: 0 }, acceptQueue: { length: 5, limit: 4 } }),
     ...Array.from({ length: 7 }, (_, i) => sock(i + 1, { state: 'CLOSE_WAIT', ageLowerBoundMs: 600_000 + i * 1000 })),
     ...Array.from({ length: 3 }, (_, i) => sock(i + 20, { owners: [200], local: { addr: '198.18.0.1', port: 50000 + i } })),
     sock(30, { owners: [300], local: { addr: '198.18.0.1', port: 6379 }, state: 'TIME_WAIT' }),
@@ -133,7 +133,7 @@ describe('socktrace top', () => {
     stdin.write('\t');
     await tick();
     expect(lastFrame()).toMatch(/\[Services\]/);
-    expect(lastFrame()).toMatch(/8080\s+api\/100\s+7/);
+    expect(lastFrame()).toMatch(/8080\s+api\/100\s+5\/4\s+7/); // the accept queue, as ss -lnt: full
   });
 
   it('sorts by another column, and reverses', async () => {
