@@ -29,6 +29,8 @@ function endpoint(text: string, family: 4 | 6): { addr: string; port: number } |
 /** Parses one /proc/net/tcp{,6} table; lines that do not parse are counted, not guessed at. */
 export function parseProcNetTcp(text: string, family: 4 | 6, netns: number): { sockets: InventorySocket[]; unparsed: number } {
   const sockets: InventorySocket[] = [];
+  // The kernel prints the table a bucket at a time: a read that races changes can list a socket twice.
+  const seen = new Set<string>();
   let unparsed = 0;
   for (const line of text.split('\n').slice(1)) {
     if (line.trim() === '') continue;
@@ -50,8 +52,11 @@ export function parseProcNetTcp(text: string, family: 4 | 6, netns: number): { s
       const left = (Number.parseInt(timer[1]!, 16) * 1000) / 100; // USER_HZ ticks
       if (Number.isFinite(left)) ageLowerBoundMs = Math.max(0, TIME_WAIT_MS - left);
     }
+    const sock = inode !== 0 ? `inode:${inode}` : `${netns}:${local.addr}:${local.port}-${peer.addr}:${peer.port}`;
+    if (seen.has(`${sock} ${state}`)) continue;
+    seen.add(`${sock} ${state}`);
     sockets.push({
-      sock: inode !== 0 ? `inode:${inode}` : `${netns}:${local.addr}:${local.port}-${peer.addr}:${peer.port}`,
+      sock,
       family,
       netns,
       local,

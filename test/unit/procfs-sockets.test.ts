@@ -46,3 +46,10 @@ it('reads IPv6 sockets: a CLOSE_WAIT in 2001:2::/48, with its owner uid', () => 
     ageLowerBoundMs: null,
   });
 });
+
+it('counts a socket listed twice once (a read that raced the table lists some twice)', () => {
+  const twice = TCP + TCP.split('\n').slice(2, 3).join('\n') + '\n';
+  const { sockets } = parseProcNetTcp(twice, 4, 4026531833);
+  expect(sockets.filter((s) => s.state === 'TIME_WAIT')).toHaveLength(1);
+  expect(sockets).toHaveLength(2);
+});

@@ -18,6 +18,13 @@ import { bpftraceVersionProblem } from './bpftrace-requirements.js';
 import { readScriptPlan, scriptText, type ScriptPlan } from './bpftrace-script.js';
 import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from '../event-source.js';
 
+/**
+ * A bound for a bpftrace that hangs, not a speed goal: compiling and attaching the script takes ~11 s
+ * on this 2-core machine, and far longer on a small or emulated CPU (under qemu without KVM, 6.1's
+ * guest needed more than 60 s).
+ */
+const START_TIMEOUT_MS = 180_000;
+
 export interface BpftraceSourceOptions {
   /** Total perf buffer size over all CPUs (default 8M): where bpftrace's losses happen and are counted. */
   ringBytes?: number;
@@ -25,7 +32,7 @@ export interface BpftraceSourceOptions {
   ownerEntries?: number;
   emitKinds?: number;
   emitStates?: number;
-  /** How long to wait for bpftrace to compile and attach (default 60 s). */
+  /** How long to wait for bpftrace to compile and attach (default START_TIMEOUT_MS). */
   startTimeoutMs?: number;
   /** Tracepoints (by name) to plan the script without, as if the kernel lacked them (tests of the other parts). */
   pretendMissing?: readonly string[];
@@ -211,8 +218,8 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   const timeout = setTimeout(() => {
     if (started) return;
     child.kill('SIGKILL');
-    failedToStart(new BpftraceError(`bpftrace did not attach within ${(options.startTimeoutMs ?? 60_000) / 1000} s: ${why()}`));
-  }, options.startTimeoutMs ?? 60_000);
+    failedToStart(new BpftraceError(`bpftrace did not attach within ${(options.startTimeoutMs ?? START_TIMEOUT_MS) / 1000} s: ${why()}`));
+  }, options.startTimeoutMs ?? START_TIMEOUT_MS);
   try {
     await ready;
   } finally {
