@@ -160,7 +160,8 @@ describeKernel('owner attribution on the running kernel', () => {
       'rst_received',
     );
     expect(received.owner?.pid).toBe(cli.pid);
-    // On loopback the RST is processed inside the sender's close(): the current task is the server.
-    expect(received.task.pid).toBe(srv.pid);
+    // On loopback the RST is processed inside the sender's close() (the server), or by ksoftirqd when
+    // softirqs are deferred (a slow, emulated CPU): whichever task ran, it is not the owner.
+    expect(received.task.pid).not.toBe(cli.pid);
   });
 });

@@ -181,13 +181,13 @@ describeKernel('tracer lifecycle', () => {
   it('stops within 2 s while a storm outpaces its reader: timers still run, the drain ends at stop', async () => {
     const storm = startActor(['epipe-storm', '--seconds', String(scaled(8)), '--timeout', String(scaled(30))], { timeoutMs: scaled(60_000) });
     const { pid } = (await storm.ready) as { pid: number };
-    // A reader slower than any storm: each batch holds the JavaScript thread 200 ms (at most 20,000
-    // events a second), so the native thread always has a batch waiting and the ring refills meanwhile;
-    // a 1 MiB ring keeps the final drain to two batches.
+    // A reader slower than any storm: each batch holds the JavaScript thread 200 ms, so the native
+    // thread always has a batch waiting; a 16 KiB ring (128 records) overflows meanwhile even on an
+    // emulated CPU's slow storm, and keeps the final drain short.
     const blocker = new Int32Array(new SharedArrayBuffer(4));
     let batches = 0;
     const source = startNativeSource(
-      { ringBytes: 1 << 20, emitKinds: 1 << 4 }, // send errors only
+      { ringBytes: 16 * 1024, emitKinds: 1 << 4 }, // send errors only
       { onEvents: () => (batches++, Atomics.wait(blocker, 0, 0, 200)), onLost: () => {} },
     );
     process.kill(pid, 'SIGUSR1');
