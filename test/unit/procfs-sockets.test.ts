@@ -51,5 +51,5 @@ it('counts a socket listed twice once (a read that raced the table lists some tw
   const twice = TCP + TCP.split('\n').slice(2, 3).join('\n') + '\n';
   const { sockets } = parseProcNetTcp(twice, 4, 4026531833);
   expect(sockets.filter((s) => s.state === 'TIME_WAIT')).toHaveLength(1);
-  expect(sockets).toHaveLength(2);
+  expect(sockets).toHaveLength(parseProcNetTcp(TCP, 4, 4026531833).sockets.length);
 });
