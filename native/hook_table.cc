@@ -47,6 +47,9 @@ std::vector<HookSpec> HookSpecs(socktrace_bpf* skel, const KernelGaps& gaps) {
       // Owners end with their process; without this an exited owner could be named (see living()).
       {"sched_process_exit", "sched", p.btf_sched_process_exit, p.tp_sched_process_exit, true},
       {"task_rename", "task", p.btf_task_rename, p.tp_task_rename, false},
+      {"tcp_retransmit_skb", "tcp", p.btf_tcp_retransmit_skb, p.tp_tcp_retransmit_skb, false},
+      // tp_btf only: the classic record has no socket to find the owner by.
+      {"inet_sk_error_report", "sock", p.btf_inet_sk_error_report, nullptr, false},
   };
   // Before 6.10 tcp_send_reset fires only for full sockets: an RST answering a segment no socket takes
   // is seen as that segment's drop instead (see on_dropped_skb).

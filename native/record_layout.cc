@@ -69,6 +69,9 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   kinds.Set("send_error", Napi::Number::New(env, SOCKTRACE_KIND_SEND_ERROR));
   kinds.Set("recv_error", Napi::Number::New(env, SOCKTRACE_KIND_RECV_ERROR));
   kinds.Set("destroy", Napi::Number::New(env, SOCKTRACE_KIND_DESTROY));
+  kinds.Set("accept_error", Napi::Number::New(env, SOCKTRACE_KIND_ACCEPT_ERROR));
+  kinds.Set("retransmit", Napi::Number::New(env, SOCKTRACE_KIND_RETRANSMIT));
+  kinds.Set("connection_error", Napi::Number::New(env, SOCKTRACE_KIND_CONNECTION_ERROR));
 
   Napi::Object owner_sources = Napi::Object::New(env);
   owner_sources.Set("none", Napi::Number::New(env, SOCKTRACE_OWNER_NONE));
@@ -83,6 +86,7 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   flags.Set("fromSyscall", SOCKTRACE_FLAG_FROM_SYSCALL);
   flags.Set("deferred", SOCKTRACE_FLAG_DEFERRED);
   flags.Set("fromDrop", SOCKTRACE_FLAG_FROM_DROP);
+  flags.Set("unanswered", SOCKTRACE_FLAG_UNANSWERED);
 
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("abi", SOCKTRACE_ABI_VERSION);

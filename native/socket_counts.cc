@@ -62,8 +62,11 @@ SocketCounts SocketCounter::Count(const std::vector<std::pair<std::string, unsig
   int counts_fd = bpf_map__fd(skel_->maps.socket_counts);
   int processes_fd = bpf_map__fd(skel_->maps.owner_processes);
   // The table sums over every namespace; it starts empty (a failed count may have left some behind).
+  int queues_fd = bpf_map__fd(skel_->maps.listen_queues);
   socktrace_count_key key = {}, next = {};
   while (bpf_map_get_next_key(counts_fd, nullptr, &next) == 0) bpf_map_delete_elem(counts_fd, &next);
+  socktrace_listen_queue_key queue_key = {}, queue_next = {};
+  while (bpf_map_get_next_key(queues_fd, nullptr, &queue_next) == 0) bpf_map_delete_elem(queues_fd, &queue_next);
   for (const auto& [path, inode] : namespaces) {
     std::string error;
     std::thread worker(CountNamespace, bpf_link__fd(link_), path, &error);
@@ -83,6 +86,26 @@ SocketCounts SocketCounter::Count(const std::vector<std::pair<std::string, unsig
     }
     key = next;
     previous = &key;
+  }
+  previous = nullptr;
+  while (bpf_map_get_next_key(queues_fd, previous, &queue_next) == 0) {
+    socktrace_listen_queue value = {};
+    if (bpf_map_lookup_elem(queues_fd, &queue_next, &value) == 0) {
+      ListenQueue q = {};
+      q.pid = queue_next.pid;
+      q.netns = queue_next.netns;
+      q.port = queue_next.port;
+      q.family = queue_next.family;
+      memcpy(q.addr, queue_next.addr, sizeof(q.addr));
+      q.queue = value.queue;
+      q.limit = value.limit;
+      q.listeners = value.listeners;
+      socktrace_process process = {};
+      if (q.pid != 0 && bpf_map_lookup_elem(processes_fd, &q.pid, &process) == 0) memcpy(q.comm, process.comm, sizeof(q.comm));
+      result.listen_queues.push_back(q);
+    }
+    queue_key = queue_next;
+    previous = &queue_key;
   }
   return result;
 }

@@ -24,8 +24,22 @@ struct SocketCount {
   char comm[SOCKTRACE_COMM_LEN];  // the owner's name as the kernel keeps it now
 };
 
+// A listener's accept queue (or the sum over listeners sharing owner, namespace, port and family).
+struct ListenQueue {
+  uint32_t pid;  // 0: no living owner known
+  uint32_t netns;
+  uint16_t port;
+  uint16_t family;
+  unsigned char addr[SOCKTRACE_ADDR_LEN];
+  uint32_t queue;      // connections waiting for accept()
+  uint32_t limit;      // listen()'s backlog as the kernel caps it
+  uint32_t listeners;  // listening sockets summed
+  char comm[SOCKTRACE_COMM_LEN];
+};
+
 struct SocketCounts {
   std::vector<SocketCount> counts;
+  std::vector<ListenQueue> listen_queues;
   std::vector<std::pair<std::string, std::string>> errors;  // namespace path, message
 };
 

@@ -1,5 +1,6 @@
 #include "tracer.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -30,6 +31,13 @@ uint32_t ReadUint(const Napi::Object& options, const char* key, uint32_t fallbac
                                                    ", got " + v.ToString().Utf8Value());
   }
   return static_cast<uint32_t>(d);
+}
+
+bool ReadBool(const Napi::Object& options, const char* key, bool fallback) {
+  Napi::Value v = options.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(options.Env(), std::string("Expected options.") + key + " to be a boolean");
+  return v.As<Napi::Boolean>().Value();
 }
 
 void ReadNames(const Napi::Object& options, const char* key, std::vector<std::string>* out) {
@@ -65,11 +73,8 @@ TracerOptions ReadOptions(const Napi::CallbackInfo& info) {
   options.emit_kinds = ReadUint(o, "emitKinds", options.emit_kinds, 0, 0xffffffffu);
   options.emit_states = ReadUint(o, "emitStates", options.emit_states, 0, 0xffffffffu);
   options.close_wait_delay_ms = ReadUint(o, "closeWaitDelayMs", options.close_wait_delay_ms, 0, 3600000);
-  Napi::Value closers = o.Get("rememberClosers");
-  if (!closers.IsUndefined()) {
-    if (!closers.IsBoolean()) throw Napi::TypeError::New(env, "Expected options.rememberClosers to be a boolean");
-    options.remember_closers = closers.As<Napi::Boolean>().Value();
-  }
+  options.learn_accepted = ReadBool(o, "learnAccepted", options.learn_accepted);
+  options.remember_closers = ReadBool(o, "rememberClosers", options.remember_closers);
   Napi::Value hooks = o.Get("hooks");
   if (!hooks.IsUndefined()) {
     std::string h = hooks.IsString() ? hooks.As<Napi::String>().Utf8Value() : "";
@@ -243,8 +248,24 @@ Napi::Value Tracer::CountSockets(const Napi::CallbackInfo& info) {
     e.Set("message", counted.errors[i].second);
     errors.Set(i, e);
   }
+  Napi::Array queues = Napi::Array::New(env, counted.listen_queues.size());
+  for (uint32_t i = 0; i < counted.listen_queues.size(); i++) {
+    const ListenQueue& q = counted.listen_queues[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("pid", Napi::Number::New(env, q.pid));
+    o.Set("netns", Napi::Number::New(env, q.netns));
+    o.Set("port", Napi::Number::New(env, q.port));
+    o.Set("family", Napi::Number::New(env, q.family));
+    o.Set("addr", Napi::Buffer<unsigned char>::Copy(env, q.addr, q.family == AF_INET ? 4 : 16));
+    o.Set("queue", Napi::Number::New(env, q.queue));
+    o.Set("limit", Napi::Number::New(env, q.limit));
+    o.Set("listeners", Napi::Number::New(env, q.listeners));
+    o.Set("comm", Napi::Buffer<char>::Copy(env, q.comm, strnlen(q.comm, sizeof(q.comm))));
+    queues.Set(i, o);
+  }
   Napi::Object result = Napi::Object::New(env);
   result.Set("counts", counts);
+  result.Set("listenQueues", queues);
   result.Set("errors", errors);
   return result;
 }

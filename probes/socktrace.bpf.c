@@ -35,6 +35,8 @@
 #include "lib/processes.bpf.h"
 #include "lib/counts.bpf.h"
 #include "lib/syscalls.bpf.h"
+#include "lib/accepts.bpf.h"
+#include "lib/peer_trouble.bpf.h"
 #include "lib/compat.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -108,6 +110,35 @@ SEC("tracepoint/tcp/tcp_receive_reset")
 int tp_tcp_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 {
 	on_receive_reset((const struct sock *)ctx->skaddr, false);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(btf_tcp_retransmit_skb, const struct sock *sk)
+{
+	on_retransmit(sk, true);
+	return 0;
+}
+
+/* The record differs by version (6.13 gave it its own, with err), but skaddr has stayed at offset 16. */
+struct retransmit_record {
+	unsigned long long common;
+	const void *skbaddr;
+	const void *skaddr;
+};
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tp_tcp_retransmit_skb(struct retransmit_record *ctx)
+{
+	on_retransmit((const struct sock *)ctx->skaddr, false);
+	return 0;
+}
+
+/* tp_btf only: the classic record carries the error and addresses but not the socket, so no owner. */
+SEC("tp_btf/inet_sk_error_report")
+int BPF_PROG(btf_inet_sk_error_report, const struct sock *sk)
+{
+	on_error_report(sk, BPF_CORE_READ(sk, sk_err), true);
 	return 0;
 }
 
@@ -209,20 +240,20 @@ int count_sockets(struct bpf_iter__tcp *ctx)
 	return 0;
 }
 
-/* Syscall hooks: classic tracepoints only. accept's return: the one place a server's new socket meets
- * its owner (where the daemon does not leave it off). */
+/* Syscall hooks: classic tracepoints only. accept's return: owners of accepted sockets, and accepts
+ * that fail for want of a resource (accepts.bpf.h). */
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int sys_exit_accept4(struct syscall_exit_record *ctx)
 {
-	learn_owner_of_fd(ctx->ret);
+	on_accept_exit(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
 int sys_exit_accept(struct syscall_exit_record *ctx)
 {
-	learn_owner_of_fd(ctx->ret);
+	on_accept_exit(ctx->ret);
 	return 0;
 }
 

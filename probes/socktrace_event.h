@@ -12,7 +12,7 @@
 #ifndef SOCKTRACE_EVENT_H
 #define SOCKTRACE_EVENT_H
 
-#define SOCKTRACE_ABI_VERSION 4
+#define SOCKTRACE_ABI_VERSION 5
 #define SOCKTRACE_COMM_LEN 16
 #define SOCKTRACE_ADDR_LEN 16
 
@@ -24,6 +24,12 @@ enum socktrace_kind {
 	SOCKTRACE_KIND_SEND_ERROR = 4,   /* sock:sock_send_length (or write-family syscall exits) with an error */
 	SOCKTRACE_KIND_RECV_ERROR = 5,   /* sock:sock_recv_length (or read-family syscall exits) with an error */
 	SOCKTRACE_KIND_DESTROY = 6,      /* tcp:tcp_destroy_sock: the kernel freed the socket */
+	SOCKTRACE_KIND_ACCEPT_ERROR = 7, /* accept()/accept4() failed for want of a resource (EMFILE, ENFILE,
+	                                  * ENOBUFS, ENOMEM): the listener's socket, the caller as owner */
+	SOCKTRACE_KIND_RETRANSMIT = 8,   /* tcp:tcp_retransmit_skb: a segment sent again (state SYN_SENT: a
+	                                  * connect's SYN no one answered yet) */
+	SOCKTRACE_KIND_CONNECTION_ERROR = 9, /* sock:inet_sk_error_report: the kernel ended a connection with
+	                                      * err (ETIMEDOUT: no answer; not ECONNRESET, an RST received) */
 };
 
 /* Where the owner stamped on an event came from. */
@@ -43,6 +49,8 @@ enum socktrace_owner_source {
                                          * task_pid/task_comm are empty (no task ran it then) */
 #define SOCKTRACE_FLAG_FROM_DROP 0x10   /* RST sent with no socket, seen as the kernel dropping the packet it
                                          * answered (kernels whose tcp_send_reset needs a socket, before 6.10) */
+#define SOCKTRACE_FLAG_UNANSWERED 0x20  /* connection_error on a connection nothing ever acknowledged: a
+                                         * connect that got no answer (whatever state the kernel left it in) */
 
 #define SOCKTRACE_REASON_UNKNOWN 0xffff
 
@@ -64,7 +72,7 @@ struct socktrace_event {
 	unsigned char old_state;         /* state_change: previous TCP state */
 	unsigned char state;             /* state_change: new state; others: state when it happened; 0 unknown */
 	unsigned short reason;           /* RST sent: enum sk_rst_reason, SOCKTRACE_REASON_UNKNOWN if absent */
-	int err;                         /* send/recv error: positive errno */
+	int err;                         /* send/recv/accept/connection error: positive errno */
 	unsigned int flags;              /* SOCKTRACE_FLAG_* */
 	char owner_comm[SOCKTRACE_COMM_LEN];
 	char task_comm[SOCKTRACE_COMM_LEN];
@@ -145,6 +153,25 @@ struct socktrace_count_key {
 	unsigned int pid;
 	unsigned short state;            /* TCP state; request sockets count as SYN_RECV */
 	unsigned short queued;           /* 1: not a file of the process yet (handshake, accept queue) */
+};
+
+/*
+ * A listening socket's accept queue, counted with the sockets (count_sockets): keyed by owner (0: none
+ * known), namespace, port, family and address; summed over the listening sockets that share a key (SO_REUSEPORT).
+ */
+struct socktrace_listen_queue_key {
+	unsigned int pid;
+	unsigned int netns;
+	unsigned short port;             /* host order */
+	unsigned short family;           /* AF_INET or AF_INET6 */
+	unsigned char addr[SOCKTRACE_ADDR_LEN]; /* local address: IPv4 in the first 4 bytes, or IPv6 */
+};
+
+struct socktrace_listen_queue {
+	unsigned int queue;              /* sk_ack_backlog: connections waiting for accept() (ss -lnt Recv-Q) */
+	unsigned int limit;              /* sk_max_ack_backlog: listen()'s backlog, capped (ss -lnt Send-Q) */
+	unsigned int listeners;          /* listening sockets summed here */
+	unsigned int _pad;
 };
 
 /*

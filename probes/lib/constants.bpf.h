@@ -25,10 +25,14 @@
 #define ST_TCP_LISTEN 10
 #define ST_TCP_NEW_SYN_RECV 12
 
+#define ENOMEM 12
+#define ENFILE 23
+#define EMFILE 24
 #define EPIPE 32
 #define ENETUNREACH 101
 #define ECONNABORTED 103
 #define ECONNRESET 104
+#define ENOBUFS 105
 #define ETIMEDOUT 110
 #define ECONNREFUSED 111
 #define EHOSTUNREACH 113

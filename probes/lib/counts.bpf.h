@@ -30,6 +30,37 @@ struct {
 	__type(value, unsigned long long);
 } socket_counts SEC(".maps");
 
+/*
+ * Accept queues of listening sockets, filled by the same walk (struct socktrace_listen_queue_key),
+ * read and emptied with socket_counts: a full one is where the kernel drops handshakes.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct socktrace_listen_queue_key);
+	__type(value, struct socktrace_listen_queue);
+} listen_queues SEC(".maps");
+
+/* Adds a listener's accept queue: its length and listen()'s limit, as ss -lnt shows them. */
+static __always_inline void count_listen_queue(const struct sock *sk, const struct socktrace_event *e)
+{
+	struct socktrace_listen_queue_key key = { .pid = e->owner_pid, .netns = e->netns, .port = e->sport, .family = e->family };
+	__builtin_memcpy(key.addr, e->saddr, sizeof(key.addr));
+	struct socktrace_listen_queue add = {
+		.queue = BPF_CORE_READ(sk, sk_ack_backlog),
+		.limit = BPF_CORE_READ(sk, sk_max_ack_backlog),
+		.listeners = 1,
+	};
+	struct socktrace_listen_queue *q = bpf_map_lookup_elem(&listen_queues, &key);
+	if (q) {
+		q->queue += add.queue;
+		q->limit += add.limit;
+		q->listeners += 1;
+	} else {
+		bpf_map_update_elem(&listen_queues, &key, &add, BPF_NOEXIST); /* table full: left out, and the gauge with it */
+	}
+}
+
 /* Counts one socket the tcp iterator visits (see count_sockets). */
 static __always_inline void count_socket(const struct sock *sk)
 {
@@ -37,6 +68,8 @@ static __always_inline void count_socket(const struct sock *sk)
 	describe_sock(&e, sk, false); /* the owner exactly as an event now would name it */
 	/* A request socket (handshake under way) is what ss shows as SYN-RECV. */
 	struct socktrace_count_key key = { .pid = e.owner_pid, .state = e.state };
+	if (e.state == ST_TCP_LISTEN)
+		count_listen_queue(sk, &e);
 	/* A timewait socket may stand in for a FIN_WAIT2 one (an orphan's, tcp_time_wait): ss shows that. */
 	if (e.state == ST_TCP_TIME_WAIT)
 		key.state = BPF_CORE_READ((struct inet_timewait_sock *)sk, tw_substate);

@@ -16,6 +16,9 @@
 	((err) == EPIPE || (err) == ECONNRESET || (err) == ETIMEDOUT || (err) == ECONNREFUSED ||   \
 	 (err) == ECONNABORTED || (err) == EHOSTUNREACH || (err) == ENETUNREACH)
 
+/* accept() failing for want of a resource: the connection stays queued. EAGAIN, EINTR: normal life. */
+#define SOCKTRACE_ACCEPT_FAILURE(err) ((err) == EMFILE || (err) == ENFILE || (err) == ENOBUFS || (err) == ENOMEM)
+
 /* An event of kind `kind` (enum socktrace_kind) crosses when the kinds mask has this bit. */
 #define SOCKTRACE_KIND_BIT(kind) (1u << (kind))
 

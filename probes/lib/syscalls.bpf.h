@@ -51,6 +51,19 @@ static __always_inline void learn_owner_of_fd(long fd)
 		learn_owner(sk, false);
 }
 
+/* An error a syscall returned on a socket: the caller saw it, so the caller is its owner. */
+static __always_inline void report_syscall_error(unsigned char kind, const struct sock *sk, int err)
+{
+	struct socktrace_event *e = reserve_event(kind, false);
+	if (!e)
+		return;
+	e->err = err;
+	e->flags |= SOCKTRACE_FLAG_FROM_SYSCALL;
+	describe_sock(e, sk, false);
+	stamp_caller(e, false);
+	submit(e);
+}
+
 /* ---------- errors at syscall exits: the fallback where sock_{send,recv}_length do not exist ---------- */
 
 /* syscalls:sys_enter_* records: the first argument is the fd for every syscall hooked here. */
@@ -94,14 +107,7 @@ static __always_inline void on_syscall_exit(long ret, unsigned char kind)
 	learn_owner(sk, false);
 	if (ret >= 0)
 		return;
-	struct socktrace_event *e = reserve_event(kind, false);
-	if (!e)
-		return;
-	e->err = -ret;
-	e->flags |= SOCKTRACE_FLAG_FROM_SYSCALL;
-	describe_sock(e, sk, false);
-	stamp_caller(e, false);
-	submit(e);
+	report_syscall_error(kind, sk, -ret);
 }
 
 #endif /* SOCKTRACE_LIB_SYSCALLS_BPF_H */

@@ -41,6 +41,8 @@ volatile unsigned int emit_states = 0xffffffff;
 volatile bool owners_end_at_close = false;
 /* Keep the owners of closed connections for their TIME_WAIT sockets' RSTs (costs a map write per close). */
 volatile bool remember_closers = true;
+/* accept()'s exit learns the owner of the socket it returns (tracer.acceptHooks); failures count always. */
+const volatile bool learn_accepted = true;
 /* Bytes one CPU submits before it wakes the reader (0: every submit does); user space sets it to the
  * wakeup threshold divided by the number of CPUs. Below it, the reader's poll timeout picks records up. */
 volatile unsigned long long wakeup_bytes_per_cpu = 0;

@@ -69,8 +69,27 @@ export interface RunningSource {
 export interface SocketCounts {
   /** pid null: no living owner known. comm escaped. queued: not the process's file yet (see the addon). */
   rows: { pid: number | null; comm: string; state: TcpState; queued: boolean; count: number }[];
+  /**
+   * Accept queues of listening sockets at the count, as `ss -lnt` shows them (queue: Recv-Q, limit:
+   * Send-Q), summed over the listeners sharing owner, namespace, port and family; absent where the
+   * backend cannot read them.
+   */
+  listenQueues?: ListenQueueCount[];
   /** Namespaces that could not be counted, and why. */
   problems: string[];
+}
+
+export interface ListenQueueCount {
+  /** null: no living owner known. comm escaped. */
+  pid: number | null;
+  comm: string;
+  netns: number;
+  addr: string;
+  port: number;
+  family: 4 | 6;
+  queue: number;
+  limit: number;
+  listeners: number;
 }
 
 /** Which kinds and states cross from the kernel (bit masks: 1 << kind, 1 << TCP state). */

@@ -17,15 +17,16 @@ import { LogPathError } from '../daemon/log-path.js';
 import { coreConfig } from '../core/core-config.js';
 import type { CoreSummary } from '../core/summary-model.js';
 import { startLiveSession, type LiveSession } from '../live/live-session.js';
-import { toEventRecord, toLostRecord } from '../output/event-record.js';
+import { toEventRecord, toListenOverflowRecord, toLostRecord } from '../output/event-record.js';
 import type { SockEvent } from '../events/sock-event.js';
-import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js';
+import { toSummaryRecord } from '../output/summary-records.js';
 import { sampleWallClock } from '../events/monotonic-clock.js';
 import { openDaemonLog, type DaemonLog } from '../daemon/daemon-log.js';
 import { rateLimitKey, shouldLog } from '../daemon/event-log-policy.js';
 import { disabledHooksFor, kernelFilterFor } from '../daemon/kernel-filter.js';
 import { DaemonMetrics, DEFAULT_SERVE_LIMITS, serveMetrics, type ServeLimits } from '../daemon/metrics.js';
-import { RateLimiter } from '../daemon/rate-limiter.js';
+import { FindingChanges } from '../daemon/finding-changes.js';
+import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
 
 export const DAEMON_USAGE = `Usage: socktrace daemon [--config <file>] [--metrics <host:port|off>] [--log-file <path>]
                         [--backend auto|native|bpftrace]
@@ -37,6 +38,8 @@ packaging/socktrace.yaml); flags override the file. SIGHUP reloads the config; S
 
 /** SIGTERM must end the process within 2 s: whatever is still running by then is cut short. */
 const STOP_DEADLINE_MS = 1500;
+/** How often findings are looked at, so one is logged within seconds of appearing, not at the next summary. */
+const FINDING_CHECK_MS = 2000;
 
 interface Flags {
   configFile?: string;
@@ -85,8 +88,6 @@ function openLogFor(flags: Flags, config: DaemonConfig): DaemonLog {
 /** Why the daemon leaves a hook unattached, by hook (see disabledHooksFor). */
 const OFF_BECAUSE: Record<string, string> = {
   tcp_destroy_sock: 'off: log.events has no destroy',
-  sys_exit_accept4: 'off: tracer.acceptHooks is false',
-  sys_exit_accept: 'off: tracer.acceptHooks is false',
 };
 
 /**
@@ -140,6 +141,7 @@ class Daemon {
   private server: Server | null = null;
   private timers: NodeJS.Timeout[] = [];
   private cachedSummary: { atMs: number; summary: CoreSummary } | null = null;
+  private readonly findingChanges = new FindingChanges();
   private readonly clock = sampleWallClock();
   private serveLimits: ServeLimits = DEFAULT_SERVE_LIMITS;
 
@@ -174,6 +176,7 @@ class Daemon {
           hooks: config.tracer.hooks,
           disabledHooks: disabledHooksFor(config),
           rememberClosers: config.tracer.timeWaitOwners,
+          learnAccepted: config.tracer.acceptHooks,
           closeWaitDelayMs: Math.round(config.tracer.closeWaitDelaySeconds * 1000),
           ...kernelFilterFor(config),
           backend: config.tracer.backend,
@@ -269,6 +272,8 @@ class Daemon {
     this.timers = [
       setInterval(() => this.reconcile(), this.config.tracer.reconcileSeconds * 1000),
       setInterval(this.guarded('draining folded records', () => this.drainFolded(false)), 1000),
+      setInterval(this.guarded('sampling listen counters', () => this.sampleListenOverflows()), 1000),
+      setInterval(this.guarded('findings', () => this.logFindingChanges()), FINDING_CHECK_MS),
     ];
     if (this.config.log.summarySeconds > 0) {
       this.timers.push(setInterval(this.guarded('summary', () => this.logSummary()), this.config.log.summarySeconds * 1000));
@@ -289,23 +294,36 @@ class Daemon {
     this.cachedSummary = null;
   }
 
+  /** Accept-queue overflows since the last second: counted, and logged when listen_overflow is. */
+  private sampleListenOverflows(): void {
+    const overflows = this.session.sampleListenOverflows();
+    this.metrics.observeOverflows(overflows);
+    if (overflows.length > 0) this.cachedSummary = null;
+    if (!(this.config.log.events as string[]).includes('listen_overflow')) return;
+    for (const o of overflows) this.log.logger.info(toListenOverflowRecord(o));
+  }
+
   private logSummary(): void {
     this.cachedSummary = null;
     const summary = this.summary();
     this.log.logger.info(toSummaryRecord(summary));
-    for (const f of toFindingRecords(summary)) this.log.logger.warn(f);
+    this.logFindingChanges();
+  }
+
+  /** Findings that appeared, escalated, eased or cleared since the last look: logged once each. */
+  private logFindingChanges(): void {
+    const summary = this.summary();
+    const time = new Date(summary.atMs).toISOString();
+    for (const { change, finding } of this.findingChanges.update(summary.findings)) {
+      const record = { time, event: 'finding', change, ...finding };
+      if (change === 'appeared' || change === 'escalated') this.log.logger.warn(record);
+      else this.log.logger.info(record);
+    }
   }
 
   /** Storms the rate limiter held back, each as one record with its count. */
   private drainFolded(everything: boolean): void {
-    for (const folded of this.limiter.drain(Date.now(), everything)) {
-      this.log.logger.info({
-        ...folded.sample,
-        repeated: folded.repeated,
-        repeatedFrom: new Date(folded.firstMs).toISOString(),
-        repeatedTo: new Date(folded.lastMs).toISOString(),
-      });
-    }
+    for (const folded of this.limiter.drain(Date.now(), everything)) this.log.logger.info(foldedRecordOf(folded));
   }
 
   async reload(): Promise<void> {

@@ -29,10 +29,12 @@ export const HOOK_ROLES: Readonly<Record<string, { role: string; fallback?: stri
   tcp_destroy_sock: { role: 'sockets freed' },
   sock_send_length: { role: 'send errors (EPIPE, ECONNRESET)', fallback: 'syscall exits of write/send*' },
   sock_recv_length: { role: 'receive errors', fallback: 'syscall exits of read/recv*' },
-  sys_exit_accept4: { role: "accept's return: owners of accepted sockets", fallback: "the listener's owner" },
+  sys_exit_accept4: { role: "accept's return: failing accepts, owners of accepted sockets", fallback: "the listener's owner" },
   sys_exit_accept: { shownWith: 'sys_exit_accept4' },
   sched_process_exit: { role: 'owners end with their process (required)' },
   task_rename: { role: "a process's new name after exec or prctl", fallback: 'the name it had when it was learned' },
+  tcp_retransmit_skb: { role: 'segments sent again (connects no one answers, lossy paths)' },
+  inet_sk_error_report: { role: 'connections the kernel ends with an error (tp_btf only: connect timeouts)' },
 };
 
 export interface DoctorTracepoint {

@@ -96,6 +96,14 @@ export async function topCommand(argv: string[]): Promise<number> {
   });
   const refresh = setInterval(() => app.rerender(<TopApp snapshot={snapshot()} initialView={view} />), interval * 1000);
   const reconcile = setInterval(() => session.reconcile(), reconcileEvery * 1000);
+  // Accept-queue overflows reach the core (and its findings) through the kernel's counters, each second.
+  const overflows = setInterval(() => {
+    try {
+      session.sampleListenOverflows();
+    } catch {
+      // an unreadable counter: no overflow finding this second
+    }
+  }, 1000);
   const onTerm = () => app.unmount();
   process.once('SIGTERM', onTerm);
   try {
@@ -103,6 +111,7 @@ export async function topCommand(argv: string[]): Promise<number> {
   } finally {
     clearInterval(refresh);
     clearInterval(reconcile);
+    clearInterval(overflows);
     process.off('SIGTERM', onTerm);
     await session.stop();
     leave();

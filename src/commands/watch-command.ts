@@ -1,8 +1,10 @@
 /** `socktrace watch`: events as JSON lines until a signal or --duration. Orchestration only. */
-import { matchesFilter } from '../events/event-filter.js';
+import { matchesFilter, matchesOverflowFilter } from '../events/event-filter.js';
 import { startLiveSession } from '../live/live-session.js';
 import { openJsonLines } from '../output/json-lines.js';
-import { toLostRecord } from '../output/event-record.js';
+import { toEventRecord, toListenOverflowRecord, toLostRecord, type EventRecord } from '../output/event-record.js';
+import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
+import { rateLimitKey } from '../daemon/event-log-policy.js';
 import { eventLineMaker } from '../output/event-line.js';
 import type { SockEvent } from '../events/sock-event.js';
 import type { RunningSource } from '../backends/event-source.js';
@@ -25,8 +27,19 @@ export async function watchCommand(argv: string[]): Promise<number> {
   // A backed-up stdout pauses the source: events then wait, or are dropped and counted, in the kernel.
   let source: RunningSource | undefined;
   const out = openJsonLines(process.stdout, { onBackedUp: () => source?.pause(), onDrained: () => source?.resume() });
-  const lineOf = eventLineMaker(sampleWallClock());
-  const wanted = (e: SockEvent) => (matchesFilter(e, options.filter) ? lineOf(e) : null);
+  const clock = sampleWallClock();
+  const lineOf = eventLineMaker(clock);
+  // A service out of fds retries accept() every few ms: one line a second per process, listener and
+  // errno, then one folded line with the count (as the daemon folds its storms).
+  const acceptStorms = new RateLimiter<EventRecord>(1000, 1);
+  const wanted = (e: SockEvent) => {
+    if (!matchesFilter(e, options.filter)) return null;
+    if (e.kind === 'accept_error' && !acceptStorms.admit(rateLimitKey(e), () => toEventRecord(e, clock), Date.now())) return null;
+    return lineOf(e);
+  };
+  const drainAcceptStorms = (everything: boolean) => {
+    for (const folded of acceptStorms.drain(Date.now(), everything)) out.write(foldedRecordOf(folded));
+  };
   let sourceError: Error | undefined;
   const stopRequested = new AbortController();
 
@@ -72,9 +85,22 @@ export async function watchCommand(argv: string[]): Promise<number> {
     }, options.summarySeconds * 1000);
   }
 
+  const folding = setInterval(() => drainAcceptStorms(false), 1000);
+  // Handshakes dropped at full accept queues: counted per namespace by the kernel, sampled each second.
+  const overflows = setInterval(() => {
+    try {
+      for (const o of session.sampleListenOverflows()) if (matchesOverflowFilter(o, options.filter)) out.write(toListenOverflowRecord(o));
+    } catch (error) {
+      status(`listen counters not sampled: ${(error as Error).message}`);
+    }
+  }, 1000);
+
   await stopped;
   if (timer) clearInterval(timer);
+  clearInterval(folding);
+  clearInterval(overflows);
   const stats = await session.stop();
+  drainAcceptStorms(true);
   const unwritten = await out.close(STOP_FLUSH_MS);
   status(`stopped: ${describeStats(stats)}`);
   if (unwritten > 0) {

@@ -5,7 +5,7 @@ import { TCP_STATES } from '../events/tcp-names.js';
 import type { Schema } from './config-schema.js';
 import { THRESHOLD_BOUNDS } from './threshold-bounds.js';
 
-export const LOGGED_KINDS = [...EVENT_KINDS, 'lost'] as const;
+export const LOGGED_KINDS = [...EVENT_KINDS, 'lost', 'listen_overflow'] as const;
 export type LoggedKind = (typeof LOGGED_KINDS)[number];
 
 export interface DaemonConfig {
@@ -41,7 +41,7 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
     maxBytes: 100 * 1024 * 1024,
     keep: 5,
     level: 'info',
-    events: ['rst_sent', 'rst_received', 'send_error', 'recv_error', 'lost', 'state_change'],
+    events: ['rst_sent', 'rst_received', 'send_error', 'recv_error', 'accept_error', 'connection_error', 'listen_overflow', 'lost', 'state_change'],
     states: ['CLOSE_WAIT'],
     rateLimit: { windowSeconds: 10, maxPerKey: 5 },
     summarySeconds: 60,
@@ -51,10 +51,11 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
   // CLOSE_WAIT is reported once a socket has stayed there closeWaitDelaySeconds (with its exact entry
   // time): most last microseconds, and sending those two events per connection cost ~1.5% of the churn
   // rate. 0 reports every CLOSE_WAIT change as it happens.
-  // acceptHooks and timeWaitOwners are off: together they cost ~4% of a loopback connection-churn rate
-  // (bench/churn-overhead.mjs). Without them, a socket accepted but never read or written takes its
-  // listener's owner until the next inventory names it from /proc, and RSTs sent by TIME_WAIT sockets
-  // carry no process (their peer and reason still count).
+  // acceptHooks and timeWaitOwners are off: learning at each accept (an fd lookup and a map write; the
+  // accept exits themselves are watched anyway, for failing accepts) and remembering closers cost more
+  // per connection than they give a fleet. Without them, a socket accepted but never read or written
+  // takes its listener's owner until the next inventory names it from /proc, and RSTs sent by
+  // TIME_WAIT sockets carry no process (their peer and reason still count).
   tracer: {
     ringBytes: 8 * 1024 * 1024,
     ownerEntries: 262_144,

@@ -23,6 +23,10 @@ export const THRESHOLD_BOUNDS: Record<keyof FindingThresholds, ThresholdBound> =
   rstStormPerSecond: { min: 0.1, max: 10_000_000, integer: false, what: 'RSTs per second' },
   churnPerSecond: { min: 0.1, max: 10_000_000, integer: false, what: 'connections per second' },
   ephemeralPortShare: ratio('a share of the ephemeral port range'),
+  acceptErrorsMin: { min: 1, max: 10_000_000, integer: true, what: 'failed accepts per minute' },
+  connectTimeoutsMin: { min: 1, max: 10_000_000, integer: true, what: 'unanswered connects per minute' },
+  retransmitsPerSecond: { min: 0.1, max: 10_000_000, integer: false, what: 'segments sent again per second' },
+  listenOverflowsMin: { min: 1, max: 10_000_000, integer: true, what: 'dropped handshakes per minute' },
 };
 
 /** Why `value` is not a sensible `name`, or null when it is. */

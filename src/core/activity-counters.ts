@@ -31,6 +31,20 @@ export class ActivityCounters {
   /** The latest writes after the peer closed (bounded), for the write-after-close finding. */
   readonly writesAfterClose: WriteAfterCloseSample[] = [];
   writesAfterCloseTotal = 0;
+  /** accept() failing for want of a resource: by errno, by listening address, and when. */
+  readonly acceptErrorsByErrno = new Map<string, number>();
+  readonly acceptErrorsByListener = new Map<string, number>();
+  readonly acceptErrorWindow = new RateWindow();
+  acceptErrorsFirstMs: number | null = null;
+  acceptErrorsLastMs: number | null = null;
+  /** Segments sent again; of them SYNs (a connect no one answered yet). */
+  retransmits = 0;
+  synRetransmits = 0;
+  readonly retransmitWindow = new RateWindow();
+  /** Connections the kernel ended with an error (not an RST); of them connects that timed out. */
+  readonly connectionErrorsByErrno = new Map<string, number>();
+  connectTimeouts = 0;
+  readonly connectTimeoutWindow = new RateWindow();
 
   rstSent(atMs: number, reason: string): void {
     this.rstSentByReason.set(reason, (this.rstSentByReason.get(reason) ?? 0) + 1);
@@ -46,6 +60,30 @@ export class ActivityCounters {
     this.errorsByErrno.set(errno, (this.errorsByErrno.get(errno) ?? 0) + 1);
     this.errorWindow.add(atMs);
     if (errno === 'EPIPE' || errno === 'ECONNRESET') this.brokenWindow.add(atMs);
+  }
+
+  acceptFailed(atMs: number, errno: string, listener: string, maxListeners = 16): void {
+    this.acceptErrorsByErrno.set(errno, (this.acceptErrorsByErrno.get(errno) ?? 0) + 1);
+    // A process listens on a few addresses; past the bound the rest are counted under "other".
+    const key = this.acceptErrorsByListener.has(listener) || this.acceptErrorsByListener.size < maxListeners ? listener : 'other';
+    this.acceptErrorsByListener.set(key, (this.acceptErrorsByListener.get(key) ?? 0) + 1);
+    this.acceptErrorWindow.add(atMs);
+    this.acceptErrorsFirstMs ??= atMs;
+    this.acceptErrorsLastMs = Math.max(this.acceptErrorsLastMs ?? atMs, atMs);
+  }
+
+  retransmitted(atMs: number, syn: boolean): void {
+    this.retransmits++;
+    if (syn) this.synRetransmits++;
+    this.retransmitWindow.add(atMs);
+  }
+
+  connectionFailed(atMs: number, errno: string, connecting: boolean): void {
+    this.connectionErrorsByErrno.set(errno, (this.connectionErrorsByErrno.get(errno) ?? 0) + 1);
+    if (connecting && errno === 'ETIMEDOUT') {
+      this.connectTimeouts++;
+      this.connectTimeoutWindow.add(atMs);
+    }
   }
 
   openedAt(atMs: number): void {

@@ -15,6 +15,14 @@ export interface FindingThresholds {
   churnPerSecond: number;
   /** Share of the ephemeral port range one local address holds toward one peer address and port. */
   ephemeralPortShare: number;
+  /** Failed accepts (EMFILE, ENFILE, ENOBUFS, ENOMEM) per process in the last minute that make a finding. */
+  acceptErrorsMin: number;
+  /** Connects from one process to one peer that got no answer, in the last minute, that make a finding. */
+  connectTimeoutsMin: number;
+  /** Segments sent again per second (over 1 min) from one process to one peer that make a finding. */
+  retransmitsPerSecond: number;
+  /** Handshakes dropped at one full accept queue (or one namespace's, unattributed) in the last minute that make a finding. */
+  listenOverflowsMin: number;
 }
 
 export interface CoreConfig {
@@ -44,6 +52,10 @@ export const DEFAULT_THRESHOLDS: FindingThresholds = {
   rstStormPerSecond: 10,
   churnPerSecond: 20,
   ephemeralPortShare: 0.5,
+  acceptErrorsMin: 1,
+  connectTimeoutsMin: 1,
+  retransmitsPerSecond: 5,
+  listenOverflowsMin: 1,
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {

@@ -5,15 +5,18 @@
 import type { ActivityCounters } from './activity-counters.js';
 import type { BoundedMap } from './bounded-map.js';
 import type { CoreConfig } from './core-config.js';
+import type { ListenOverflowTracker } from './listen-overflows.js';
 import { hasPeer } from './rollup-keys.js';
 import type { Rollups } from './rollups.js';
 import type { ConnectionStory, Finding, ProcessRollup } from './summary-model.js';
 import type { TrackedSocket } from './tracked-socket.js';
+import { linkIncidents } from './incidents.js';
 
 export interface FindingSource {
   readonly config: CoreConfig;
   readonly sockets: { values(): IterableIterator<TrackedSocket> };
   readonly byProcess: BoundedMap<number, ActivityCounters>;
+  readonly listenOverflows: ListenOverflowTracker;
   story(sock: string): ConnectionStory | null;
 }
 
@@ -152,6 +155,129 @@ function fdPressure(core: FindingSource, processes: ProcessRollup[]): Finding[] 
   return findings;
 }
 
+const ACCEPT_ERRNO_MEANING: Record<string, string> = {
+  EMFILE: 'too many open files: the process is at its own limit, ulimit -n',
+  ENFILE: 'too many open files in the system: the host is at fs.file-max',
+  ENOBUFS: 'no buffer space: the kernel is short of socket memory',
+  ENOMEM: 'out of memory',
+};
+
+/** A service whose accept() fails: connections wait in its queue until it overflows and clients give up. */
+function acceptFailing(core: FindingSource, processes: ProcessRollup[], nowMs: number): Finding[] {
+  const findings: Finding[] = [];
+  for (const p of processes) {
+    const a = p.activity.acceptErrors;
+    const lastMinute = Math.round(a.perSecond1m * 60);
+    if (lastMinute < core.config.thresholds.acceptErrorsMin || a.lastAtMs === null) continue;
+    const errnos = Object.entries(a.byErrno).sort((x, y) => y[1] - x[1]);
+    const [topErrno] = errnos[0] ?? ['UNKNOWN'];
+    const listeners = Object.entries(a.byListener).sort((x, y) => y[1] - x[1]);
+    const where = listeners.map(([l]) => l).slice(0, 3).join(', ');
+    const since = a.firstAtMs !== null ? Math.max(0, (nowMs - a.firstAtMs) / 1000) : 0;
+    const held = p.closeWait.count;
+    findings.push({
+      kind: 'accept_failing',
+      severity: 'critical',
+      title: `accept() failing: ${who(p)} could not take ${lastMinute} connections in the last minute on ${where} (${topErrno})`,
+      explanation:
+        `${who(p)} called accept() on ${where} and it failed ${lastMinute} times in the last minute, ` +
+        `for ${formatDuration(since)} now, with ${topErrno} (${ACCEPT_ERRNO_MEANING[topErrno] ?? 'a resource is exhausted'}). ` +
+        `Each connection it cannot take stays in the listener's accept queue; when the queue is full the ` +
+        `kernel drops new handshakes and clients time out on connect.` +
+        (topErrno === 'EMFILE' && p.fds !== null && p.fdLimit
+          ? ` It holds ${p.fds} of ${p.fdLimit} file descriptors` +
+            (held > 0 ? `, ${held} of them sockets in CLOSE_WAIT that its peers closed and it never did: that leak is what uses them up` : '') +
+            '.'
+          : '') +
+        (topErrno === 'EMFILE' ? ' Close what leaks (CLOSE_WAIT sockets first); raising LimitNOFILE only delays it.' : ''),
+      subject: { pid: p.pid, comm: p.comm, local: listeners[0]?.[0], port: Number(listeners[0]?.[0].split(':').pop()) || undefined },
+      evidence: {
+        lastMinute,
+        total: a.total,
+        byErrno: Object.fromEntries(errnos),
+        listeners: Object.fromEntries(listeners),
+        sinceSeconds: Math.round(since),
+        lastSecondsAgo: Math.round(Math.max(0, nowMs - a.lastAtMs) / 1000),
+        fds: p.fds,
+        fdLimit: p.fdLimit,
+        closeWait: held,
+      },
+    });
+  }
+  return findings;
+}
+
+const QUEUE_ADVICE =
+  'Accept faster (more workers or threads calling accept(), or find what blocks the accept loop), or give ' +
+  'the queue more room: a larger backlog in listen(), which the kernel caps at net.core.somaxconn (raise ' +
+  'both). If accept() itself fails, see accept_failing.';
+
+/**
+ * A listener whose accept queue is full while the kernel counts overflows in its namespace: handshakes
+ * are dropped, and clients retry their SYNs (1 s, 3 s, 7 s...) or time out. Named only when it was the
+ * only full listener there; otherwise the namespace's overflows are reported with their candidates.
+ */
+function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
+  const findings: Finding[] = [];
+  for (const l of core.listenOverflows.byListener.values()) {
+    const lastMinute = Math.round(l.window.perSecond(nowMs, 60) * 60);
+    if (lastMinute < core.config.thresholds.listenOverflowsMin) continue;
+    const owner = l.proc ? who(l.proc) : 'a process socktrace cannot name';
+    const where = `${l.local.addr}:${l.local.port}`;
+    findings.push({
+      kind: 'accept_queue_overflow',
+      severity: 'critical',
+      title: `accept queue full: ${owner} on ${where} (${l.queue}/${l.limit}), ${lastMinute} handshakes dropped in the last minute`,
+      explanation:
+        `The accept queue of ${owner}'s listener on ${where} holds ${l.queue} connections against a limit ` +
+        `of ${l.limit}: they are established and wait for accept(), which the process is not calling fast ` +
+        `enough. While it is full the kernel drops new handshakes (${lastMinute} in the last minute, ` +
+        `counted as ListenOverflows in its namespace; it was the only full listener there), and clients ` +
+        `see slow or timed-out connects. ${QUEUE_ADVICE}`,
+      subject: { ...(l.proc ? { pid: l.proc.pid, comm: l.proc.comm } : {}), port: l.local.port, local: where },
+      evidence: {
+        overflows: lastMinute,
+        total: l.total,
+        queue: l.queue,
+        limit: l.limit,
+        port: l.local.port,
+        netns: l.netns,
+        attribution: 'only full listener in its namespace',
+        lastSecondsAgo: Math.round(Math.max(0, nowMs - l.lastAtMs) / 1000),
+      },
+    });
+  }
+  for (const [netns, u] of core.listenOverflows.unattributed) {
+    const lastMinute = Math.round(u.window.perSecond(nowMs, 60) * 60);
+    if (lastMinute < core.config.thresholds.listenOverflowsMin) continue;
+    const named = u.last.candidates.map((c) => `${c.proc ? who(c.proc) : 'unknown'} on ${c.local.addr}:${c.local.port} (${c.queue}/${c.limit})`);
+    findings.push({
+      kind: 'accept_queue_overflow',
+      severity: 'critical',
+      title: `accept queues overflowing in network namespace ${netns}: ${lastMinute} handshakes dropped in the last minute`,
+      explanation:
+        `The kernel dropped ${lastMinute} handshakes in the last minute in network namespace ${netns} because ` +
+        `a listener's accept queue was full (ListenOverflows). It does not say which listener: ` +
+        (named.length > 0
+          ? `${named.length} were full at the sample, and it may be any of them: ${named.join('; ')}. `
+          : 'none was full when socktrace looked (it drained in between, or the listener is gone). ') +
+        QUEUE_ADVICE,
+      subject: {},
+      evidence: {
+        overflows: lastMinute,
+        total: u.total,
+        queue: null,
+        limit: null,
+        port: null,
+        netns,
+        attribution: u.last.attribution,
+        candidates: u.last.candidates.map((c) => ({ pid: c.proc?.pid ?? null, comm: c.proc?.comm ?? null, local: `${c.local.addr}:${c.local.port}`, queue: c.queue, limit: c.limit })),
+      },
+    });
+  }
+  return findings;
+}
+
 function rstStorms(core: FindingSource, rollups: Rollups): Finding[] {
   const t = core.config.thresholds;
   const findings: Finding[] = [];
@@ -243,15 +369,59 @@ function ephemeralPortPressure(core: FindingSource): Finding[] {
     }));
 }
 
+/** A peer that does not answer one process: its connects time out, or what it sends goes again. */
+function unansweredPeers(core: FindingSource, rollups: Rollups): Finding[] {
+  const t = core.config.thresholds;
+  const findings: Finding[] = [];
+  for (const pp of rollups.all.processPeers) {
+    const timeouts = Math.round(pp.activity.connectTimeouts.perSecond1m * 60);
+    const resent = pp.activity.retransmits;
+    if (timeouts >= t.connectTimeoutsMin) {
+      findings.push({
+        kind: 'connect_timeouts',
+        severity: timeouts >= 10 ? 'critical' : 'warning',
+        title: `Connects time out: ${who(pp)} got no answer from ${pp.peer} ${timeouts} times in the last minute`,
+        explanation:
+          `${who(pp)} tried to connect to ${pp.peer} and got no answer at all: the kernel sent the SYN again ` +
+          `(${resent.syn} times in all) and gave up with ETIMEDOUT, ${timeouts} times in the last minute. ` +
+          `The peer is down, a firewall drops the packets, the route leads nowhere, or the service's accept ` +
+          `queue is full and its kernel drops new handshakes (on that host: accept_queue_overflow, ` +
+          `accept_failing). Clients that retry make a full queue worse.`,
+        subject: { pid: pp.pid, comm: pp.comm, peer: pp.peer },
+        evidence: { lastMinute: timeouts, total: pp.activity.connectTimeouts.total, synRetransmits: resent.syn, errorsByErrno: pp.activity.connectionErrors.byErrno },
+      });
+    }
+    if (resent.perSecond1m >= t.retransmitsPerSecond) {
+      findings.push({
+        kind: 'retransmits',
+        severity: 'warning',
+        title: `Retransmissions: ${who(pp)} sends ${resent.perSecond1m.toFixed(1)} segments/s again to ${pp.peer} (1 min)`,
+        explanation:
+          `${who(pp)} had to send ${resent.perSecond1m.toFixed(1)} segments per second to ${pp.peer} again over the ` +
+          `last minute (${resent.syn} of ${resent.total} in all were SYNs of connects): packets are lost on the ` +
+          `way, or the peer is too slow to acknowledge them. Expect latency in steps of the retransmission ` +
+          `timeout (200 ms and up); look at the path (drops, MTU) and at the peer's load.`,
+        subject: { pid: pp.pid, comm: pp.comm, peer: pp.peer },
+        evidence: { perSecond1m: resent.perSecond1m, total: resent.total, syn: resent.syn },
+      });
+    }
+  }
+  return findings;
+}
+
 export function findFindings(core: FindingSource, rollups: Rollups, nowMs: number): Finding[] {
   const processes = rollups.all.processes;
   const findings = [
     ...closeWaitLeaks(core, processes, nowMs),
+    ...acceptFailing(core, processes, nowMs),
+    ...acceptQueueOverflows(core, nowMs),
     ...writesAfterPeerClose(core, processes, nowMs),
     ...fdPressure(core, processes),
     ...rstStorms(core, rollups),
     ...churn(core, rollups),
     ...ephemeralPortPressure(core),
+    ...unansweredPeers(core, rollups),
   ];
+  linkIncidents(findings);
   return findings.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1));
 }

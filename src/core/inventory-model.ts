@@ -17,6 +17,17 @@ export interface ProcessInfo {
   startTicks?: number;
 }
 
+/**
+ * A listening socket's accept queue, as `ss -lnt` shows it: `length` connections wait for accept()
+ * (Recv-Q, sk_ack_backlog) and `limit` is listen()'s backlog as the kernel capped it (Send-Q,
+ * sk_max_ack_backlog; null where the source cannot say: /proc/net/tcp). The kernel drops handshakes
+ * once length exceeds limit.
+ */
+export interface AcceptQueue {
+  length: number;
+  limit: number | null;
+}
+
 export interface InventorySocket {
   /** The socket cookie in hex: the same id events carry in `sock`. */
   sock: string;
@@ -35,6 +46,8 @@ export interface InventorySocket {
    * the last ACK arrived; TIME_WAIT: from its timer); null when it cannot.
    */
   ageLowerBoundMs: number | null;
+  /** LISTEN sockets: the accept queue now; absent or null otherwise. */
+  acceptQueue?: AcceptQueue | null;
 }
 
 export interface Inventory {

@@ -4,11 +4,12 @@
  */
 import type { ActivityCounters } from './activity-counters.js';
 import type { BoundedMap } from './bounded-map.js';
-import type { ProcessInfo } from './inventory-model.js';
+import type { AcceptQueue, ProcessInfo } from './inventory-model.js';
 import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
 import type {
   ActivityStats,
   CloseWaitStats,
+  ListenerQueue,
   PeerRollup,
   ProcessPeerRollup,
   ProcessRollup,
@@ -75,6 +76,19 @@ class SocketTally {
 
 const EMPTY_TALLY = new SocketTally();
 
+/**
+ * Listeners' accept queues as `ss -lnt` shows them, length/limit ("5/4"; "5/?" when the limit is
+ * unknown), several listening sockets joined by commas; "-" when no inventory said.
+ */
+export function acceptQueueText(queues: readonly AcceptQueue[]): string {
+  return queues.length === 0 ? '-' : queues.map((q) => `${q.length}/${q.limit ?? '?'}`).join(',');
+}
+
+/** The fullest of the queues, length over limit (0 when none has a known limit), to sort by. */
+export function acceptQueueFill(queues: readonly AcceptQueue[]): number {
+  return queues.reduce((m, q) => (q.limit ? Math.max(m, q.length / q.limit) : m), 0);
+}
+
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
@@ -96,6 +110,19 @@ export function activityStats(c: ActivityCounters | undefined, nowMs: number): A
     opened: rate(c?.openedWindow, c?.opened ?? 0),
     closed: rate(c?.closedWindow, c?.closed ?? 0),
     writesAfterPeerClose: c?.writesAfterCloseTotal ?? 0,
+    acceptErrors: {
+      ...rate(c?.acceptErrorWindow, [...(c?.acceptErrorsByErrno.values() ?? [])].reduce((a, b) => a + b, 0)),
+      byErrno: Object.fromEntries(c?.acceptErrorsByErrno ?? []),
+      byListener: Object.fromEntries(c?.acceptErrorsByListener ?? []),
+      firstAtMs: c?.acceptErrorsFirstMs ?? null,
+      lastAtMs: c?.acceptErrorsLastMs ?? null,
+    },
+    retransmits: { ...rate(c?.retransmitWindow, c?.retransmits ?? 0), syn: c?.synRetransmits ?? 0 },
+    connectionErrors: {
+      total: [...(c?.connectionErrorsByErrno.values() ?? [])].reduce((a, b) => a + b, 0),
+      byErrno: Object.fromEntries(c?.connectionErrorsByErrno ?? []),
+    },
+    connectTimeouts: rate(c?.connectTimeoutWindow, c?.connectTimeouts ?? 0),
   };
 }
 
@@ -112,7 +139,8 @@ function tally<K>(map: Map<K, SocketTally>, key: K): SocketTally {
 /** Worst first: CLOSE_WAIT, then problems per second, then size. */
 function byConcern(a: RollupBase, b: RollupBase): number {
   const trouble = (r: RollupBase) =>
-    r.activity.rstSent.perSecond1m + r.activity.rstReceived.perSecond1m + r.activity.errors.perSecond1m;
+    r.activity.rstSent.perSecond1m + r.activity.rstReceived.perSecond1m + r.activity.errors.perSecond1m + r.activity.acceptErrors.perSecond1m +
+    r.activity.retransmits.perSecond1m + r.activity.connectTimeouts.perSecond1m;
   return b.closeWait.count - a.closeWait.count || trouble(b) - trouble(a) || b.totalSockets - a.totalSockets;
 }
 
@@ -129,6 +157,7 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
   const services = new Map<string, SocketTally>();
   const names = new Map<number, string>();
   const serviceListeners = new Map<string, OwnerRef[]>();
+  const serviceQueues = new Map<string, ListenerQueue[]>();
 
   for (const s of core.sockets.values()) {
     byState[s.state] = (byState[s.state] ?? 0) + 1;
@@ -142,7 +171,14 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
     const service = core.serviceOf(s);
     if (service) {
       tally(services, service).add(s, nowMs);
-      if (s.state === 'LISTEN') serviceListeners.set(service, [...(serviceListeners.get(service) ?? []), ...s.owners]);
+      if (s.state === 'LISTEN') {
+        serviceListeners.set(service, [...(serviceListeners.get(service) ?? []), ...s.owners]);
+        if (s.acceptQueue) {
+          const queues = serviceQueues.get(service) ?? [];
+          queues.push({ local: s.local, owners: s.owners, ...s.acceptQueue });
+          serviceQueues.set(service, queues);
+        }
+      }
     }
   }
   // Processes and peers with activity but no socket left still deserve a row.
@@ -184,7 +220,8 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
     const [netns, port] = key.split('|').map(Number) as [number, number];
     const seen = new Set<number>();
     const listeners = (serviceListeners.get(key) ?? []).filter((o) => !seen.has(o.pid) && seen.add(o.pid));
-    return { netns, port, listeners, ...base(t, core.byService.get(serviceKey(netns, port)), nowMs) };
+    const acceptQueues = (serviceQueues.get(key) ?? []).sort((a, b) => (a.local.addr < b.local.addr ? -1 : a.local.addr > b.local.addr ? 1 : 0));
+    return { netns, port, listeners, acceptQueues, ...base(t, core.byService.get(serviceKey(netns, port)), nowMs) };
   });
 
   const rows = core.config.rollupRows;

@@ -10,6 +10,7 @@ import { BoundedMap } from './bounded-map.js';
 import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core-config.js';
 import { findFindings } from './findings.js';
 import type { Inventory, InventorySocket, ProcessInfo, StreamedInventory } from './inventory-model.js';
+import { ListenOverflowTracker, type ListenerQueueNow, type ListenOverflow, type NetstatSample } from './listen-overflows.js';
 import { buildRollups } from './rollups.js';
 import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
 import type { ConnectionStory, CoreSummary, SocketView } from './summary-model.js';
@@ -33,6 +34,8 @@ export class SocketCore {
   readonly byService: BoundedMap<string, ActivityCounters>;
   /** Listening sockets per service key: which local ports are services. */
   readonly listeners = new Map<string, Set<string>>();
+  /** Accept-queue overflows sampled from the kernel's counters, per listener where attributable. */
+  readonly listenOverflows = new ListenOverflowTracker();
   readonly stories: ConnectionStory[] = [];
   eventsApplied = 0;
   eventsLost = 0;
@@ -74,11 +77,13 @@ export class SocketCore {
           known.ownersFromEvents = false;
         }
         known.queued = waitsInAcceptQueue(s);
+        known.acceptQueue = s.acceptQueue ?? null;
         known.lastSeenMs = Math.max(known.lastSeenMs, at);
         continue;
       }
       const tracked = newTrackedSocket(s, s.state, since, at, this.ownerRefs(s.owners));
       tracked.queued = waitsInAcceptQueue(s);
+      tracked.acceptQueue = s.acceptQueue ?? null;
       if (s.state === 'CLOSE_WAIT') {
         tracked.peerClosedAtMs = since;
         tracked.peerCloseIsLowerBound = true;
@@ -141,6 +146,27 @@ export class SocketCore {
     }
   }
 
+  /**
+   * Listen counters sampled per namespace, with the listeners' queues at that moment (from the kernel's
+   * count; null: take the queues the last inventory gave): the overflows since the previous sample,
+   * attributed where that is certain (see listen-overflows.ts).
+   */
+  applyListenCounters(atMs: number, counters: readonly NetstatSample[], queues: readonly ListenerQueueNow[] | null): ListenOverflow[] {
+    return this.listenOverflows.sample(atMs, counters, queues ?? this.inventoriedQueues());
+  }
+
+  private inventoriedQueues(): ListenerQueueNow[] {
+    const queues: ListenerQueueNow[] = [];
+    for (const [, socks] of this.listeners) {
+      for (const sock of socks) {
+        const s = this.sockets.get(sock);
+        if (!s?.acceptQueue || s.acceptQueue.limit === null) continue;
+        queues.push({ netns: s.netns, proc: s.owners.length === 1 ? s.owners[0]! : null, local: s.local, queue: s.acceptQueue.length, limit: s.acceptQueue.limit });
+      }
+    }
+    return queues;
+  }
+
   // ---------- outputs ----------
 
   summarize(nowMs: number): CoreSummary {
@@ -179,6 +205,7 @@ export class SocketCore {
         local: s.local,
         peer: s.peer,
         netns: s.netns,
+        acceptQueue: s.state === 'LISTEN' ? s.acceptQueue : null,
         stateAgeSeconds: Math.max(0, (nowMs - s.stateSinceMs) / 1000),
         stateAgeIsLowerBound: s.stateSinceIsLowerBound,
         rstSent: s.rstSent,
@@ -236,6 +263,21 @@ export class SocketCore {
       case 'destroy':
         this.onDestroy(s, at);
         break;
+      case 'retransmit':
+        this.record(s, at, 'retransmit', e.state ?? undefined);
+        for (const c of this.countersOf(s)) c.retransmitted(at, e.state === 'SYN_SENT');
+        break;
+      case 'connection_error':
+        s.errors++;
+        this.record(s, at, 'connection_error', e.errno ?? undefined);
+        for (const c of this.countersOf(s)) c.connectionFailed(at, e.errno ?? 'UNKNOWN', e.unanswered);
+        break;
+      case 'accept_error': {
+        // s is the listener; the event's owner is the process whose accept() failed.
+        const listener = `${e.local.addr}:${e.local.port}`;
+        for (const c of this.countersOf(s)) c.acceptFailed(at, e.errno ?? 'UNKNOWN', listener);
+        break;
+      }
     }
   }
 
@@ -442,6 +484,7 @@ function newTrackedSocket(
     owners,
     ownersFromEvents: false,
     queued: false,
+    acceptQueue: null,
     peerClosedAtMs: null,
     peerCloseIsLowerBound: false,
     wroteAfterPeerClose: false,

@@ -1,5 +1,6 @@
 /** What the core reports: rollups per process, peer, process-peer pair and service, and findings. */
 import type { Endpoint } from '../events/sock-event.js';
+import type { AcceptQueue } from './inventory-model.js';
 import type { OwnerRef, TimelineEntry } from './tracked-socket.js';
 
 export type StateCounts = Partial<Record<string, number>>;
@@ -26,6 +27,20 @@ export interface ActivityStats {
   opened: RateStats;
   closed: RateStats;
   writesAfterPeerClose: number;
+  /** accept() failing for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM). */
+  acceptErrors: RateStats & {
+    byErrno: Record<string, number>;
+    /** Listening address ("addr:port") -> failures there. */
+    byListener: Record<string, number>;
+    firstAtMs: number | null;
+    lastAtMs: number | null;
+  };
+  /** Segments sent again; `syn`: of them, SYNs of connects no one answered yet. */
+  retransmits: RateStats & { syn: number };
+  /** Connections the kernel ended with an error (ETIMEDOUT, EHOSTUNREACH, ...; RSTs are counted apart). */
+  connectionErrors: { total: number; byErrno: Record<string, number> };
+  /** Connects that got no answer at all (ETIMEDOUT in SYN_SENT). */
+  connectTimeouts: RateStats;
 }
 
 export interface RollupBase {
@@ -60,6 +75,13 @@ export interface ServiceRollup extends RollupBase {
   port: number;
   /** Processes holding the listening socket(s). */
   listeners: OwnerRef[];
+  /** Each listening socket's accept queue at the last inventory, in the order of their local addresses. */
+  acceptQueues: ListenerQueue[];
+}
+
+export interface ListenerQueue extends AcceptQueue {
+  local: Endpoint;
+  owners: OwnerRef[];
 }
 
 export interface RollupList<T> {
@@ -74,7 +96,22 @@ export type FindingKind =
   | 'fd_pressure'
   | 'rst_storm'
   | 'connection_churn'
-  | 'ephemeral_port_pressure';
+  | 'ephemeral_port_pressure'
+  | 'accept_failing'
+  | 'accept_queue_overflow'
+  | 'connect_timeouts'
+  | 'retransmits';
+
+/** Findings about one process linked into one outage (see core/incidents.ts). */
+export interface Incident {
+  /** Stable while the process lives: comm/pid. */
+  id: string;
+  /** The findings' kinds in causal order, root cause first. */
+  chain: FindingKind[];
+  /** The chain told as one story, root cause first. */
+  story: string;
+  severity: 'warning' | 'critical';
+}
 
 export interface Finding {
   kind: FindingKind;
@@ -85,6 +122,8 @@ export interface Finding {
   explanation: string;
   subject: { pid?: number; comm?: string; peer?: string; port?: number; local?: string };
   evidence: Record<string, unknown>;
+  /** Set when this finding is one side of an outage other findings see too. */
+  incident?: Incident;
 }
 
 /** A finished or ongoing connection's timeline: "why did this process get a broken pipe from that peer?" */
@@ -105,6 +144,8 @@ export interface SocketView {
   local: Endpoint;
   peer: Endpoint;
   netns: number;
+  /** LISTEN sockets: the accept queue at the last inventory (as ss -lnt: Recv-Q/Send-Q); null otherwise or unknown. */
+  acceptQueue: AcceptQueue | null;
   /** Seconds in this state; at least this when stateAgeIsLowerBound. */
   stateAgeSeconds: number;
   stateAgeIsLowerBound: boolean;

@@ -1,6 +1,7 @@
 /** One socket as the core knows it: state, owners, peer, and the story of its connection. */
 import type { Endpoint } from '../events/sock-event.js';
 import type { TcpState } from '../events/tcp-names.js';
+import type { AcceptQueue } from './inventory-model.js';
 
 export interface OwnerRef {
   pid: number;
@@ -15,6 +16,8 @@ export type TimelineStep =
   | 'rst_received'
   | 'send_error'
   | 'recv_error'
+  | 'retransmit'
+  | 'connection_error'
   | 'closed'
   | 'time_wait';
 
@@ -56,6 +59,8 @@ export interface TrackedSocket {
    * inode, or the kernel named its owner through the listener).
    */
   queued: boolean;
+  /** A listener's accept queue at the last inventory (null: not a listener, or not inventoried yet). */
+  acceptQueue: AcceptQueue | null;
   /** When the peer's FIN arrived (CLOSE_WAIT began), if it did. */
   peerClosedAtMs: number | null;
   peerCloseIsLowerBound: boolean;

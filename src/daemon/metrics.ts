@@ -6,6 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { CoreSummary } from '../core/summary-model.js';
+import type { ListenOverflow } from '../core/listen-overflows.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { TCP_STATES } from '../events/tcp-names.js';
 import type { SocketCounts, SourceStats } from '../backends/event-source.js';
@@ -41,6 +42,31 @@ interface SocketGauges {
   byProcess: ProcessSockets[];
   /** Not its files yet: handshakes and accept queues of its listeners (the kernel's count only). */
   queuedByProcess: ProcessSockets[];
+  /** Listeners' accept queues and limits per owner and port (summed over its listening sockets there). */
+  listenQueues: ListenQueueRow[];
+}
+
+interface ListenQueueRow {
+  pid: number | null;
+  comm: string;
+  port: number;
+  queue: number;
+  limit: number;
+}
+
+/** Sums queues per owner and port: a process listening on IPv4 and IPv6 (or in SO_REUSEPORT) has one series. */
+function listenQueueRows(queues: readonly { pid: number | null; comm: string; port: number; queue: number; limit: number | null }[]): ListenQueueRow[] {
+  const rows = new Map<string, ListenQueueRow>();
+  for (const q of queues) {
+    if (q.limit === null) continue; // a limit nobody can read makes no gauge
+    const key = `${q.pid ?? ''} ${q.port}`;
+    const row = rows.get(key);
+    if (row) {
+      row.queue += q.queue;
+      row.limit += q.limit;
+    } else rows.set(key, { pid: q.pid, comm: q.comm, port: q.port, queue: q.queue, limit: q.limit });
+  }
+  return [...rows.values()];
 }
 
 function addTo(processes: Map<number, ProcessSockets>, pid: number, comm: string, state: string, n: number): void {
@@ -69,7 +95,8 @@ function socketGauges(inputs: MetricsInputs): SocketGauges {
       byState.set(r.state, (byState.get(r.state) ?? 0) + r.count);
       if (r.pid !== null) addTo(r.queued ? queued : files, r.pid, r.comm, r.state, r.count);
     }
-    return { byState, byProcess: [...files.values()], queuedByProcess: [...queued.values()] };
+    const listenQueues = counts.listenQueues ? listenQueueRows(counts.listenQueues) : coreListenQueues(inputs.summary());
+    return { byState, byProcess: [...files.values()], queuedByProcess: [...queued.values()], listenQueues };
   }
   const summary = inputs.summary();
   for (const [state, n] of Object.entries(summary.totals.byState)) byState.set(state, n ?? 0);
@@ -79,7 +106,45 @@ function socketGauges(inputs: MetricsInputs): SocketGauges {
     sockets: new Map(Object.entries(p.sockets).map(([s, n]) => [s, n ?? 0])),
     total: p.totalSockets,
   }));
-  return { byState, byProcess, queuedByProcess: [] };
+  return { byState, byProcess, queuedByProcess: [], listenQueues: coreListenQueues(summary) };
+}
+
+/** Where the kernel's count has no queues: the last inventory's, through the core (a socket with one owner only). */
+function coreListenQueues(summary: CoreSummary): ListenQueueRow[] {
+  return listenQueueRows(
+    summary.services.rows.flatMap((s) =>
+      s.acceptQueues.map((q) => {
+        const sole = q.owners.length === 1 ? q.owners[0]! : null;
+        return { pid: sole?.pid ?? null, comm: sole?.comm ?? '', port: s.port, queue: q.length, limit: q.limit };
+      }),
+    ),
+  );
+}
+
+/**
+ * Sets the accept-queue gauges: the `limit` processes whose queues are fullest get their own series,
+ * the rest are summed per port as comm="other"; a listener with no known owner is pid="" comm="".
+ */
+function setListenQueues(queue: Gauge, limitGauge: Gauge, rows: readonly ListenQueueRow[], limit: number): void {
+  queue.reset();
+  limitGauge.reset();
+  const fill = (r: ListenQueueRow) => (r.limit > 0 ? r.queue / r.limit : r.queue);
+  const pids = [...new Set(rows.filter((r) => r.pid !== null).sort((a, b) => fill(b) - fill(a) || b.queue - a.queue).map((r) => r.pid))];
+  const own = new Set(pids.slice(0, limit));
+  const series = new Map<string, { labels: { pid: string; comm: string; port: string }; queue: number; limit: number }>();
+  for (const r of rows) {
+    const mine = r.pid === null || own.has(r.pid);
+    const labels = { pid: mine && r.pid !== null ? String(r.pid) : '', comm: mine ? r.comm : 'other', port: String(r.port) };
+    const key = `${labels.pid} ${labels.comm} ${labels.port}`;
+    const s = series.get(key) ?? { labels, queue: 0, limit: 0 };
+    s.queue += r.queue;
+    s.limit += r.limit;
+    series.set(key, s);
+  }
+  for (const s of series.values()) {
+    queue.set(s.labels, s.queue);
+    limitGauge.set(s.labels, s.limit);
+  }
 }
 
 /** Sets a per-process gauge: the `limit` processes with the most sockets, the rest as comm="other". */
@@ -100,6 +165,15 @@ export class DaemonMetrics {
   readonly registry = new Registry();
   private readonly rsts: Counter;
   private readonly errors: Counter;
+  private readonly acceptErrors: Counter;
+  private readonly retransmits: Counter;
+  private readonly connectionErrors: Counter;
+  /** Processes with their own accept-error series (at most maxProcesses; later ones count as "other"). */
+  private readonly acceptSeries = new Set<number>();
+  private readonly maxProcesses: () => number;
+  private readonly listenOverflows: Counter;
+  /** Processes with their own overflow series (at most maxProcesses; later ones count as "other"). */
+  private readonly overflowSeries = new Set<number>();
   private readonly scrapeFailures: Counter;
   /** Reconciliations (inventories) that could not run and were skipped. */
   readonly reconcileFailures: Counter;
@@ -111,6 +185,31 @@ export class DaemonMetrics {
     this.reconcileFailures = new Counter({
       name: 'socktrace_reconcile_failures_total',
       help: 'Inventories that could not be taken (out of file descriptors, say) and were skipped; tracing went on',
+      registers: [r],
+    });
+    this.maxProcesses = () => inputs.maxProcesses();
+    this.acceptErrors = new Counter({
+      name: 'socktrace_accept_errors_total',
+      help: 'accept() calls that failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM), by calling process and errno (metrics.maxProcesses processes; later ones as comm="other")',
+      labelNames: ['pid', 'comm', 'errno'],
+      registers: [r],
+    });
+    this.retransmits = new Counter({
+      name: 'socktrace_retransmits_total',
+      help: 'TCP segments sent again, by phase: connect (a SYN no one answered yet) or data',
+      labelNames: ['phase'],
+      registers: [r],
+    });
+    this.connectionErrors = new Counter({
+      name: 'socktrace_connection_errors_total',
+      help: 'Connections the kernel ended with an error (not an RST received), by errno and whether anything had ever answered (unanswered="true": a connect that got no answer)',
+      labelNames: ['errno', 'unanswered'],
+      registers: [r],
+    });
+    this.listenOverflows = new Counter({
+      name: 'socktrace_listen_overflows_total',
+      help: 'Handshakes the kernel dropped because an accept queue was full (TcpExt ListenOverflows, sampled per namespace each second), by the listener they are attributed to: the only full listener in its namespace; pid, comm and port empty when several were full or none (metrics.maxProcesses processes; later ones as comm="other")',
+      labelNames: ['pid', 'comm', 'port'],
       registers: [r],
     });
     this.errors = new Counter({ name: 'socktrace_socket_errors_total', help: 'Errors returned to applications on TCP sockets, by direction (send, recv) and errno', labelNames: ['direction', 'errno'], registers: [r] });
@@ -209,6 +308,25 @@ export class DaemonMetrics {
         setPerProcess(this, scrapeGauges().queuedByProcess, inputs.maxProcesses());
       },
     });
+    // Queue and limit come from the same count; the limit's collect sets both, so they cannot disagree.
+    const listenQueue = new Gauge({
+      name: 'socktrace_listen_queue',
+      help: "Connections waiting in listeners' accept queues per owning process and port, counted at the scrape (ss -lnt Recv-Q; the metrics.maxProcesses processes with the fullest queues; the rest as comm=\"other\")",
+      labelNames: ['pid', 'comm', 'port'],
+      registers: [r],
+      collect() {
+        setListenQueues(this, listenQueueLimit, scrapeGauges().listenQueues, inputs.maxProcesses());
+      },
+    });
+    const listenQueueLimit = new Gauge({
+      name: 'socktrace_listen_queue_limit',
+      help: "Listeners' accept queue limits (listen()'s backlog, capped by net.core.somaxconn) per owning process and port, counted at the scrape (ss -lnt Send-Q); the kernel drops handshakes once the queue exceeds it",
+      labelNames: ['pid', 'comm', 'port'],
+      registers: [r],
+      collect() {
+        setListenQueues(listenQueue, this, scrapeGauges().listenQueues, inputs.maxProcesses());
+      },
+    });
     new Gauge({
       name: 'socktrace_process_close_wait_oldest_seconds',
       help: 'Age of the oldest CLOSE_WAIT socket per process (a lower bound for sockets older than socktrace)',
@@ -223,12 +341,14 @@ export class DaemonMetrics {
     });
     new Gauge({
       name: 'socktrace_findings',
-      help: 'Current findings by kind and severity',
-      labelNames: ['kind', 'severity'],
+      help: 'Current findings by kind and severity, and the process each is about (pid and comm empty for a peer or an address)',
+      labelNames: ['kind', 'severity', 'pid', 'comm'],
       registers: [r],
       collect() {
         this.reset();
-        for (const f of inputs.summary().findings) this.inc({ kind: f.kind, severity: f.severity });
+        for (const f of inputs.summary().findings) {
+          this.inc({ kind: f.kind, severity: f.severity, pid: f.subject.pid === undefined ? '' : String(f.subject.pid), comm: f.subject.comm ?? '' });
+        }
       },
     });
   }
@@ -244,11 +364,50 @@ export class DaemonMetrics {
   }
 
   /** Counted per batch first: a counter increment with labels costs far more than a Map update. */
+  /** Overflows sampled from the kernel's counters: each counted for its listener, when attributed. */
+  observeOverflows(overflows: readonly ListenOverflow[]): void {
+    for (const o of overflows) {
+      const pid = o.proc?.pid ?? 0;
+      if (pid && !this.overflowSeries.has(pid) && this.overflowSeries.size < this.maxProcesses()) this.overflowSeries.add(pid);
+      const labels =
+        o.proc && o.local
+          ? this.overflowSeries.has(pid)
+            ? { pid: String(pid), comm: o.proc.comm, port: String(o.local.port) }
+            : { pid: '', comm: 'other', port: String(o.local.port) }
+          : { pid: '', comm: '', port: o.local ? String(o.local.port) : '' };
+      this.listenOverflows.inc(labels, o.count);
+    }
+  }
+
   observe(events: readonly SockEvent[]): void {
     const rsts = new Map<string, number>();
     const errors = new Map<string, number>();
+    const accepts = new Map<string, { pid: string; comm: string; errno: string; n: number }>();
     const bump = (m: Map<string, number>, key: string) => m.set(key, (m.get(key) ?? 0) + 1);
+    let connectRetransmits = 0;
+    let dataRetransmits = 0;
+    const connectionErrors = new Map<string, number>();
     for (const e of events) {
+      if (e.kind === 'retransmit') {
+        if (e.state === 'SYN_SENT') connectRetransmits++;
+        else dataRetransmits++;
+        continue;
+      }
+      if (e.kind === 'connection_error') {
+        bump(connectionErrors, `${e.errno ?? 'UNKNOWN'} ${e.unanswered}`);
+        continue;
+      }
+      if (e.kind === 'accept_error') {
+        const pid = e.owner?.pid ?? 0;
+        if (pid && !this.acceptSeries.has(pid) && this.acceptSeries.size < this.maxProcesses()) this.acceptSeries.add(pid);
+        const own = this.acceptSeries.has(pid);
+        const labels = { pid: own ? String(pid) : '', comm: own ? e.owner!.comm : 'other', errno: e.errno ?? 'UNKNOWN' };
+        const key = `${labels.pid} ${labels.comm} ${labels.errno}`;
+        const entry = accepts.get(key) ?? { ...labels, n: 0 };
+        entry.n++;
+        accepts.set(key, entry);
+        continue;
+      }
       if (e.kind === 'rst_sent') bump(rsts, e.reason ?? 'UNKNOWN');
       else if (e.kind === 'rst_received') bump(rsts, RECEIVED);
       else if (e.kind === 'send_error') bump(errors, `send ${e.errno ?? 'UNKNOWN'}`);
@@ -256,6 +415,13 @@ export class DaemonMetrics {
     }
     for (const [reason, n] of rsts) {
       this.rsts.inc(reason === RECEIVED ? { direction: 'received', reason: '' } : { direction: 'sent', reason }, n);
+    }
+    for (const { n, ...labels } of accepts.values()) this.acceptErrors.inc(labels, n);
+    if (connectRetransmits) this.retransmits.inc({ phase: 'connect' }, connectRetransmits);
+    if (dataRetransmits) this.retransmits.inc({ phase: 'data' }, dataRetransmits);
+    for (const [key, n] of connectionErrors) {
+      const [errno, unanswered] = key.split(' ') as [string, string];
+      this.connectionErrors.inc({ errno, unanswered }, n);
     }
     for (const [key, n] of errors) {
       const [direction, errno] = key.split(' ') as [string, string];

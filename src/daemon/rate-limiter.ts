@@ -12,6 +12,16 @@ export interface FoldedRecord<R> {
   lastMs: number;
 }
 
+/** A folded storm as the record logged for it: the sample, with how many it stands for and when. */
+export function foldedRecordOf<R extends object>(folded: FoldedRecord<R>): R & { repeated: number; repeatedFrom: string; repeatedTo: string } {
+  return {
+    ...folded.sample,
+    repeated: folded.repeated,
+    repeatedFrom: new Date(folded.firstMs).toISOString(),
+    repeatedTo: new Date(folded.lastMs).toISOString(),
+  };
+}
+
 interface Window<R> {
   startMs: number;
   passed: number;

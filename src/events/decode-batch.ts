@@ -15,7 +15,7 @@ import {
 } from '../backends/native/record-layout.js';
 import { decodeKernelText } from './kernel-text.js';
 import { formatIPv4, formatIPv6 } from './ip-address.js';
-import type { EventKind, OwnerSource, SockEvent } from './sock-event.js';
+import { ERRNO_KINDS, type EventKind, type OwnerSource, type SockEvent } from './sock-event.js';
 import { DEFAULT_RST_REASONS, errnoName, tcpStateName } from './tcp-names.js';
 
 /** code -> name tables, built from the layout's numbering so the two cannot disagree. */
@@ -97,9 +97,10 @@ export function decodeRecord(view: DataView, bytes: Uint8Array, base: number, op
     state: state === 0 ? null : tcpStateName(state),
     reason:
       kind === 'rst_sent' && reasonCode !== REASON_UNKNOWN ? (reasons[reasonCode] || `REASON_${reasonCode}`) : null,
-    errno: kind === 'send_error' || kind === 'recv_error' ? errnoName(err) : null,
+    errno: ERRNO_KINDS.has(kind) ? errnoName(err) : null,
     noSocket: (flags & FLAG_BITS.noSocket) !== 0,
     deferred: (flags & FLAG_BITS.deferred) !== 0,
+    unanswered: (flags & FLAG_BITS.unanswered) !== 0,
     flags,
   };
 }
@@ -160,6 +161,7 @@ function repeatOf(previous: SockEvent, view: DataView, bytes: Uint8Array, base: 
     errno: previous.errno,
     noSocket: previous.noSocket,
     deferred: previous.deferred,
+    unanswered: previous.unanswered,
     flags: previous.flags,
   };
 }

@@ -15,6 +15,25 @@ export interface EventFilter {
   kinds?: ReadonlySet<string>;
 }
 
+/**
+ * The filter for a listen_overflow record: its listener's owner and port (or, when it names none,
+ * any candidate's); it has no peer, so a --peer filter leaves it out.
+ */
+export function matchesOverflowFilter(
+  o: { proc: { pid: number; comm: string } | null; local: { port: number } | null; candidates: readonly { proc: { pid: number; comm: string } | null; local: { port: number } }[] },
+  f: EventFilter,
+): boolean {
+  if (f.kinds && !f.kinds.has('listen_overflow')) return false;
+  if (f.peers?.length) return false;
+  const listeners = o.proc || o.local ? [{ proc: o.proc, local: o.local }] : o.candidates;
+  return listeners.some(
+    (l) =>
+      (!f.pids?.length || (l.proc !== null && f.pids.includes(l.proc.pid))) &&
+      (!f.comms?.length || (l.proc !== null && f.comms.includes(l.proc.comm))) &&
+      (!f.ports?.length || (l.local !== null && f.ports.includes(l.local.port))),
+  ) || (listeners.length === 0 && !f.pids?.length && !f.comms?.length && !f.ports?.length);
+}
+
 export function isFilterEmpty(f: EventFilter): boolean {
   return !f.pids?.length && !f.comms?.length && !f.ports?.length && !f.peers?.length && !f.kinds;
 }

@@ -1,7 +1,7 @@
 /** The typed event every consumer sees, whichever backend produced it. */
 import type { TcpState } from './tcp-names.js';
 
-export type EventKind = 'state_change' | 'rst_sent' | 'rst_received' | 'send_error' | 'recv_error' | 'destroy';
+export type EventKind = 'state_change' | 'rst_sent' | 'rst_received' | 'send_error' | 'recv_error' | 'destroy' | 'accept_error' | 'retransmit' | 'connection_error';
 
 export const EVENT_KINDS: readonly EventKind[] = [
   'state_change',
@@ -10,7 +10,13 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'send_error',
   'recv_error',
   'destroy',
+  'accept_error',
+  'retransmit',
+  'connection_error',
 ];
+
+/** The kinds whose record carries an errno. */
+export const ERRNO_KINDS: ReadonlySet<EventKind> = new Set(['send_error', 'recv_error', 'accept_error', 'connection_error']);
 
 export interface Endpoint {
   addr: string;
@@ -49,7 +55,7 @@ export interface SockEvent {
   state: TcpState | null;
   /** rst_sent: the kernel's RST reason (null where the kernel does not say). */
   reason: string | null;
-  /** send_error / recv_error: EPIPE, ECONNRESET, ... */
+  /** send_error / recv_error: EPIPE, ECONNRESET, ...; accept_error: EMFILE, ENFILE, ENOBUFS, ENOMEM; connection_error: ETIMEDOUT, EHOSTUNREACH, ... */
   errno: string | null;
   /** rst_sent with no socket (e.g. answering a SYN to a closed port). */
   noSocket: boolean;
@@ -58,5 +64,7 @@ export interface SockEvent {
    * closeWaitDelayMs (short CLOSE_WAITs never cross); tsNs is still when it entered, and task is empty.
    */
   deferred: boolean;
+  /** connection_error: nothing ever acknowledged the connection (a connect that got no answer). */
+  unanswered: boolean;
   flags: number;
 }

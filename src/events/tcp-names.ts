@@ -26,10 +26,14 @@ export function tcpStateName(state: number): TcpState {
 
 /** The errno values the probes report (connection failures), by Linux number. */
 export const ERRNO_NAMES: Readonly<Record<number, string>> = {
+  12: 'ENOMEM',
+  23: 'ENFILE',
+  24: 'EMFILE',
   32: 'EPIPE',
   101: 'ENETUNREACH',
   103: 'ECONNABORTED',
   104: 'ECONNRESET',
+  105: 'ENOBUFS',
   110: 'ETIMEDOUT',
   111: 'ECONNREFUSED',
   113: 'EHOSTUNREACH',

@@ -66,6 +66,11 @@ export function inventoryEntries(buffer: ArrayBuffer, count: number): Iterable<I
           uid: view.getUint32(base + F.uid.offset, true),
           owners: [],
           ageLowerBoundMs: ageLowerBound(state, view, base),
+          // sock_diag reports a listener's accept queue and listen()'s limit in the queue fields, as ss -lnt.
+          acceptQueue:
+            state === 'LISTEN'
+              ? { length: view.getUint32(base + F.rqueue.offset, true), limit: view.getUint32(base + F.wqueue.offset, true) }
+              : null,
         };
         yield socket;
       }

@@ -38,6 +38,7 @@ export function parseProcNetTcp(text: string, family: 4 | 6, netns: number): { s
     const local = endpoint(f[1] ?? '', family);
     const peer = endpoint(f[2] ?? '', family);
     const stateCode = Number.parseInt(f[3] ?? '', 16);
+    const queues = (f[4] ?? '').split(':'); // tx_queue:rx_queue; a listener's rx_queue is its accept queue
     const timer = (f[5] ?? '').split(':'); // tr:tm->when, in jiffies-as-clock_t hex
     const uid = Number(f[7]);
     const inode = Number(f[9]);
@@ -65,6 +66,8 @@ export function parseProcNetTcp(text: string, family: 4 | 6, netns: number): { s
       uid,
       owners: [],
       ageLowerBoundMs,
+      // /proc/net/tcp has the accept queue's length but not listen()'s limit.
+      acceptQueue: state === 'LISTEN' && queues.length === 2 ? { length: Number.parseInt(queues[1]!, 16), limit: null } : null,
     });
   }
   return { sockets, unparsed };

@@ -14,6 +14,30 @@ import { sampleWallClock } from '../events/monotonic-clock.js';
 import { startSource, type SourceOptions } from '../backends/start-source.js';
 import { BindingLoadError } from '../backends/native/binding.js';
 import { scanProcesses } from '../inventory/process-scan.js';
+import { readListenCounters } from '../inventory/listen-counters.js';
+import { listNetworkNamespaces, type NamespaceRef } from '../inventory/network-namespaces.js';
+
+/** How long a listing of the network namespaces serves the listen counters' samples. */
+const NAMESPACE_LIST_MS = 10_000;
+import type { ListenerQueueNow, ListenOverflow } from '../core/listen-overflows.js';
+import type { ListenQueueCount } from '../backends/event-source.js';
+
+/**
+ * The queues the kernel counts now (null where the backend cannot count them: the core then uses the
+ * last inventory's). A listener several processes share, or none known, has no owner here.
+ */
+function queuesNow(source: RunningSource): ListenerQueueNow[] | null {
+  let counted: ListenQueueCount[] | undefined;
+  try {
+    counted = source.countSockets()?.listenQueues;
+  } catch {
+    counted = undefined;
+  }
+  return (
+    counted?.map((q) => ({ netns: q.netns, proc: q.pid ? { pid: q.pid, comm: q.comm } : null, local: { addr: q.addr, port: q.port }, queue: q.queue, limit: q.limit })) ??
+    null
+  );
+}
 
 export interface LiveSessionOptions {
   source?: SourceOptions;
@@ -34,6 +58,11 @@ export interface LiveSession {
   /** Owners of pre-existing sockets the kernel side accepted. */
   readonly seeded: number;
   readonly startupProblems: string[];
+  /**
+   * Samples each namespace's listen counters into the core: the accept-queue overflows since the last
+   * sample, attributed to the listeners full now (queues read from the kernel only when a counter grew).
+   */
+  sampleListenOverflows(): ListenOverflow[];
   /** A fresh inventory into the core (and the kernel's owner map); returns its problems. */
   reconcile(): StreamedInventory;
   stop(): Promise<SourceStats>;
@@ -98,6 +127,7 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
       onError: handlers.onError,
     },
   );
+  let namespaces: { list: NamespaceRef[]; atMs: number } = { list: [], atMs: -Infinity };
   const reconcile = () => {
     const taken = inventoryOrProcessesOnly();
     source.seedOwners(taken.inventory);
@@ -114,6 +144,14 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
     seeded,
     startupProblems: second.problems,
     reconcile,
+    sampleListenOverflows() {
+      const now = Date.now();
+      // Listing namespaces walks /proc (a stat per process): every 10 s, not every sample. A namespace
+      // made meanwhile is sampled from the next listing on (its first sample is its baseline anyway).
+      if (now - namespaces.atMs >= NAMESPACE_LIST_MS) namespaces = { list: listNetworkNamespaces(), atMs: now };
+      const { samples } = readListenCounters(namespaces.list);
+      return core.applyListenCounters(now, samples, core.listenOverflows.grew(samples) ? queuesNow(source) : []);
+    },
     stop: () => source.stop(),
   };
 }

@@ -36,6 +36,7 @@ export function eventLineMaker(clock: WallClock): (e: SockEvent) => string {
     if (e.errno) line += `,"errno":${quote(e.errno)}`;
     if (e.noSocket) line += ',"no_socket":true';
     if (e.deferred) line += ',"deferred":true';
+    if (e.unanswered) line += ',"unanswered":true';
     return `${line}}\n`;
   };
 }

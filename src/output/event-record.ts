@@ -4,6 +4,7 @@
  */
 import type { SockEvent } from '../events/sock-event.js';
 import type { WallClock } from '../events/monotonic-clock.js';
+import type { ListenOverflow } from '../core/listen-overflows.js';
 
 export interface EventRecord {
   time: string;
@@ -21,6 +22,8 @@ export interface EventRecord {
   no_socket?: true;
   /** A CLOSE_WAIT entry reported once it had lasted the tracer's delay; time is when it entered. */
   deferred?: true;
+  /** connection_error: nothing ever acknowledged the connection (a connect that got no answer). */
+  unanswered?: true;
   /** The task the kernel happened to run in: context only. */
   task: { pid: number; comm: string };
   netns: number;
@@ -47,6 +50,7 @@ export function toEventRecord(e: SockEvent, clock: WallClock): EventRecord {
   if (e.errno) record.errno = e.errno;
   if (e.noSocket) record.no_socket = true;
   if (e.deferred) record.deferred = true;
+  if (e.unanswered) record.unanswered = true;
   return record;
 }
 
@@ -59,4 +63,42 @@ export interface LostRecord {
 
 export function toLostRecord(count: number, total: number, now = Date.now()): LostRecord {
   return { time: new Date(now).toISOString(), event: 'lost', count, total };
+}
+
+/**
+ * A `listen_overflow` line: handshakes the kernel dropped because an accept queue was full, counted in
+ * a namespace since the previous sample (see core/listen-overflows.ts). proc and local name the
+ * listener only when it was the only full one in its namespace; otherwise null, with the candidates.
+ */
+export interface ListenOverflowRecord {
+  time: string;
+  event: 'listen_overflow';
+  proc: { pid: number; comm: string } | null;
+  local: { addr: string; port: number } | null;
+  /** The counters carry no peer. */
+  peer: null;
+  count: number;
+  drops: number;
+  queue: number | null;
+  limit: number | null;
+  attribution: string;
+  candidates: { proc: { pid: number; comm: string } | null; local: { addr: string; port: number }; queue: number; limit: number }[];
+  netns: number;
+}
+
+export function toListenOverflowRecord(o: ListenOverflow): ListenOverflowRecord {
+  return {
+    time: new Date(o.atMs).toISOString(),
+    event: 'listen_overflow',
+    proc: o.proc,
+    local: o.local,
+    peer: null,
+    count: o.count,
+    drops: o.drops,
+    queue: o.queue,
+    limit: o.limit,
+    attribution: o.attribution,
+    candidates: o.candidates,
+    netns: o.netns,
+  };
 }

@@ -1,5 +1,6 @@
 /** The readable `socktrace snapshot`: host totals, processes, services, peers, findings. */
 import { formatDuration } from '../core/findings.js';
+import { acceptQueueText } from '../core/rollups.js';
 import type { CloseWaitStats, CoreSummary, RollupList } from '../core/summary-model.js';
 import { renderTable, type Column } from './text-table.js';
 
@@ -42,6 +43,7 @@ export function renderSnapshotTable(summary: CoreSummary, problems: string[]): s
     { title: 'PORT', cell: (s) => s.port, align: 'right' },
     { title: 'NETNS', cell: (s) => s.netns, align: 'right' },
     { title: 'LISTENERS', cell: (s) => s.listeners.map((l) => `${l.comm}/${l.pid}`).join(',') || '-' },
+    { title: 'ACCEPTQ', cell: (s) => acceptQueueText(s.acceptQueues), align: 'right' },
     { title: 'CLOSE_WAIT', cell: (s) => s.closeWait.count, align: 'right' },
     { title: 'OLDEST CW', cell: (s) => oldest(s.closeWait), align: 'right' },
     { title: 'ESTAB', cell: (s) => s.sockets.ESTABLISHED ?? 0, align: 'right' },

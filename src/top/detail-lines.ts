@@ -42,6 +42,16 @@ function timelineLines(stories: ConnectionStory[], limit: number): PaneLine[] {
   }));
 }
 
+/** An outage seen by several findings: its chain and story before the findings themselves. */
+function incidentLines(findings: Finding[], width: number): PaneLine[] {
+  const incident = findings.find((f) => f.incident)?.incident;
+  if (!incident) return [];
+  return [
+    { text: `[${incident.severity}] one outage: ${incident.chain.join(' → ')}`, tone: incident.severity },
+    ...wrapText(incident.story, width - 2).slice(0, 4).map((text) => ({ text: `  ${text}` })),
+  ];
+}
+
 function findingLines(findings: Finding[], width: number, maxExplanationLines: number): PaneLine[] {
   const out: PaneLine[] = [];
   for (const f of findings) {
@@ -78,7 +88,7 @@ export function detailLines(view: ViewName, row: AnyRow | undefined, snapshot: T
     ownStories = stories.filter((s) => s.peer.addr === p.peer);
   } else {
     const s = row as ServiceRow;
-    title = `port ${s.port} (netns ${s.netns})  listeners: ${s.listeners || 'unknown'}`;
+    title = `port ${s.port} (netns ${s.netns})  listeners: ${s.listeners || 'unknown'}  accept queue: ${s.acceptQueue}`;
     findings = snapshot.findings.filter((f) => f.subject.port === s.port);
     related = [];
     ownStories = stories.filter((st) => st.local.port === s.port);
@@ -86,6 +96,7 @@ export function detailLines(view: ViewName, row: AnyRow | undefined, snapshot: T
   const timeline = timelineLines(ownStories, 4);
   return [
     { text: title, tone: 'title' },
+    ...incidentLines(findings, width),
     ...findingLines(findings, width, 3),
     ...related,
     ...(timeline.length ? [{ text: 'latest timeline:', tone: 'dim' as const }, ...timeline] : []),

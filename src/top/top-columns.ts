@@ -82,6 +82,7 @@ export const PEER_COLUMNS: TopColumn<PeerRow>[] = [
 export const SERVICE_COLUMNS: TopColumn<ServiceRow>[] = [
   { id: 'port', title: 'PORT', short: 'PORT', narrow: 6, width: 6, align: 'right', sortValue: (r) => r.port, text: (r) => String(r.port) },
   { id: 'listeners', title: 'LISTENERS', short: 'LISTENERS', narrow: 12, width: 16, align: 'left', sortValue: (r) => r.listeners, text: (r) => r.listeners || '-', flexible: true },
+  { id: 'queue', title: 'ACCEPTQ', short: 'ACCQ', narrow: 5, width: 7, align: 'right', sortValue: (r) => r.acceptQueueFill, text: (r) => r.acceptQueue },
   ...common<ServiceRow>(),
   { id: 'opened', title: 'NEW/s', short: 'NEW', narrow: 5, width: 6, align: 'right', sortValue: (r) => r.openedPerSec, text: (r) => rate(r.openedPerSec) },
   ...tail<ServiceRow>(),

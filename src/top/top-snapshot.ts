@@ -2,6 +2,7 @@
  * What `socktrace top` shows, as plain data: built from a core summary plus the tracer's own figures.
  * The components render this and nothing else, so they can be tested on synthetic snapshots.
  */
+import { acceptQueueFill, acceptQueueText } from '../core/rollups.js';
 import type { CoreSummary, Finding, RollupBase, StateCounts } from '../core/summary-model.js';
 
 export interface AgeCell {
@@ -41,6 +42,9 @@ export interface ServiceRow extends RowBase {
   port: number;
   netns: number;
   listeners: string;
+  /** Accept queues as ss -lnt shows them ("5/4"), and the fullest one's fill, to sort by. */
+  acceptQueue: string;
+  acceptQueueFill: number;
 }
 
 export interface TopHeader {
@@ -129,6 +133,8 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
       port: s.port,
       netns: s.netns,
       listeners: s.listeners.map((l) => `${l.comm}/${l.pid}`).join(','),
+      acceptQueue: acceptQueueText(s.acceptQueues),
+      acceptQueueFill: acceptQueueFill(s.acceptQueues),
     })),
     findings,
     summary: { processPeers: summary.processPeers, stories: summary.stories },

@@ -131,21 +131,23 @@ describeKernel('socktrace daemon under adversity', () => {
     daemon = undefined;
   });
 
-  it('survives 80 idle connections under prlimit --nofile=32:64, and an inventory out of file descriptors', async () => {
+  it('survives 80 idle connections under prlimit --nofile=32:96, and an inventory out of file descriptors', async () => {
     const port = await freePort();
     const logFile = join(dir, 'fds.log');
     const config = join(dir, 'fds.yaml');
     writeConfig(config, port, logFile);
-    // Soft 32, hard 64: the soft limit is raised to the hard one at start (Node does it as it starts).
-    const { exited, stderr } = start(['--config', config], ['prlimit', '--nofile=32:64']);
+    // Soft 32, hard 96 (the native tracer alone holds ~45 fds): the soft limit is raised to the hard one at start (Node does it as it starts).
+    const { exited, stderr } = start(['--config', config], ['prlimit', '--nofile=32:96']);
     const started = await until('the start record', 20_000, () => logLines(logFile).find((l) => l.msg === 'socktrace daemon started'));
     const fds = started.fds as { limit: number; openAtStart: number; reserve: number; metricsConnections: number };
-    expect(fds.limit).toBe(64);
+    expect(fds.limit).toBe(96);
     // Hooks the daemon leaves off by design say so, and why; none is "missing".
+    expect(started.hooks).toContain('inet_sock_set_state:tp_btf'); // the native backend, no fallback
     expect(started.hooks).toContain('tcp_destroy_sock:off: log.events has no destroy');
-    expect(started.hooks).toContain('sys_exit_accept4:off: tracer.acceptHooks is false');
+    // accept's exits stay on for failing accepts; tracer.acceptHooks only says whether they learn owners.
+    expect((started.hooks as string[]).filter((h) => h.startsWith('sys_exit_accept4:'))).toEqual(['sys_exit_accept4:tracepoint']);
     expect((started.hooks as string[]).filter((h) => h.endsWith(':missing'))).toEqual([]);
-    expect(fds.metricsConnections).toBe(Math.max(1, Math.min(64, 64 - fds.openAtStart - fds.reserve)));
+    expect(fds.metricsConnections).toBe(Math.max(1, Math.min(64, 96 - fds.openAtStart - fds.reserve)));
 
     // 80 idle connections: those beyond the bound are closed as they come, the rest once idle.
     for (let i = 0; i < 80; i++) {
@@ -161,11 +163,11 @@ describeKernel('socktrace daemon under adversity', () => {
 
     // The inventory itself runs out: the daemon's soft limit lowered under what it holds open.
     const pid = String(daemon!.pid!);
-    expect(spawnSync('prlimit', ['--pid', pid, `--nofile=${fds.openAtStart - 8}:64`]).status).toBe(0);
+    expect(spawnSync('prlimit', ['--pid', pid, `--nofile=${fds.openAtStart - 8}:96`]).status).toBe(0);
     await until('a skipped reconciliation', 10_000, () =>
       messages(logFile).find((m) => m.startsWith('reconciliation skipped (counted in socktrace_reconcile_failures_total); tracing goes on: EMFILE')),
     );
-    expect(spawnSync('prlimit', ['--pid', pid, '--nofile=64:64']).status).toBe(0);
+    expect(spawnSync('prlimit', ['--pid', pid, '--nofile=96:96']).status).toBe(0);
     const metrics = await until('a scrape counting it', 20_000, async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
       const n = Number(/^socktrace_reconcile_failures_total (\d+)/m.exec(text)?.[1] ?? 0);

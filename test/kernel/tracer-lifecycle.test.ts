@@ -32,6 +32,9 @@ const PROGRAM_NAMES = [
   'sys_exit_accept4',
   'sys_exit_accept',
   'sweep_close_waits',
+  'btf_tcp_retransmit_skb',
+  'tp_tcp_retransmit_skb',
+  'btf_inet_sk_error_report',
 ].map((n) => n.slice(0, 15));
 
 async function socktraceProgramIds(): Promise<number[]> {

@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 export const TCP_ACTOR_PATH = fileURLToPath(new URL('../workloads/tcp_actor.py', import.meta.url));
 /** Workloads whose sockets change hands or wait in accept queues (same protocol). */
 export const OWNER_CHANGES_PATH = fileURLToPath(new URL('../workloads/owner_changes.py', import.meta.url));
+export const PEER_TROUBLE_PATH = fileURLToPath(new URL('../workloads/peer_trouble.py', import.meta.url));
 
 export type ActorLine = Record<string, unknown>;
 

@@ -30,7 +30,10 @@ const syscalls: Record<string, string> = Object.fromEntries([
     [`syscalls/sys_enter_${c}`, formatWith('fd')],
     [`syscalls/sys_exit_${c}`, formatWith('ret')],
   ]),
-  ...['accept', 'accept4'].map((c) => [`syscalls/sys_exit_${c}`, formatWith('ret')]),
+  ...['accept', 'accept4'].flatMap((c) => [
+    [`syscalls/sys_enter_${c}`, formatWith('fd')],
+    [`syscalls/sys_exit_${c}`, formatWith('ret')],
+  ]),
 ]);
 const linux618: Record<string, string> = {
   ...common,
@@ -52,7 +55,7 @@ describe('the bpftrace script for each kernel', () => {
   it('takes the 6.10+ parts on 6.18, with the RST reason names and no drop reason to pass', () => {
     const plan = planScript((t) => linux618[t]);
     expect(plan.problems).toEqual([]);
-    expect(files(linux618)).toEqual(['owners-and-states.bt', 'rst-received.bt', 'rst-sent.bt', 'socket-errors.bt', 'ticks-and-end.bt']);
+    expect(files(linux618)).toEqual(['owners-and-states.bt', 'rst-received.bt', 'rst-sent.bt', 'socket-errors.bt', 'accept-errors.bt', 'ticks-and-end.bt']);
     expect(plan.rstReasons[1]).toBe('NO_SOCKET');
     expect(plan.noSocketDropReason).toBe(-1);
   });
@@ -65,6 +68,7 @@ describe('the bpftrace script for each kernel', () => {
       'rst-received.bt',
       'rst-sent-before-6.10.bt',
       'socket-errors-at-syscalls.bt',
+      'accept-errors.bt',
       'ticks-and-end.bt',
     ]);
     expect(plan.rstReasons).toEqual([]);

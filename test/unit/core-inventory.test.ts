@@ -6,23 +6,11 @@ import type { Inventory, InventorySocket, ProcessInfo } from '../../src/core/inv
 import { SocketCore } from '../../src/core/socket-core.js';
 import { decodeBatch } from '../../src/events/decode-batch.js';
 import { buildBatch } from '../support/record-builder.js';
+import { inventorySocket } from '../support/inventory-socket.js';
 
 const T0 = 1_800_000_000_000;
 
-function sock(over: Partial<InventorySocket> & { sock: string }): InventorySocket {
-  return {
-    family: 4,
-    netns: 1,
-    local: { addr: '198.18.0.1', port: 8080 },
-    peer: { addr: '198.18.0.2', port: 40000 },
-    state: 'ESTABLISHED',
-    inode: 1,
-    uid: 0,
-    owners: [100],
-    ageLowerBoundMs: null,
-    ...over,
-  };
-}
+const sock = inventorySocket;
 
 function proc(over: Partial<ProcessInfo> & { pid: number }): ProcessInfo {
   return { comm: 'api', cmdline: 'api --serve', uid: 0, fds: 10, fdLimit: 1024, ...over };

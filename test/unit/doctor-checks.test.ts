@@ -169,6 +169,8 @@ describe("doctor's tracepoints come from the addon's hook table", () => {
       'syscalls:sys_exit_accept4',
       'sched:sched_process_exit',
       'task:task_rename',
+      'tcp:tcp_retransmit_skb',
+      'sock:inet_sk_error_report',
     ]);
   });
 

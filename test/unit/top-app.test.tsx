@@ -44,10 +44,10 @@ function proc(pid: number, comm: string, fds = 20, fdLimit = 1024): ProcessInfo 
 }
 
 /** A sick host: api leaks 7 CLOSE_WAIT sockets, worker is healthy, cache is near its fd limit. */
-function sickSnapshot(comms: Record<number, string> = {}, at = T0): TopSnapshot {
+function sickSnapshot(comms: Record<number, string> = {}, at = T0, apiFds = 20): TopSnapshot {
   const core = new SocketCore(coreConfig({ thresholds: { closeWaitAgeSeconds: 60, closeWaitMinSockets: 5 } }));
   const sockets: InventorySocket[] = [
-    sock(0, { state: 'LISTEN', peer: { addr: '0.0.0.0', port: 0 } }),
+    sock(0, { state: 'LISTEN', peer: { addr: '0.0.0.0', port: 0 }, acceptQueue: { length: 5, limit: 4 } }),
     ...Array.from({ length: 7 }, (_, i) => sock(i + 1, { state: 'CLOSE_WAIT', ageLowerBoundMs: 600_000 + i * 1000 })),
     ...Array.from({ length: 3 }, (_, i) => sock(i + 20, { owners: [200], local: { addr: '198.18.0.1', port: 50000 + i } })),
     sock(30, { owners: [300], local: { addr: '198.18.0.1', port: 6379 }, state: 'TIME_WAIT' }),
@@ -55,7 +55,7 @@ function sickSnapshot(comms: Record<number, string> = {}, at = T0): TopSnapshot 
   core.applyInventory({
     takenAtMs: at,
     sockets,
-    processes: [proc(100, comms[100] ?? 'api'), proc(200, comms[200] ?? 'worker'), proc(300, comms[300] ?? 'cache', 990, 1000)],
+    processes: [proc(100, comms[100] ?? 'api', apiFds, apiFds === 20 ? 1024 : apiFds), proc(200, comms[200] ?? 'worker'), proc(300, comms[300] ?? 'cache', 990, 1000)],
     problems: [],
   });
   return buildTopSnapshot(core.summarize(at), { eventsPerSecond: 12, lostTotal: 0, backend: 'native (tp_btf)', problems: [] });
@@ -105,6 +105,13 @@ describe('socktrace top', () => {
     expect(frame).toMatch(/findings 2/); // the leak and cache's fd pressure
   });
 
+  it('tells findings about one process as one outage, root cause first, above them', () => {
+    const frame = show(sickSnapshot({}, T0, 32)).lastFrame()!;
+    expect(frame).toMatch(/\[critical\] one outage: close_wait_leak → fd_pressure/);
+    expect(frame).toMatch(/One outage of api \(pid 100\), root cause first: it never closes the connections its/);
+    expect(frame.indexOf('one outage:')).toBeLessThan(frame.indexOf('CLOSE_WAIT leak: api'));
+  });
+
   it('moves the selection and follows it into the detail pane', async () => {
     const { lastFrame, stdin } = show(sickSnapshot());
     stdin.write('j');
@@ -126,7 +133,7 @@ describe('socktrace top', () => {
     stdin.write('\t');
     await tick();
     expect(lastFrame()).toMatch(/\[Services\]/);
-    expect(lastFrame()).toMatch(/8080\s+api\/100\s+7/);
+    expect(lastFrame()).toMatch(/8080\s+api\/100\s+5\/4\s+7/); // the accept queue, as ss -lnt: full
   });
 
   it('sorts by another column, and reverses', async () => {

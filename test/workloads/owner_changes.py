@@ -295,6 +295,45 @@ def cmd_many_clients(a):
     T.emit({"done": True})
 
 
+def cmd_knocking_clients(a):
+    """Start --count connects at once, each given --connect-timeout seconds; a connect that has not
+    completed by then is closed (its SYNs went unanswered: the listener's queue was full). Hold the rest
+    until SIGUSR1, then close them.
+    Lines: {"ready": true, "pid", "connected", "timedOut", "refused"}; {"done": true}."""
+    go = wait_signal(signal.SIGUSR1)
+    family, sockaddr = T.resolve(a.host, a.port)
+    sel = selectors.DefaultSelector()
+    pending = []
+    for _ in range(a.count):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.connect_ex(sockaddr)
+        sel.register(s, selectors.EVENT_WRITE)
+        pending.append(s)
+    connected, refused = [], 0
+    deadline = time.monotonic() + a.connect_timeout
+    while pending and time.monotonic() < deadline:
+        for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
+            s = key.fileobj
+            sel.unregister(s)
+            pending.remove(s)
+            if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                connected.append(s)
+            else:
+                refused += 1
+                s.close()
+    for s in pending:
+        sel.unregister(s)
+        s.close()
+    T.emit({"ready": True, "pid": os.getpid(), "connected": len(connected), "timedOut": len(pending), "refused": refused})
+    T.set_phase("waiting for SIGUSR1")
+    while not go.wait(0.05):
+        pass
+    for s in connected:
+        s.close()
+    T.emit({"done": True})
+
+
 def cmd_churn(a):
     """Many short loopback connections between a slow server and impatient clients, so the kernel
     reuses socket memory between a client's socket and a server's.
@@ -436,6 +475,10 @@ def build_parser():
 
     sp = command("many-clients", cmd_many_clients, "hold --count connections until SIGUSR1, then close")
     sp.add_argument("--count", type=T.pos_int, default=1)
+
+    sp = command("knocking-clients", cmd_knocking_clients, "--count connects at once, each with a short timeout")
+    sp.add_argument("--count", type=T.pos_int, default=1)
+    sp.add_argument("--connect-timeout", type=T.nonneg_float, default=1.0)
 
     sp = command("queue-listener", cmd_queue_listener, "listen, accept nothing until SIGUSR1")
     sp.add_argument("--backlog", type=T.pos_int, default=16)

@@ -5,7 +5,7 @@
  */
 import { decodeKernelText } from '../../events/kernel-text.js';
 import { formatIPv4, formatIPv6 } from '../../events/ip-address.js';
-import type { EventKind, OwnerSource, SockEvent } from '../../events/sock-event.js';
+import { ERRNO_KINDS, type EventKind, type OwnerSource, type SockEvent } from '../../events/sock-event.js';
 import { DEFAULT_RST_REASONS, errnoName, tcpStateName } from '../../events/tcp-names.js';
 import { FLAG_BITS, REASON_UNKNOWN } from '../native/record-layout.js';
 
@@ -40,6 +40,7 @@ const KINDS: Record<string, EventKind> = {
   W: 'send_error',
   V: 'recv_error',
   D: 'destroy',
+  A: 'accept_error',
 };
 const OWNER_SOURCES: Record<number, OwnerSource> = { 1: 'socket', 2: 'listener', 3: 'seeded', 4: 'closed' };
 /**
@@ -162,9 +163,10 @@ export function parseEventText(text: string, context: BpftraceLineContext): Sock
     oldState: kind === 'state_change' ? tcpStateName(n(15)) : null,
     state: state === 0 ? null : tcpStateName(state),
     reason: kind === 'rst_sent' && reasonCode !== REASON_UNKNOWN ? (reasons[reasonCode] || `REASON_${reasonCode}`) : null,
-    errno: kind === 'send_error' || kind === 'recv_error' ? errnoName(n(18)) : null,
+    errno: ERRNO_KINDS.has(kind) ? errnoName(n(18)) : null,
     noSocket,
     deferred: false,
+    unanswered: (flags & FLAG_BITS.unanswered) !== 0,
     flags: flags === 0 ? FLAG_BITS.idFallback : flags | FLAG_BITS.idFallback,
   };
 }

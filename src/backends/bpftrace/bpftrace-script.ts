@@ -80,6 +80,15 @@ export const SCRIPT_CONCERNS: readonly Concern[] = [
       { file: 'socket-errors-at-syscalls.bt', reads: syscallReads },
     ],
   },
+  {
+    what: 'accept failures',
+    parts: [
+      {
+        file: 'accept-errors.bt',
+        reads: Object.fromEntries(['accept', 'accept4'].flatMap((call) => [[`syscalls/sys_enter_${call}`, ['fd']], [`syscalls/sys_exit_${call}`, ['ret']]])),
+      },
+    ],
+  },
   { what: 'ticks', parts: [{ file: 'ticks-and-end.bt', reads: {} }] },
 ];
 

@@ -31,6 +31,8 @@ export interface NativeTracerOptions {
   emitStates?: number;
   /** Keep who closed each connection, so RSTs its TIME_WAIT socket sends name them (default true). */
   rememberClosers?: boolean;
+  /** accept()'s exit learns the owner of each accepted socket (default true); failed accepts are reported either way. */
+  learnAccepted?: boolean;
   /**
    * > 0: the kernel holds back each CLOSE_WAIT entry and reports only sockets still there after this
    * many ms (a sweep, with the exact entry time); their exits cross too, short CLOSE_WAITs never do.
@@ -95,6 +97,8 @@ export interface NativeSocketCounts {
    * the process yet (a handshake, or waiting in its listener's accept queue); comm: the kernel's bytes.
    */
   counts: { pid: number; state: number; queued: boolean; count: number; comm: Uint8Array }[];
+  /** Listening sockets' accept queues (sk_ack_backlog) and limits (sk_max_ack_backlog), summed per owner, namespace, port and family. */
+  listenQueues: { pid: number; netns: number; port: number; family: number; addr: Uint8Array; queue: number; limit: number; listeners: number; comm: Uint8Array }[];
   errors: { path: string; message: string }[];
 }
 

@@ -33,6 +33,8 @@ export const HOOK_TABLE: readonly NativeHook[] = [
   primary('syscalls', 'sys_exit_accept'),
   primary('sched', 'sched_process_exit', true),
   primary('task', 'task_rename'),
+  primary('tcp', 'tcp_retransmit_skb'),
+  primary('sock', 'inet_sk_error_report'),
   { name: 'kfree_skb', category: 'skb', required: false, fallbackFor: 'tcp_send_reset' },
   ...syscallFallbacks(['write', 'writev', 'sendto', 'sendmsg', 'sendmmsg'], 'sock_send_length'),
   ...syscallFallbacks(['read', 'readv', 'recvfrom', 'recvmsg', 'recvmmsg'], 'sock_recv_length'),

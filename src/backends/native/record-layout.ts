@@ -3,7 +3,7 @@
  * test/unit/record-layout.test.ts compares every number here with the layout the addon reports,
  * so the two cannot drift apart unnoticed.
  */
-export const RECORD_ABI = 4;
+export const RECORD_ABI = 5;
 export const RECORD_SIZE = 128;
 export const COMM_LENGTH = 16;
 export const ADDR_LENGTH = 16;
@@ -44,6 +44,9 @@ export const KIND_CODES = {
   send_error: 4,
   recv_error: 5,
   destroy: 6,
+  accept_error: 7,
+  retransmit: 8,
+  connection_error: 9,
 } as const;
 
 export const OWNER_SOURCE_CODES = {
@@ -60,6 +63,7 @@ export const FLAG_BITS = {
   fromSyscall: 0x4,
   deferred: 0x8,
   fromDrop: 0x10,
+  unanswered: 0x20,
 } as const;
 
 export const AF_INET = 2;

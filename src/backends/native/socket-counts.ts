@@ -2,7 +2,9 @@
 import type { NativeSocketCounts } from './binding.js';
 import { decodeKernelText } from '../../events/kernel-text.js';
 import { TCP_STATES } from '../../events/tcp-names.js';
-import type { SocketCounts } from '../event-source.js';
+import type { ListenQueueCount, SocketCounts } from '../event-source.js';
+import { AF_INET } from './record-layout.js';
+import { formatIPv4, formatIPv6 } from '../../events/ip-address.js';
 
 export function socketCountsOf(native: NativeSocketCounts): SocketCounts {
   const rows: SocketCounts['rows'] = [];
@@ -11,5 +13,16 @@ export function socketCountsOf(native: NativeSocketCounts): SocketCounts {
     if (!state || c.state === 0) continue;
     rows.push({ pid: c.pid || null, comm: c.pid ? decodeKernelText(c.comm) : '', state, queued: c.queued, count: c.count });
   }
-  return { rows, problems: native.errors.map((e) => `${e.path}: ${e.message}`) };
+  const listenQueues: ListenQueueCount[] = native.listenQueues.map((q) => ({
+    pid: q.pid || null,
+    comm: q.pid ? decodeKernelText(q.comm) : '',
+    netns: q.netns,
+    addr: q.family === AF_INET ? formatIPv4(q.addr) : formatIPv6(q.addr),
+    port: q.port,
+    family: q.family === AF_INET ? 4 : 6,
+    queue: q.queue,
+    limit: q.limit,
+    listeners: q.listeners,
+  }));
+  return { rows, listenQueues, problems: native.errors.map((e) => `${e.path}: ${e.message}`) };
 }

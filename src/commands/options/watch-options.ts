@@ -20,7 +20,7 @@ Options:
   --port <port>          only sockets with this local or peer port (repeatable)
   --peer <addr|CIDR>     only sockets whose peer is in this range (repeatable)
   --events <kinds>       event kinds to print (default: all but destroy):
-                         ${EVENT_KINDS.join(', ')}
+                         ${[...EVENT_KINDS, 'listen_overflow'].join(', ')}
   --ring-bytes <size>    kernel ring buffer size, a power of two (default 8M)
   --hooks <auto|classic> prefer tp_btf (auto) or force classic tracepoints
   --backend <auto|native|bpftrace>
@@ -52,7 +52,9 @@ function checkComm(name: string): string {
   return name;
 }
 
-const DEFAULT_KINDS = EVENT_KINDS.filter((k) => k !== 'destroy');
+/** The kernel's event kinds, and listen_overflow: sampled from the kernel's counters, not traced. */
+const WATCH_KINDS: readonly string[] = [...EVENT_KINDS, 'listen_overflow'];
+const DEFAULT_KINDS = WATCH_KINDS.filter((k) => k !== 'destroy');
 
 export function parseWatchOptions(argv: string[]): WatchOptions {
   const values = parseCommandArgs('watch', argv, {
@@ -71,8 +73,8 @@ export function parseWatchOptions(argv: string[]): WatchOptions {
 
   const kinds = listValues(values.events);
   for (const k of kinds) {
-    if (!(EVENT_KINDS as readonly string[]).includes(k)) {
-      throw new UsageError(`--events: unknown event kind "${k}"; known: ${EVENT_KINDS.join(', ')}`);
+    if (!WATCH_KINDS.includes(k)) {
+      throw new UsageError(`--events: unknown event kind "${k}"; known: ${WATCH_KINDS.join(', ')}`);
     }
   }
   const filter: EventFilter = {

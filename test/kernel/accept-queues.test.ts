@@ -1,0 +1,166 @@
+/**
+ * A listener whose accept queue is full: a Python service with backlog 4, started before socktrace, that
+ * accepts nothing, and 40 clients in a network namespace of the test's own connecting at once with a
+ * 1 s connect timeout. The queue socktrace shows (snapshot, table and --json; the daemon's gauges) must
+ * be what `ss -lnt` shows for it, Recv-Q/Send-Q. Then 40 more clients knock at the full queue while
+ * socktrace runs: every SYN is dropped and counted as ListenOverflows in the host's namespace, and the
+ * overflows must be given to the listener's process (watch's listen_overflow lines, the daemon's
+ * counter, log and accept_queue_overflow finding), never to another.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, expect, it } from 'vitest';
+import type { SnapshotDocument } from '../../src/output/snapshot-document.js';
+import { OWNER_CHANGES_PATH, startActor as startWorkload, stopAllActors, type ActorOptions } from '../support/actor.js';
+import { freePort } from '../support/free-port.js';
+import { describeKernel } from '../support/kernel-gate.js';
+import { useNetnsPeer } from '../support/netns-fixture.js';
+import { scaled } from '../support/time-scale.js';
+import { until } from '../support/until.js';
+import { logLines } from '../support/log-lines.js';
+
+const run = promisify(execFile);
+const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
+const script = OWNER_CHANGES_PATH;
+const startActor = (args: string[], options: ActorOptions = {}) =>
+  startWorkload([...args, '--timeout', String(scaled(60))], { timeoutMs: scaled(90_000), script, ...options });
+const children: ChildProcess[] = [];
+
+/** `ss -lnt` for one listening address: Recv-Q (queue) and Send-Q (limit). */
+async function ssListen(addr: string, port: number): Promise<{ queue: number; limit: number }> {
+  const { stdout } = await run('ss', ['-Hlnt', `src ${addr}:${port}`]);
+  const f = stdout.trim().split(/\s+/);
+  expect(f[0]).toBe('LISTEN');
+  return { queue: Number(f[1]), limit: Number(f[2]) };
+}
+
+describeKernel('accept queues', () => {
+  const netns = useNetnsPeer();
+  afterEach(async () => {
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+    await stopAllActors();
+  });
+
+  /** The listener with a full queue and clients that gave up: its pid and port. */
+  async function fullListener(): Promise<{ pid: number; port: number }> {
+    const svc = startActor(['queue-listener', '--host', netns().hostV4, '--backlog', '4']);
+    const { port } = (await svc.ready) as { port: number };
+    const clients = startActor(['knocking-clients', '--host', netns().hostV4, '--port', String(port), '--count', '40', '--connect-timeout', String(scaled(1))], {
+      prefix: netns().execPrefix,
+    });
+    const line = (await clients.ready) as { connected: number; timedOut: number };
+    expect(line.timedOut).toBeGreaterThan(0); // the queue was full: some handshakes were dropped
+    return { pid: svc.pid, port };
+  }
+
+  /** The daemon with its metrics on a free port and its log in a directory of its own (a summary each second). */
+  async function startDaemon(): Promise<{ scrape: () => Promise<string>; logFile: string }> {
+    const dir = mkdtempSync(join(tmpdir(), 'socktrace-queues-'));
+    const metricsPort = await freePort();
+    const logFile = join(dir, 'daemon.log');
+    const config = join(dir, 'socktrace.yaml');
+    writeFileSync(config, `metrics:\n  listen: 127.0.0.1:${metricsPort}\nlog:\n  file: ${logFile}\n  summarySeconds: 1\n`, { mode: 0o644 });
+    children.push(spawn(process.execPath, [bin, 'daemon', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] }));
+    const scrape = async () => {
+      try {
+        return await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      } catch {
+        return ''; // not serving yet
+      }
+    };
+    return { scrape, logFile };
+  }
+
+  /** 40 clients more, at the queue already full: their SYNs are dropped. */
+  async function knockAgain(port: number): Promise<void> {
+    const clients = startActor(['knocking-clients', '--host', netns().hostV4, '--port', String(port), '--count', '40', '--connect-timeout', String(scaled(1))], {
+      prefix: netns().execPrefix,
+    });
+    const line = (await clients.ready) as { connected: number; timedOut: number };
+    expect(line).toMatchObject({ connected: 0, timedOut: 40 });
+  }
+
+  it('snapshot shows the queue and its limit as ss -lnt does, in the table and --json', async () => {
+    const { pid, port } = await fullListener();
+    const ss = await ssListen(netns().hostV4, port);
+    expect(ss).toEqual({ queue: 5, limit: 4 }); // full: the kernel drops once the queue exceeds the limit
+    const { stdout } = await run(process.execPath, [bin, 'snapshot', '--json'], { maxBuffer: 256 << 20 });
+    const doc = JSON.parse(stdout) as SnapshotDocument;
+    const listener = doc.sockets.find((s) => s.state === 'LISTEN' && s.local.port === port && s.local.addr === netns().hostV4);
+    expect(listener?.proc?.pid).toBe(pid);
+    expect(listener?.acceptQueue).toEqual({ length: ss.queue, limit: ss.limit });
+    const service = doc.rollups.services.rows.find((s) => s.port === port);
+    expect(service?.acceptQueues).toEqual([{ local: { addr: netns().hostV4, port }, owners: [{ pid, comm: 'python3' }], length: 5, limit: 4 }]);
+    const table = (await run(process.execPath, [bin, 'snapshot'], { maxBuffer: 256 << 20 })).stdout;
+    const row = table.split('\n').find((l) => new RegExp(`^\\s*${port}\\s`).test(l));
+    expect(row).toMatch(new RegExp(`python3/${pid}\\s+5/4\\s`));
+  });
+
+  it('the daemon gauges each listener queue and limit as ss -lnt does', async () => {
+    const { pid, port } = await fullListener();
+    const { scrape } = await startDaemon();
+    const labels = `\\{pid="${pid}",comm="python3",port="${port}"\\}`;
+    const queue = new RegExp(`^socktrace_listen_queue${labels} (\\d+)$`, 'm');
+    const limit = new RegExp(`^socktrace_listen_queue_limit${labels} (\\d+)$`, 'm');
+    const text = await until('the listener gauged', scaled(15_000), async () => {
+      const t = await scrape();
+      return queue.test(t) && limit.test(t) ? t : false;
+    });
+    const ss = await ssListen(netns().hostV4, port);
+    expect({ queue: Number(queue.exec(text)![1]), limit: Number(limit.exec(text)![1]) }).toEqual(ss);
+    expect(ss).toEqual({ queue: 5, limit: 4 });
+  });
+
+  it('watch reports the overflows as listen_overflow lines naming the listener, its queue and limit', async () => {
+    const { pid, port } = await fullListener();
+    const watch = spawn(process.execPath, [bin, 'watch', '--events', 'listen_overflow', '--duration', String(scaled(6))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(watch);
+    let out = '';
+    let err = '';
+    watch.stdout.on('data', (d) => (out += d));
+    watch.stderr.on('data', (d) => (err += d));
+    await until('watch started', scaled(10_000), () => err.includes('watching'));
+    await new Promise((r) => setTimeout(r, 1200)); // a first sample: the baseline
+    await knockAgain(port);
+    const code = await new Promise((r) => watch.on('exit', r));
+    expect(code).toBe(0);
+    const all = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+    expect(all.filter((l) => l.event !== 'listen_overflow' && l.event !== 'lost')).toEqual([]); // a loss is said, like any
+    const lines = all.filter((l) => l.event === 'listen_overflow');
+    expect(lines.filter((l) => l.peer !== null)).toEqual([]);
+    const ours = lines.filter((l) => l.local?.port === port || l.candidates.some((c: any) => c.local.port === port));
+    expect(ours.length).toBeGreaterThan(0);
+    for (const l of ours) {
+      expect(l).toMatchObject({ proc: { pid, comm: 'python3' }, local: { addr: netns().hostV4, port }, queue: 5, limit: 4, attribution: 'only full listener in its namespace' });
+    }
+    expect(ours.reduce((n, l) => n + l.count, 0)).toBeGreaterThanOrEqual(40); // every client's SYN, at least once
+    // Never given to our process for another listener's drops.
+    expect(lines.filter((l) => l.proc?.pid === pid && l.local?.port !== port)).toEqual([]);
+  });
+
+  it('the daemon counts them for the listener, logs them and finds accept_queue_overflow naming the process', async () => {
+    const { pid, port } = await fullListener();
+    const { scrape, logFile } = await startDaemon();
+    await until('the daemon serving', scaled(15_000), async () => (await scrape()).includes('socktrace_sockets'));
+    await new Promise((r) => setTimeout(r, 1200)); // a first sample: the baseline
+    await knockAgain(port);
+    const series = new RegExp(`^socktrace_listen_overflows_total\\{pid="${pid}",comm="python3",port="${port}"\\} (\\d+)$`, 'm');
+    let text = '';
+    await until('the overflows counted', scaled(10_000), async () => Number(series.exec((text = await scrape()))?.[1] ?? 0) >= 40);
+    expect(text).toMatch(new RegExp(`^socktrace_findings\\{kind="accept_queue_overflow",severity="critical",pid="${pid}",comm="python3"\\} 1$`, 'm'));
+    await until('the finding logged', scaled(5000), () =>
+      logLines(logFile).some((l) => l.kind === 'accept_queue_overflow' && (l.subject as { pid?: number })?.pid === pid),
+    );
+    const finding = logLines(logFile).find((l) => l.kind === 'accept_queue_overflow' && (l.subject as { pid?: number })?.pid === pid)!;
+    expect(finding.evidence).toMatchObject({ queue: 5, limit: 4, port, attribution: 'only full listener in its namespace' });
+    expect(Number((finding.evidence as { overflows: number }).overflows)).toBeGreaterThanOrEqual(40);
+    expect(String(finding.explanation)).toMatch(new RegExp(`python3 \\(pid ${pid}\\)`));
+    const records = logLines(logFile).filter((l) => l.event === 'listen_overflow' && (l.local as { port?: number } | null)?.port === port);
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.every((l) => (l.proc as { pid: number }).pid === pid)).toBe(true);
+  });
+});
