@@ -29,7 +29,7 @@ enum socktrace_kind {
 	SOCKTRACE_KIND_RETRANSMIT = 8,   /* tcp:tcp_retransmit_skb: a segment sent again (state SYN_SENT: a
 	                                  * connect's SYN no one answered yet) */
 	SOCKTRACE_KIND_CONNECTION_ERROR = 9, /* sock:inet_sk_error_report: the kernel ended a connection with
-	                                      * err (ETIMEDOUT: no answer; not ECONNRESET, an RST received) */
+	                                      * err (ETIMEDOUT: no answer; not what an RST received gives) */
 };
 
 /* Where the owner stamped on an event came from. */
