@@ -16,11 +16,11 @@ import { BindingLoadError } from '../backends/native/binding.js';
 import { scanProcesses } from '../inventory/process-scan.js';
 import { readListenCounters } from '../inventory/listen-counters.js';
 import { listNetworkNamespaces, type NamespaceRef } from '../inventory/network-namespaces.js';
+import type { ListenerQueueNow, ListenOverflow } from '../core/listen-overflows.js';
+import type { ListenQueueCount } from '../backends/event-source.js';
 
 /** How long a listing of the network namespaces serves the listen counters' samples. */
 const NAMESPACE_LIST_MS = 10_000;
-import type { ListenerQueueNow, ListenOverflow } from '../core/listen-overflows.js';
-import type { ListenQueueCount } from '../backends/event-source.js';
 
 /**
  * The queues the kernel counts now (null where the backend cannot count them: the core then uses the
