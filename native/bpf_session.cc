@@ -275,4 +275,16 @@ SocketCounts BpfSession::CountSockets(const std::vector<std::pair<std::string, u
   return counter_.Count(namespaces);
 }
 
+std::vector<TimingRow> BpfSession::Timings() const { return ReadTimings(skel_->maps.timings); }
+
+TimingMisses BpfSession::TimingMissCounts() const {
+  TimingMisses m;
+  m.peer = SumPerCpu(skel_->maps.timing_misses, SOCKTRACE_TIMING_MISS_PEER);
+  m.lost = SumPerCpu(skel_->maps.timing_misses, SOCKTRACE_TIMING_MISS_LOST);
+  m.late = SumPerCpu(skel_->maps.timing_misses, SOCKTRACE_TIMING_MISS_LATE);
+  return m;
+}
+
+uint32_t BpfSession::ForgetTimingKeys(const std::vector<socktrace_timing_key>& keys) { return ForgetTimings(skel_->maps.timings, keys); }
+
 }  // namespace socktrace

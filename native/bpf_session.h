@@ -11,6 +11,7 @@
 
 #include "batch_consumer.h"
 #include "close_wait_sweep.h"
+#include "exchange_timings.h"
 #include "hook_plan.h"
 #include "owner_seeding.h"
 #include "socket_counts.h"
@@ -79,6 +80,10 @@ class BpfSession {
   const CloseWaitSweep& sweep() const { return sweep_; }
   bool counter_ready() const { return counter_.ready(); }
   SocketCounts CountSockets(const std::vector<std::pair<std::string, unsigned int>>& namespaces);
+  // Services' answer times and clients' waits, cumulative (see exchange_timings.h).
+  std::vector<TimingRow> Timings() const;
+  TimingMisses TimingMissCounts() const;
+  uint32_t ForgetTimingKeys(const std::vector<socktrace_timing_key>& keys);
 
  private:
   // Opens, plans and loads the object; retries with classic tracepoints if tp_btf programs fail to load.

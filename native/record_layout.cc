@@ -94,6 +94,17 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   layout.Set("commLength", SOCKTRACE_COMM_LEN);
   layout.Set("reasonUnknown", SOCKTRACE_REASON_UNKNOWN);
   layout.Set("transitionSlots", SOCKTRACE_TRANSITION_SLOTS);
+  Napi::Object timing_kinds = Napi::Object::New(env);
+  timing_kinds.Set("answered", static_cast<int>(SOCKTRACE_TIMING_ANSWERED));
+  timing_kinds.Set("late", static_cast<int>(SOCKTRACE_TIMING_LATE));
+  timing_kinds.Set("gave_up", static_cast<int>(SOCKTRACE_TIMING_GAVE_UP));
+  timing_kinds.Set("unanswered", static_cast<int>(SOCKTRACE_TIMING_UNANSWERED));
+  Napi::Object timings = Napi::Object::New(env);
+  timings.Set("kinds", timing_kinds);
+  timings.Set("subBits", SOCKTRACE_TIMING_SUB_BITS);
+  timings.Set("buckets", SOCKTRACE_TIMING_BUCKETS);
+  timings.Set("keySize", Napi::Number::New(env, sizeof(socktrace_timing_key)));
+  layout.Set("timings", timings);
   layout.Set("fields", fields.Object());
   layout.Set("kinds", kinds);
   layout.Set("ownerSources", owner_sources);

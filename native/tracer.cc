@@ -136,7 +136,9 @@ Napi::Function Tracer::Define(Napi::Env env) {
                       InstanceMethod<&Tracer::OwnerEvictions>("ownerEvictions"),
                       InstanceMethod<&Tracer::SkippedRuns>("skippedRuns"),
                       InstanceMethod<&Tracer::SweepStats>("sweepStats"),
-                      InstanceMethod<&Tracer::CountSockets>("countSockets")});
+                      InstanceMethod<&Tracer::CountSockets>("countSockets"),
+                      InstanceMethod<&Tracer::ExchangeTimings>("exchangeTimings"),
+                      InstanceMethod<&Tracer::ForgetExchangeTimings>("forgetExchangeTimings")});
 }
 
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), session_(ReadOptions(info)) {
@@ -268,6 +270,54 @@ Napi::Value Tracer::CountSockets(const Napi::CallbackInfo& info) {
   result.Set("listenQueues", queues);
   result.Set("errors", errors);
   return result;
+}
+
+Napi::Value Tracer::ExchangeTimings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!session_.loaded() || stop_.load()) throw Napi::Error::New(env, "exchangeTimings() needs a started, running Tracer");
+  std::vector<TimingRow> timings = session_.Timings();
+  Napi::Array rows = Napi::Array::New(env, timings.size());
+  for (uint32_t i = 0; i < timings.size(); i++) {
+    const TimingRow& t = timings[i];
+    Napi::Object o = Napi::Object::New(env);
+    // The key as the kernel has it, to hand back to forgetExchangeTimings().
+    o.Set("key", Napi::Buffer<char>::Copy(env, reinterpret_cast<const char*>(&t.key), sizeof(t.key)));
+    o.Set("netns", Napi::Number::New(env, t.key.netns));
+    o.Set("port", Napi::Number::New(env, t.key.port));
+    o.Set("family", Napi::Number::New(env, t.key.family));
+    o.Set("peer", Napi::Buffer<unsigned char>::Copy(env, t.key.peer, t.key.family == AF_INET ? 4 : 16));
+    o.Set("kind", Napi::Number::New(env, t.key.kind));
+    Napi::ArrayBuffer counts = Napi::ArrayBuffer::New(env, sizeof(t.counts.buckets));
+    memcpy(counts.Data(), t.counts.buckets, sizeof(t.counts.buckets));
+    o.Set("buckets", Napi::Uint32Array::New(env, SOCKTRACE_TIMING_BUCKETS, counts, 0));
+    rows.Set(i, o);
+  }
+  TimingMisses m = session_.TimingMissCounts();
+  Napi::Object misses = Napi::Object::New(env);
+  misses.Set("peer", Napi::Number::New(env, static_cast<double>(m.peer)));
+  misses.Set("lost", Napi::Number::New(env, static_cast<double>(m.lost)));
+  misses.Set("late", Napi::Number::New(env, static_cast<double>(m.late)));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("rows", rows);
+  result.Set("misses", misses);
+  return result;
+}
+
+Napi::Value Tracer::ForgetExchangeTimings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!session_.loaded() || stop_.load()) throw Napi::Error::New(env, "forgetExchangeTimings() needs a started, running Tracer");
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "Expected first argument to be an array of keys (Buffers)");
+  Napi::Array list = info[0].As<Napi::Array>();
+  std::vector<socktrace_timing_key> keys;
+  for (uint32_t i = 0; i < list.Length(); i++) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsBuffer() || v.As<Napi::Buffer<char>>().Length() != sizeof(socktrace_timing_key))
+      throw Napi::TypeError::New(env, "Expected each key to be a " + std::to_string(sizeof(socktrace_timing_key)) + "-byte Buffer from exchangeTimings()");
+    socktrace_timing_key k;
+    memcpy(&k, v.As<Napi::Buffer<char>>().Data(), sizeof(k));
+    keys.push_back(k);
+  }
+  return Napi::Number::New(env, session_.ForgetTimingKeys(keys));
 }
 
 Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {

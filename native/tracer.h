@@ -38,6 +38,10 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value SweepStats(const Napi::CallbackInfo& info);
   /** countSockets(namespaces) -> { counts: [{ pid, state, count, comm }], errors }: every socket now. */
   Napi::Value CountSockets(const Napi::CallbackInfo& info);
+  /** exchangeTimings() -> { rows: [{ key, netns, port, family, peer, kind, buckets }], misses }: cumulative. */
+  Napi::Value ExchangeTimings(const Napi::CallbackInfo& info);
+  /** forgetExchangeTimings(keys: Buffer[]) -> how many of these histograms were deleted. */
+  Napi::Value ForgetExchangeTimings(const Napi::CallbackInfo& info);
 
   void JoinThread();
   static void OnEnvTeardown(Tracer* tracer);

@@ -175,6 +175,44 @@ struct socktrace_listen_queue {
 };
 
 /*
+ * How long services take to answer, and how long their clients wait before giving up, counted in the
+ * kernel (probes/lib/exchanges.bpf.h) from the socket's own timestamps when an exchange ends: no hook
+ * of its own, no event per connection. Histograms per service (namespace, local port) and client
+ * address, in the kernel's ticks (jiffies; user space converts with the kernel's HZ); user space reads
+ * them every second and takes the differences.
+ */
+enum socktrace_timing_kind {
+	SOCKTRACE_TIMING_ANSWERED = 1,  /* request (its last byte in) to answer (its last byte out) */
+	SOCKTRACE_TIMING_LATE = 2,      /* the same, for an answer sent after the client had closed */
+	SOCKTRACE_TIMING_GAVE_UP = 3,   /* request to the client's FIN, no answer sent: how long it waited */
+	SOCKTRACE_TIMING_UNANSWERED = 4, /* request to the service's close, never answered (a lower bound) */
+};
+
+/* Ticks 0..7 one bucket each, then 8 buckets per power of two (each within 12.5%), to 2^21 ticks. */
+#define SOCKTRACE_TIMING_SUB_BITS 3
+#define SOCKTRACE_TIMING_BUCKETS 152
+/* Histograms the kernel keeps; past that, a client's samples go to its service's all-zero address. */
+#define SOCKTRACE_TIMING_KEYS 4096
+
+struct socktrace_timing_key {
+	unsigned int netns;
+	unsigned short port;             /* the service's local port, host order */
+	unsigned short family;           /* AF_INET or AF_INET6 */
+	unsigned char peer[SOCKTRACE_ADDR_LEN]; /* the client's address; all zeros: clients beyond the table */
+	unsigned int kind;               /* enum socktrace_timing_kind */
+};
+
+struct socktrace_timing {
+	unsigned int buckets[SOCKTRACE_TIMING_BUCKETS];
+};
+
+/* timing_misses slots: samples the tables had no room for, counted per CPU. */
+#define SOCKTRACE_TIMING_MISS_PEER 0   /* counted under the all-zero address instead of the client's */
+#define SOCKTRACE_TIMING_MISS_LOST 1   /* not counted at all */
+#define SOCKTRACE_TIMING_MISS_LATE 2   /* an unanswered request not remembered: its late answer unmeasured */
+#define SOCKTRACE_TIMING_MISS_SLOTS 3
+
+/*
  * The ring's bookkeeping, one per CPU (no atomics: each CPU owns its copy). Every event that passed the
  * filters was either submitted or lost: delivered + lost = submitted + lost, exactly, once the reader
  * has drained the ring. User space sums `lost` and `submitted` over CPUs.

@@ -13,6 +13,7 @@
 
 #include "socktrace_event.h"
 #include "close_wait.bpf.h"
+#include "exchanges.bpf.h"
 #include "listeners.bpf.h"
 #include "rules.bpf.h"
 
@@ -45,6 +46,8 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 		   (oldstate == ST_TCP_FIN_WAIT1 || oldstate == ST_TCP_FIN_WAIT2 || oldstate == ST_TCP_CLOSING)) {
 		remember_former_owner(sk, btf);
 	}
+
+	measure_exchange(sk, oldstate, newstate, btf);
 
 	unsigned int slot = newstate & (SOCKTRACE_TRANSITION_SLOTS - 1);
 	unsigned long long *count = bpf_map_lookup_elem(&transitions, &slot);

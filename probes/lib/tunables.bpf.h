@@ -43,6 +43,8 @@ volatile bool owners_end_at_close = false;
 volatile bool remember_closers = true;
 /* accept()'s exit learns the owner of the socket it returns (tracer.acceptHooks); failures count always. */
 const volatile bool learn_accepted = true;
+/* Services' answer times and clients that give up, counted in `timings` (lib/exchanges.bpf.h). */
+const volatile bool measure_exchanges = true;
 /* Bytes one CPU submits before it wakes the reader (0: every submit does); user space sets it to the
  * wakeup threshold divided by the number of CPUs. Below it, the reader's poll timeout picks records up. */
 volatile unsigned long long wakeup_bytes_per_cpu = 0;

@@ -2,6 +2,7 @@
 import type { SockEvent } from '../events/sock-event.js';
 import type { Inventory, StreamedInventory } from '../core/inventory-model.js';
 import type { TcpState } from '../events/tcp-names.js';
+import type { TimingReading } from '../core/exchange-timings.js';
 
 export interface SourceHandlers {
   /** Events in kernel order, a batch at a time. */
@@ -64,6 +65,18 @@ export interface RunningSource {
    * the kernel's own tables (tcp iterator), the bpftrace backend reads /proc; null where neither can.
    */
   countSockets(): SocketCounts | null;
+  /**
+   * Services' answer times and clients' waits: the kernel's histograms, cumulative since start, with the
+   * samples it had no room for; null where the backend does not measure them (bpftrace).
+   */
+  exchangeTimings(): ExchangeTimings | null;
+  /** Lets the kernel drop histograms gone quiet (keys from exchangeTimings()). */
+  forgetExchangeTimings(keys: Uint8Array[]): void;
+}
+
+export interface ExchangeTimings {
+  rows: TimingReading[];
+  misses: { peer: number; lost: number; late: number };
 }
 
 export interface SocketCounts {

@@ -273,6 +273,7 @@ class Daemon {
       setInterval(() => this.reconcile(), this.config.tracer.reconcileSeconds * 1000),
       setInterval(this.guarded('draining folded records', () => this.drainFolded(false)), 1000),
       setInterval(this.guarded('sampling listen counters', () => this.sampleListenOverflows()), 1000),
+      setInterval(this.guarded('sampling answer times', () => this.session.sampleExchangeTimings()), 1000),
       setInterval(this.guarded('findings', () => this.logFindingChanges()), FINDING_CHECK_MS),
     ];
     if (this.config.log.summarySeconds > 0) {

@@ -99,6 +99,7 @@ export async function topCommand(argv: string[]): Promise<number> {
   // Accept-queue overflows reach the core (and its findings) through the kernel's counters, each second.
   const overflows = setInterval(() => {
     try {
+      session.sampleExchangeTimings();
       session.sampleListenOverflows();
     } catch {
       // an unreadable counter: no overflow finding this second

@@ -86,12 +86,14 @@ export async function watchCommand(argv: string[]): Promise<number> {
   }
 
   const folding = setInterval(() => drainAcceptStorms(false), 1000);
-  // Handshakes dropped at full accept queues: counted per namespace by the kernel, sampled each second.
+  // Each second: services' answer times (the kernel's histograms) and handshakes dropped at full accept
+  // queues (counted per namespace by the kernel).
   const overflows = setInterval(() => {
     try {
+      session.sampleExchangeTimings();
       for (const o of session.sampleListenOverflows()) if (matchesOverflowFilter(o, options.filter)) out.write(toListenOverflowRecord(o));
     } catch (error) {
-      status(`listen counters not sampled: ${(error as Error).message}`);
+      status(`kernel counters not sampled: ${(error as Error).message}`);
     }
   }, 1000);
 

@@ -27,6 +27,7 @@ export const THRESHOLD_BOUNDS: Record<keyof FindingThresholds, ThresholdBound> =
   connectTimeoutsMin: { min: 1, max: 10_000_000, integer: true, what: 'unanswered connects per minute' },
   retransmitsPerSecond: { min: 0.1, max: 10_000_000, integer: false, what: 'segments sent again per second' },
   listenOverflowsMin: { min: 1, max: 10_000_000, integer: true, what: 'dropped handshakes per minute' },
+  impatientClientsMin: { min: 1, max: 10_000_000, integer: true, what: 'abandoned requests per minute' },
 };
 
 /** Why `value` is not a sensible `name`, or null when it is. */

@@ -23,6 +23,8 @@ export interface FindingThresholds {
   retransmitsPerSecond: number;
   /** Handshakes dropped at one full accept queue (or one namespace's, unattributed) in the last minute that make a finding. */
   listenOverflowsMin: number;
+  /** Requests to one service left unanswered by clients that closed, in the last minute, that make a finding. */
+  impatientClientsMin: number;
 }
 
 export interface CoreConfig {
@@ -56,6 +58,7 @@ export const DEFAULT_THRESHOLDS: FindingThresholds = {
   connectTimeoutsMin: 1,
   retransmitsPerSecond: 5,
   listenOverflowsMin: 1,
+  impatientClientsMin: 3,
 };
 
 export const DEFAULT_CORE_CONFIG: CoreConfig = {

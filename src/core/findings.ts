@@ -11,8 +11,9 @@ import type { Rollups } from './rollups.js';
 import type { ConnectionStory, Finding, ProcessRollup } from './summary-model.js';
 import type { TrackedSocket } from './tracked-socket.js';
 import { linkIncidents } from './incidents.js';
+import { impatientClients, type ImpatientClientsSource } from './impatient-clients.js';
 
-export interface FindingSource {
+export interface FindingSource extends ImpatientClientsSource {
   readonly config: CoreConfig;
   readonly sockets: { values(): IterableIterator<TrackedSocket> };
   readonly byProcess: BoundedMap<number, ActivityCounters>;
@@ -412,6 +413,7 @@ function unansweredPeers(core: FindingSource, rollups: Rollups): Finding[] {
 export function findFindings(core: FindingSource, rollups: Rollups, nowMs: number): Finding[] {
   const processes = rollups.all.processes;
   const findings = [
+    ...impatientClients(core, nowMs),
     ...closeWaitLeaks(core, processes, nowMs),
     ...acceptFailing(core, processes, nowMs),
     ...acceptQueueOverflows(core, nowMs),

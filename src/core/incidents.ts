@@ -8,6 +8,7 @@ import type { Finding, FindingKind, Incident } from './summary-model.js';
 
 /** Causal order: what comes earlier in a cascade causes what comes later. */
 const CASCADE: readonly FindingKind[] = [
+  'impatient_clients',
   'write_after_peer_close',
   'close_wait_leak',
   'fd_pressure',
@@ -21,8 +22,13 @@ const n = (v: unknown) => (typeof v === 'number' ? v : 0);
 function clause(f: Finding): string {
   const e = f.evidence;
   switch (f.kind) {
+    case 'impatient_clients': {
+      const wait = e.clientTimeoutSeconds as { p50: number } | undefined;
+      const latency = e.serviceLatencySeconds as { p50: number } | null | undefined;
+      return `its clients give up after ${wait?.p50 ?? '?'} s` + (latency ? `, before it answers (in ${latency.p50} s)` : ', before it answers');
+    }
     case 'write_after_peer_close':
-      return `its clients give up before it answers (${n(e.lastMinute)} writes in the last minute came a median ${n(e.medianDelaySeconds)} s after the client had closed)`;
+      return `it writes answers after its clients have gone (${n(e.lastMinute)} in the last minute, a median ${n(e.medianDelaySeconds)} s after the client closed): they fail with broken pipe`;
     case 'close_wait_leak':
       return `it never closes the connections its clients closed (${n(e.closeWaitTotal)} in CLOSE_WAIT)`;
     case 'fd_pressure':

@@ -19,6 +19,7 @@ import type {
   StateCounts,
 } from './summary-model.js';
 import type { OwnerRef, TrackedSocket } from './tracked-socket.js';
+import type { ServiceTimings } from './exchange-timings.js';
 
 /** What rollups read from the core (a narrow view, so this file cannot change it). */
 export interface RollupSource {
@@ -30,6 +31,7 @@ export interface RollupSource {
   readonly byProcessPeer: BoundedMap<string, ActivityCounters>;
   readonly byService: BoundedMap<string, ActivityCounters>;
   readonly listeners: ReadonlyMap<string, Set<string>>;
+  readonly exchangeTimings: { services(nowMs: number): ServiceTimings[] };
   serviceOf(s: TrackedSocket): string | null;
 }
 
@@ -216,12 +218,14 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
       ...base(t, core.byProcessPeer.get(key), nowMs),
     };
   });
+  const timings = new Map(core.exchangeTimings.services(nowMs).map((s) => [serviceKey(s.netns, s.port), s]));
+  for (const key of timings.keys()) if (!services.has(key)) services.set(key, EMPTY_TALLY);
   const serviceRows: ServiceRollup[] = [...services].map(([key, t]) => {
     const [netns, port] = key.split('|').map(Number) as [number, number];
     const seen = new Set<number>();
     const listeners = (serviceListeners.get(key) ?? []).filter((o) => !seen.has(o.pid) && seen.add(o.pid));
     const acceptQueues = (serviceQueues.get(key) ?? []).sort((a, b) => (a.local.addr < b.local.addr ? -1 : a.local.addr > b.local.addr ? 1 : 0));
-    return { netns, port, listeners, acceptQueues, ...base(t, core.byService.get(serviceKey(netns, port)), nowMs) };
+    return { netns, port, listeners, acceptQueues, timings: timings.get(key) ?? null, ...base(t, core.byService.get(serviceKey(netns, port)), nowMs) };
   });
 
   const rows = core.config.rollupRows;

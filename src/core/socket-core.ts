@@ -10,6 +10,7 @@ import { BoundedMap } from './bounded-map.js';
 import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core-config.js';
 import { findFindings } from './findings.js';
 import type { Inventory, InventorySocket, ProcessInfo, StreamedInventory } from './inventory-model.js';
+import { ExchangeTimingTracker, type TimingReading } from './exchange-timings.js';
 import { ListenOverflowTracker, type ListenerQueueNow, type ListenOverflow, type NetstatSample } from './listen-overflows.js';
 import { buildRollups } from './rollups.js';
 import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
@@ -36,6 +37,8 @@ export class SocketCore {
   readonly listeners = new Map<string, Set<string>>();
   /** Accept-queue overflows sampled from the kernel's counters, per listener where attributable. */
   readonly listenOverflows = new ListenOverflowTracker();
+  /** Services' answer times and clients' waits, from the kernel's histograms (read each second). */
+  readonly exchangeTimings = new ExchangeTimingTracker();
   readonly stories: ConnectionStory[] = [];
   eventsApplied = 0;
   eventsLost = 0;
@@ -153,6 +156,30 @@ export class SocketCore {
    */
   applyListenCounters(atMs: number, counters: readonly NetstatSample[], queues: readonly ListenerQueueNow[] | null): ListenOverflow[] {
     return this.listenOverflows.sample(atMs, counters, queues ?? this.inventoriedQueues());
+  }
+
+  /**
+   * A reading of the kernel's answer-time histograms (cumulative) at `atMs`; tickSeconds is the kernel's
+   * tick (1 / HZ), null when unknown. Returns the kernel keys gone quiet, for the kernel to forget.
+   */
+  applyExchangeTimings(atMs: number, tickSeconds: number | null, readings: readonly TimingReading[], misses?: { peer: number; lost: number; late: number }): Uint8Array[] {
+    return this.exchangeTimings.apply(atMs, tickSeconds, readings, misses);
+  }
+
+  /** The processes holding a service's listening sockets, each once (empty: none known). */
+  serviceOwners(netns: number, port: number): OwnerRef[] {
+    const owners = new Map<number, OwnerRef>();
+    for (const sock of this.listeners.get(serviceKey(netns, port)) ?? []) {
+      for (const o of this.sockets.get(sock)?.owners ?? []) owners.set(o.pid, o);
+    }
+    return [...owners.values()];
+  }
+
+  /** A service's connections in CLOSE_WAIT now. */
+  closeWaitsOn(netns: number, port: number): number {
+    let n = 0;
+    for (const s of this.sockets.values()) if (s.state === 'CLOSE_WAIT' && s.netns === netns && s.local.port === port) n++;
+    return n;
   }
 
   private inventoriedQueues(): ListenerQueueNow[] {

@@ -1,4 +1,5 @@
 /** What the core reports: rollups per process, peer, process-peer pair and service, and findings. */
+import type { ServiceTimings } from './exchange-timings.js';
 import type { Endpoint } from '../events/sock-event.js';
 import type { AcceptQueue } from './inventory-model.js';
 import type { OwnerRef, TimelineEntry } from './tracked-socket.js';
@@ -77,6 +78,8 @@ export interface ServiceRollup extends RollupBase {
   listeners: OwnerRef[];
   /** Each listening socket's accept queue at the last inventory, in the order of their local addresses. */
   acceptQueues: ListenerQueue[];
+  /** Its answer times and its clients' waits over the last minute (null: none measured). */
+  timings: ServiceTimings | null;
 }
 
 export interface ListenerQueue extends AcceptQueue {
@@ -91,6 +94,7 @@ export interface RollupList<T> {
 }
 
 export type FindingKind =
+  | 'impatient_clients'
   | 'close_wait_leak'
   | 'write_after_peer_close'
   | 'fd_pressure'

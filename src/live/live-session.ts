@@ -18,6 +18,7 @@ import { readListenCounters } from '../inventory/listen-counters.js';
 import { listNetworkNamespaces, type NamespaceRef } from '../inventory/network-namespaces.js';
 import type { ListenerQueueNow, ListenOverflow } from '../core/listen-overflows.js';
 import type { ListenQueueCount } from '../backends/event-source.js';
+import { kernelHz } from '../inventory/kernel-hz.js';
 
 /** How long a listing of the network namespaces serves the listen counters' samples. */
 const NAMESPACE_LIST_MS = 10_000;
@@ -63,6 +64,11 @@ export interface LiveSession {
    * sample, attributed to the listeners full now (queues read from the kernel only when a counter grew).
    */
   sampleListenOverflows(): ListenOverflow[];
+  /**
+   * Reads the kernel's answer-time histograms into the core (services' latency, clients that give up),
+   * and lets the kernel forget the ones gone quiet. Nothing where the backend does not measure them.
+   */
+  sampleExchangeTimings(): void;
   /** A fresh inventory into the core (and the kernel's owner map); returns its problems. */
   reconcile(): StreamedInventory;
   stop(): Promise<SourceStats>;
@@ -138,11 +144,14 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
   const second = taken.inventory;
   const seeded = source.seedOwners(second);
   if (options.trackState) applyTo(core, taken);
+  const hz = kernelHz();
+  const startupProblems = [...second.problems];
+  if (hz.hz === null) startupProblems.push(`services' answer times are not shown: the kernel's tick rate (CONFIG_HZ) is ${hz.source}`);
   return {
     source,
     core,
     seeded,
-    startupProblems: second.problems,
+    startupProblems,
     reconcile,
     sampleListenOverflows() {
       const now = Date.now();
@@ -151,6 +160,12 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
       if (now - namespaces.atMs >= NAMESPACE_LIST_MS) namespaces = { list: listNetworkNamespaces(), atMs: now };
       const { samples } = readListenCounters(namespaces.list);
       return core.applyListenCounters(now, samples, core.listenOverflows.grew(samples) ? queuesNow(source) : []);
+    },
+    sampleExchangeTimings() {
+      const timings = source.exchangeTimings();
+      if (!timings) return;
+      const quiet = core.applyExchangeTimings(Date.now(), hz.hz ? 1 / hz.hz : null, timings.rows, timings.misses);
+      source.forgetExchangeTimings(quiet);
     },
     stop: () => source.stop(),
   };

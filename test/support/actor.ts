@@ -22,6 +22,7 @@ export const TCP_ACTOR_PATH = fileURLToPath(new URL('../workloads/tcp_actor.py',
 /** Workloads whose sockets change hands or wait in accept queues (same protocol). */
 export const OWNER_CHANGES_PATH = fileURLToPath(new URL('../workloads/owner_changes.py', import.meta.url));
 export const PEER_TROUBLE_PATH = fileURLToPath(new URL('../workloads/peer_trouble.py', import.meta.url));
+export const SLOW_SERVICE_PATH = fileURLToPath(new URL('../workloads/slow_service.py', import.meta.url));
 
 export type ActorLine = Record<string, unknown>;
 

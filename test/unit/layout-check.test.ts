@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { NativeRecordLayout } from '../../src/backends/native/binding.js';
 import { layoutMismatch } from '../../src/backends/native/layout-check.js';
-import { FIELDS, FLAG_BITS, KIND_CODES, OWNER_SOURCE_CODES, RECORD_ABI, RECORD_SIZE, COMM_LENGTH, REASON_UNKNOWN, TRANSITION_SLOTS } from '../../src/backends/native/record-layout.js';
+import { FIELDS, FLAG_BITS, KIND_CODES, OWNER_SOURCE_CODES, RECORD_ABI, RECORD_SIZE, COMM_LENGTH, REASON_UNKNOWN, TRANSITION_SLOTS, TIMING_LAYOUT } from '../../src/backends/native/record-layout.js';
 
 const matching: NativeRecordLayout = {
   abi: RECORD_ABI,
@@ -13,6 +13,7 @@ const matching: NativeRecordLayout = {
   kinds: { ...KIND_CODES },
   ownerSources: { ...OWNER_SOURCE_CODES },
   flags: { ...FLAG_BITS },
+  timings: structuredClone(TIMING_LAYOUT) as NativeRecordLayout['timings'],
 };
 
 describe('layoutMismatch', () => {
@@ -31,5 +32,6 @@ describe('layoutMismatch', () => {
     moved.fields.ts_ns = { offset: 8, size: 8 };
     expect(layoutMismatch(moved)).toMatch(new RegExp(`numbers its fields differently .*ABI ${RECORD_ABI}, ${RECORD_SIZE}-byte records`));
     expect(layoutMismatch({ ...matching, kinds: { ...KIND_CODES, destroy: 9 } })).toMatch(/event kinds/);
+    expect(layoutMismatch({ ...matching, timings: { ...TIMING_LAYOUT, buckets: 160 } })).toMatch(/answer-time histograms/);
   });
 });

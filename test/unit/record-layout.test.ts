@@ -10,6 +10,7 @@ import {
   RECORD_SIZE,
   REASON_UNKNOWN,
   TRANSITION_SLOTS,
+  TIMING_LAYOUT,
 } from '../../src/backends/native/record-layout.js';
 import { SEED_FIELDS, SEED_RECORD_SIZE } from '../../src/backends/native/seed-layout.js';
 import { INVENTORY_ENTRY_SIZE, INVENTORY_FIELDS, INVENTORY_NO_INFO } from '../../src/backends/native/inventory-layout.js';
@@ -24,6 +25,7 @@ describeAddon('the TypeScript record layout matches the one the addon was compil
     expect(native().commLength).toBe(COMM_LENGTH);
     expect(native().reasonUnknown).toBe(REASON_UNKNOWN);
     expect(native().transitionSlots).toBe(TRANSITION_SLOTS);
+    expect(native().timings).toEqual(TIMING_LAYOUT);
   });
 
   it('has every field at the same offset with the same size, and no others', () => {

@@ -307,5 +307,7 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     ownerEvictions: () => 0,
     sweepStats: () => ({ runs: 0, failures: 0, seconds: 0 }),
     countSockets: () => countProcfsSockets(), // no tcp iterator in bpftrace: /proc, as ss reads it
+    exchangeTimings: () => null, // the kernel's histograms are the addon's (README: backends compared)
+    forgetExchangeTimings: () => {},
   };
 }

@@ -89,6 +89,15 @@ export interface NativeTracer {
   sweepStats(): SweepStats;
   /** Every TCP socket in these namespaces now, counted by owner and state in the kernel (throws where it cannot). */
   countSockets(namespaces: NamespaceRef[]): NativeSocketCounts;
+  /** The kernel's answer-time histograms, cumulative since start, and the samples it had no room for. */
+  exchangeTimings(): NativeExchangeTimings;
+  /** Deletes these histograms (keys as exchangeTimings() gave them); returns how many existed. */
+  forgetExchangeTimings(keys: Uint8Array[]): number;
+}
+
+export interface NativeExchangeTimings {
+  rows: { key: Uint8Array; netns: number; port: number; family: number; peer: Uint8Array; kind: number; buckets: Uint32Array }[];
+  misses: { peer: number; lost: number; late: number };
 }
 
 export interface NativeSocketCounts {
@@ -109,6 +118,8 @@ export interface NativeRecordLayout {
   reasonUnknown: number;
   /** State-change counters: one per TCP state number. */
   transitionSlots: number;
+  /** The answer-time histograms' kinds, bucket scheme and key size. */
+  timings: { kinds: Record<string, number>; subBits: number; buckets: number; keySize: number };
   fields: Record<string, { offset: number; size: number }>;
   kinds: Record<string, number>;
   ownerSources: Record<string, number>;

@@ -4,7 +4,7 @@
  * is refused at load, naming both versions.
  */
 import type { NativeRecordLayout } from './binding.js';
-import { FIELDS, FLAG_BITS, KIND_CODES, OWNER_SOURCE_CODES, RECORD_ABI, RECORD_SIZE } from './record-layout.js';
+import { FIELDS, FLAG_BITS, KIND_CODES, OWNER_SOURCE_CODES, RECORD_ABI, RECORD_SIZE, TIMING_LAYOUT } from './record-layout.js';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -20,6 +20,7 @@ export function layoutMismatch(native: NativeRecordLayout): string | null {
     ['event kinds', native.kinds, KIND_CODES],
     ['owner sources', native.ownerSources, OWNER_SOURCE_CODES],
     ['flags', native.flags, FLAG_BITS],
+    ['answer-time histograms', native.timings, TIMING_LAYOUT],
   ].find(([, a, b]) => !same(a, b));
   if (differs) {
     return `its event record (${theirs}) numbers its ${differs[0] as string} differently from this socktrace's (${ours}): rebuild it (npm run build)`;

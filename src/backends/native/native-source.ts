@@ -1,4 +1,5 @@
 /** The native backend: the addon's batches, decoded, with lost and rejected records counted. */
+import { exchangeTimingsOf } from './exchange-timings-of.js';
 import { loadBinding, type BatchMeta, type NativeTracerOptions } from './binding.js';
 import { TRANSITION_SLOTS } from './record-layout.js';
 import { decodeBatch } from '../../events/decode-batch.js';
@@ -98,6 +99,10 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     ownerEvictions: () => (finished ? 0 : tracer.ownerEvictions()),
     sweepStats: () => tracer.sweepStats(),
     countSockets: () => (finished || !counterAttached ? null : socketCountsOf(tracer.countSockets(listNetworkNamespaces()))),
+    exchangeTimings: () => (finished ? null : exchangeTimingsOf(tracer.exchangeTimings())),
+    forgetExchangeTimings(keys) {
+      if (!finished && keys.length > 0) tracer.forgetExchangeTimings(keys);
+    },
   };
 }
 

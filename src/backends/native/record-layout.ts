@@ -66,5 +66,7 @@ export const FLAG_BITS = {
   unanswered: 0x20,
 } as const;
 
+export { TIMING_LAYOUT } from '../../events/timing-layout.js';
+
 export const AF_INET = 2;
 export const AF_INET6 = 10;

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""slow_service: a service slower than its clients' patience.
+
+slow-service: listen, and for each connection read a request line, take --latency seconds, answer (even
+if the client has gone: the late write meets an RST), then close, unless --leak: then a connection whose
+client left is never closed (CLOSE_WAIT). Lines: ready {"pid", "port"}; {"done": true, "answered": n,
+"late": k} after --hold seconds.
+impatient-clients: --count clients, one every --interval seconds, each connects, sends a request line and
+waits --timeout seconds for the answer before it closes. Lines: ready {"pid"}; {"done": true,
+"gave_up": k, "answered": n}.
+
+Same protocol as tcp_actor.py (whose helpers this uses); every run bounded by a watchdog (--timeout).
+"""
+
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tcp_actor as T  # noqa: E402
+
+
+def cmd_slow_service(a):
+    lsock = T.listen(a.host, a.port, backlog=128)
+    T.emit({"ready": True, "pid": os.getpid(), "port": lsock.getsockname()[1]})
+    counts = {"answered": 0, "late": 0}
+    lock = threading.Lock()
+    held = []
+
+    def serve(conn):
+        try:
+            conn.recv(1024)
+            time.sleep(a.latency)
+            try:
+                conn.send(b"ANSWER\n", socket.MSG_NOSIGNAL)
+                with lock:
+                    counts["answered"] += 1
+                time.sleep(0.2)  # the client's RST (if it left) arrives; a second write would fail
+                conn.send(b"\n", socket.MSG_NOSIGNAL)
+            except OSError:
+                with lock:
+                    counts["late"] += 1
+                if a.leak:
+                    held.append(conn)
+                    return
+        except OSError:
+            pass
+        conn.close()
+
+    def accept_loop():
+        while True:
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept_loop, daemon=True).start()
+    T.set_phase("serving")
+    T.extend_deadline(a.hold)
+    time.sleep(a.hold)
+    with lock:
+        T.emit({"done": True, **counts})
+
+
+def cmd_impatient_clients(a):
+    T.emit({"ready": True, "pid": os.getpid()})
+    counts = {"gave_up": 0, "answered": 0}
+    lock = threading.Lock()
+
+    def one():
+        s = T.connect(a.host, a.port)
+        s.settimeout(a.wait)
+        s.sendall(b"GET\n")
+        try:
+            got = s.recv(1024)
+            key = "answered" if got else "gave_up"
+        except socket.timeout:
+            key = "gave_up"
+        s.close()
+        with lock:
+            counts[key] += 1
+
+    T.set_phase("clients")
+    threads = []
+    for _ in range(a.count):
+        t = threading.Thread(target=one, daemon=True)
+        t.start()
+        threads.append(t)
+        time.sleep(a.interval)
+    for t in threads:
+        t.join()
+    with lock:
+        T.emit({"done": True, **counts})
+
+
+def build_parser():
+    p, sub, common = T.workload_parser("slow_service.py", __doc__)
+    sp = sub.add_parser("slow-service", parents=[common], help="a service slower than its clients")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=0)
+    sp.add_argument("--latency", type=T.nonneg_float, required=True)
+    sp.add_argument("--hold", type=T.pos_float, default=10.0)
+    sp.add_argument("--leak", action="store_true")
+    sp.set_defaults(func=cmd_slow_service)
+    sp = sub.add_parser("impatient-clients", parents=[common], help="clients that give up after --wait")
+    sp.add_argument("--host", required=True)
+    sp.add_argument("--port", type=int, required=True)
+    sp.add_argument("--count", type=T.pos_int, default=5)
+    sp.add_argument("--wait", type=T.pos_float, default=0.5)
+    sp.add_argument("--interval", type=T.nonneg_float, default=0.2)
+    sp.set_defaults(func=cmd_impatient_clients)
+    return p
+
+
+if __name__ == "__main__":
+    sys.exit(T.main(parser=build_parser()))
