@@ -210,6 +210,7 @@ export class SocketCore {
         rollupEvictions:
           this.byProcess.evictions + this.byPeer.evictions + this.byProcessPeer.evictions + this.byService.evictions,
         reconciledAway: this.reconciledAway,
+        timingMisses: { ...this.exchangeTimings.misses },
       },
       processes: rollups.processes,
       peers: rollups.peers,

@@ -170,6 +170,8 @@ export interface CoreTotals {
   rollupEvictions: number;
   /** Sockets an inventory found gone although no event said so (missed or lost events). */
   reconciledAway: number;
+  /** Answer-time samples the kernel's tables had no room for, since start (see socktrace_timing_misses). */
+  timingMisses: { peer: number; lost: number; late: number };
 }
 
 export interface CoreSummary {

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { ServiceTimings } from '../core/exchange-timings.js';
 import type { CoreSummary } from '../core/summary-model.js';
 import type { ListenOverflow } from '../core/listen-overflows.js';
 import type { SockEvent } from '../events/sock-event.js';
@@ -337,6 +338,63 @@ export class DaemonMetrics {
         const rows = inputs.summary().processes.rows.filter((p) => p.closeWait.oldestSeconds !== null);
         rows.sort((a, b) => b.closeWait.count - a.closeWait.count);
         for (const p of rows.slice(0, inputs.maxProcesses())) this.set({ pid: String(p.pid), comm: p.comm }, p.closeWait.oldestSeconds!);
+      },
+    });
+    // Services' answer times over the last minute, from the kernel's histograms (one series per quantile).
+    const servicesTimed = () => {
+      const rows = inputs.summary().services.rows.filter((s) => s.timings !== null);
+      rows.sort((a, b) => (b.timings!.clientWait?.count ?? 0) - (a.timings!.clientWait?.count ?? 0) || (b.timings!.latency?.count ?? 0) - (a.timings!.latency?.count ?? 0));
+      return rows.slice(0, inputs.maxProcesses()).map((s) => {
+        const owner = s.listeners.length === 1 ? s.listeners[0]! : null; // shared or unknown: no one is named
+        return { labels: { pid: owner ? String(owner.pid) : '', comm: owner?.comm ?? '', port: String(s.port) }, timings: s.timings! };
+      });
+    };
+    const quantileGauge = (name: string, help: string, pick: (t: ServiceTimings) => { p50Seconds: number; p99Seconds: number } | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['pid', 'comm', 'port', 'quantile'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const { labels, timings } of servicesTimed()) {
+            const q = pick(timings);
+            if (!q) continue;
+            this.set({ ...labels, quantile: '0.5' }, q.p50Seconds);
+            this.set({ ...labels, quantile: '0.99' }, q.p99Seconds);
+          }
+        },
+      });
+    quantileGauge(
+      'socktrace_service_answer_seconds',
+      "A service's time from a request to its answer over the last minute (answers sent after the client left included), measured in the kernel; pid and comm empty when its listeners are shared or unknown",
+      (t) => t.latency,
+    );
+    quantileGauge(
+      'socktrace_service_client_wait_seconds',
+      "How long a service's clients waited before closing with a request unanswered, over the last minute: their timeout",
+      (t) => t.clientWait,
+    );
+    new Gauge({
+      name: 'socktrace_service_abandoned_requests',
+      help: "Requests a service's clients left unanswered (closed before the answer) in the last minute",
+      labelNames: ['pid', 'comm', 'port'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const { labels, timings } of servicesTimed()) this.set(labels, timings.clientWait?.count ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'socktrace_timing_misses',
+      help: "Answer-time samples the kernel's tables had no room for, since start: what=peer (counted under the service's all-zero client address), lost (not counted), late (a late answer not measured)",
+      labelNames: ['what'],
+      registers: [r],
+      collect() {
+        const m = inputs.summary().totals.timingMisses;
+        this.set({ what: 'peer' }, m.peer);
+        this.set({ what: 'lost' }, m.lost);
+        this.set({ what: 'late' }, m.late);
       },
     });
     new Gauge({

@@ -76,6 +76,8 @@ export function detailLines(view: ViewName, row: AnyRow | undefined, snapshot: T
     related = peers.length
       ? [{ text: `peers: ${peers.map((pp) => `${pp.peer} (CW ${pp.closeWait.count}, ESTAB ${pp.sockets.ESTABLISHED ?? 0}, EPIPE+RST/s ${pp.activity.errors.epipeEconnresetPerSecond10s})`).join('  ')}` }]
       : [];
+    const served = snapshot.services.filter((s) => s.timings && s.listenerPids.includes(p.pid)).slice(0, 2);
+    related.push(...served.map((s) => ({ text: `port ${s.port}: ${s.timings}` })));
     ownStories = stories.filter((s) => s.owners.some((o) => o.pid === p.pid));
   } else if (view === 'peers') {
     const p = row as PeerRow;
@@ -90,7 +92,7 @@ export function detailLines(view: ViewName, row: AnyRow | undefined, snapshot: T
     const s = row as ServiceRow;
     title = `port ${s.port} (netns ${s.netns})  listeners: ${s.listeners || 'unknown'}  accept queue: ${s.acceptQueue}`;
     findings = snapshot.findings.filter((f) => f.subject.port === s.port);
-    related = [];
+    related = s.timings ? [{ text: `last minute: ${s.timings}` }] : [];
     ownStories = stories.filter((st) => st.local.port === s.port);
   }
   const timeline = timelineLines(ownStories, 4);

@@ -2,6 +2,7 @@
  * What `socktrace top` shows, as plain data: built from a core summary plus the tracer's own figures.
  * The components render this and nothing else, so they can be tested on synthetic snapshots.
  */
+import type { ServiceTimings } from '../core/exchange-timings.js';
 import { acceptQueueFill, acceptQueueText } from '../core/rollups.js';
 import type { CoreSummary, Finding, RollupBase, StateCounts } from '../core/summary-model.js';
 
@@ -45,6 +46,10 @@ export interface ServiceRow extends RowBase {
   /** Accept queues as ss -lnt shows them ("5/4"), and the fullest one's fill, to sort by. */
   acceptQueue: string;
   acceptQueueFill: number;
+  /** Its answer times and clients' waits over the last minute, in words ('' when none measured). */
+  timings: string;
+  /** pids holding its listeners. */
+  listenerPids: number[];
 }
 
 export interface TopHeader {
@@ -65,6 +70,17 @@ export interface TopSnapshot {
   services: ServiceRow[];
   findings: Finding[];
   summary: Pick<CoreSummary, 'processPeers' | 'stories'>;
+}
+
+const secs = (s: number) => (s < 1 ? `${Math.round(s * 1000)} ms` : `${Number(s.toFixed(s < 10 ? 1 : 0))} s`);
+
+/** "answers in 1.5 s (p99 1.6 s, 10 late); 8 clients gave up after 494 ms (p99 500 ms)" */
+export function timingsText(t: ServiceTimings): string {
+  const parts: string[] = [];
+  if (t.latency) parts.push(`answers in ${secs(t.latency.p50Seconds)} (p99 ${secs(t.latency.p99Seconds)}${t.lateAnswers ? `, ${t.lateAnswers} late` : ''})`);
+  if (t.clientWait) parts.push(`${t.clientWait.count} clients gave up after ${secs(t.clientWait.p50Seconds)} (p99 ${secs(t.clientWait.p99Seconds)})`);
+  if (t.unanswered) parts.push(`${t.unanswered.count} closed unanswered`);
+  return parts.join('; ');
 }
 
 function worst(findings: Finding[]): Finding['severity'] | null {
@@ -135,6 +151,8 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
       listeners: s.listeners.map((l) => `${l.comm}/${l.pid}`).join(','),
       acceptQueue: acceptQueueText(s.acceptQueues),
       acceptQueueFill: acceptQueueFill(s.acceptQueues),
+      timings: s.timings ? timingsText(s.timings) : '',
+      listenerPids: s.listeners.map((l) => l.pid),
     })),
     findings,
     summary: { processPeers: summary.processPeers, stories: summary.stories },
