@@ -76,6 +76,7 @@ void BpfSession::Load(std::vector<std::string>* notes) {
     if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt)) salt = reinterpret_cast<uintptr_t>(this);
     skel_->rodata->id_salt = salt;
     skel_->rodata->learn_accepted = options_.learn_accepted;
+    skel_->rodata->measure_exchanges = options_.measure_exchanges;
     long ticks = sysconf(_SC_CLK_TCK);  // process start times compare in /proc's unit (seeds come from there)
     skel_->rodata->ns_per_tick = 1000000000ull / static_cast<uint64_t>(ticks > 0 ? ticks : 100);
     bpf_map__set_max_entries(skel_->maps.events, options_.ring_bytes);

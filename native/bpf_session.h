@@ -32,6 +32,7 @@ struct TracerOptions {
   uint32_t emit_states = 0xffffffff; // 1 << TCP state
   bool remember_closers = true;     // owners of closed connections for their TIME_WAIT sockets' RSTs
   bool learn_accepted = true;       // accept()'s exit learns the accepted socket's owner (failures count always)
+  bool measure_exchanges = true;    // services' answer times and clients' waits (lib/exchanges.bpf.h)
   uint32_t close_wait_delay_ms = 0; // > 0: CLOSE_WAIT reported only once it lasts this long (the sweep)
   HookPreference preference = HookPreference::kAuto;
   std::vector<std::string> pretend_missing;  // hooks to plan as absent: exercises fallbacks on new kernels

@@ -74,6 +74,7 @@ TracerOptions ReadOptions(const Napi::CallbackInfo& info) {
   options.emit_states = ReadUint(o, "emitStates", options.emit_states, 0, 0xffffffffu);
   options.close_wait_delay_ms = ReadUint(o, "closeWaitDelayMs", options.close_wait_delay_ms, 0, 3600000);
   options.learn_accepted = ReadBool(o, "learnAccepted", options.learn_accepted);
+  options.measure_exchanges = ReadBool(o, "measureExchanges", options.measure_exchanges);
   options.remember_closers = ReadBool(o, "rememberClosers", options.remember_closers);
   Napi::Value hooks = o.Get("hooks");
   if (!hooks.IsUndefined()) {

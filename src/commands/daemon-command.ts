@@ -177,6 +177,7 @@ class Daemon {
           disabledHooks: disabledHooksFor(config),
           rememberClosers: config.tracer.timeWaitOwners,
           learnAccepted: config.tracer.acceptHooks,
+          measureExchanges: config.tracer.serviceTimings,
           closeWaitDelayMs: Math.round(config.tracer.closeWaitDelaySeconds * 1000),
           ...kernelFilterFor(config),
           backend: config.tracer.backend,

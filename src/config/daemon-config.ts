@@ -28,6 +28,7 @@ export interface DaemonConfig {
     states: string[];
     acceptHooks: boolean;
     timeWaitOwners: boolean;
+    serviceTimings: boolean;
     closeWaitDelaySeconds: number;
     backend: 'auto' | 'native' | 'bpftrace';
   };
@@ -64,6 +65,7 @@ export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
     states: ['CLOSE_WAIT', 'LISTEN'],
     acceptHooks: false,
     timeWaitOwners: false,
+    serviceTimings: true,
     closeWaitDelaySeconds: 1,
     backend: 'auto',
   },
@@ -109,6 +111,7 @@ export const DAEMON_SCHEMA: Schema = {
         states: { kind: 'list', of: { kind: 'enum', values: TCP_STATES.slice(1) } },
         acceptHooks: { kind: 'boolean', restart: true },
         timeWaitOwners: { kind: 'boolean', restart: true },
+        serviceTimings: { kind: 'boolean', restart: true },
         closeWaitDelaySeconds: { kind: 'number', min: 0.1, max: 3600, orZero: 'report every CLOSE_WAIT as it happens', restart: true },
         backend: { kind: 'enum', values: ['auto', 'native', 'bpftrace'], restart: true },
       },

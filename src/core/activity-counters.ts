@@ -45,6 +45,8 @@ export class ActivityCounters {
   readonly connectionErrorsByErrno = new Map<string, number>();
   connectTimeouts = 0;
   readonly connectTimeoutWindow = new RateWindow();
+  /** Connects that timed out, by the peer's port (a few; past the bound under 0). */
+  readonly connectTimeoutsByPort = new Map<number, number>();
 
   rstSent(atMs: number, reason: string): void {
     this.rstSentByReason.set(reason, (this.rstSentByReason.get(reason) ?? 0) + 1);
@@ -78,11 +80,13 @@ export class ActivityCounters {
     this.retransmitWindow.add(atMs);
   }
 
-  connectionFailed(atMs: number, errno: string, connecting: boolean): void {
+  connectionFailed(atMs: number, errno: string, connecting: boolean, port: number, maxPorts = 16): void {
     this.connectionErrorsByErrno.set(errno, (this.connectionErrorsByErrno.get(errno) ?? 0) + 1);
     if (connecting && errno === 'ETIMEDOUT') {
       this.connectTimeouts++;
       this.connectTimeoutWindow.add(atMs);
+      const key = this.connectTimeoutsByPort.has(port) || this.connectTimeoutsByPort.size < maxPorts ? port : 0;
+      this.connectTimeoutsByPort.set(key, (this.connectTimeoutsByPort.get(key) ?? 0) + 1);
     }
   }
 

@@ -389,7 +389,13 @@ function unansweredPeers(core: FindingSource, rollups: Rollups): Finding[] {
           `queue is full and its kernel drops new handshakes (on that host: accept_queue_overflow, ` +
           `accept_failing). Clients that retry make a full queue worse.`,
         subject: { pid: pp.pid, comm: pp.comm, peer: pp.peer },
-        evidence: { lastMinute: timeouts, total: pp.activity.connectTimeouts.total, synRetransmits: resent.syn, errorsByErrno: pp.activity.connectionErrors.byErrno },
+        evidence: {
+          lastMinute: timeouts,
+          total: pp.activity.connectTimeouts.total,
+          byPort: pp.activity.connectTimeouts.byPort,
+          synRetransmits: resent.syn,
+          errorsByErrno: pp.activity.connectionErrors.byErrno,
+        },
       });
     }
     if (resent.perSecond1m >= t.retransmitsPerSecond) {

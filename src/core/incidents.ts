@@ -1,8 +1,8 @@
 /**
  * One incident per service: findings about the same process are one outage seen from several sides
  * (clients that give up, the connections it never closes, the descriptors they use up, the accepts
- * that fail, the queue that overflows). They are linked into one chain in causal order, root cause
- * first, and told as one story; each finding of the chain carries it.
+ * that fail, the queue that overflows), and its clients' connects that time out. They are linked into
+ * one chain in causal order, root cause first, and told as one story; each finding of the chain carries it.
  */
 import type { Finding, FindingKind, Incident } from './summary-model.js';
 
@@ -14,6 +14,7 @@ const CASCADE: readonly FindingKind[] = [
   'fd_pressure',
   'accept_failing',
   'accept_queue_overflow',
+  'connect_timeouts',
 ];
 
 const n = (v: unknown) => (typeof v === 'number' ? v : 0);
@@ -42,24 +43,66 @@ function clause(f: Finding): string {
   }
 }
 
-/** Links findings about one process into an incident (two or more of the cascade), in place. */
+/** "198.18.0.1:8080" or "[::]:8080" / ":::8080" into its address and port. */
+function splitLocal(local: string | undefined): { addr: string; port: number } | null {
+  if (!local) return null;
+  const cut = local.lastIndexOf(':');
+  return cut > 0 ? { addr: local.slice(0, cut).replace(/^\[|\]$/g, ''), port: Number(local.slice(cut + 1)) } : null;
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+
+/**
+ * The service a client's connect timeouts are about: one whose queue overflows or whose accept fails on
+ * the address and port the client connected to (or the wildcard and that port). The link is by address
+ * and port only, and the story says so.
+ */
+function serviceOf(timeouts: Finding, services: Map<number, Finding[]>): number | null {
+  const ports = Object.keys((timeouts.evidence.byPort as Record<string, number> | undefined) ?? {}).map(Number);
+  for (const [pid, linked] of services) {
+    for (const f of linked) {
+      if (f.kind !== 'accept_queue_overflow' && f.kind !== 'accept_failing') continue;
+      const l = splitLocal(f.subject.local);
+      if (l && ports.includes(l.port) && (l.addr === timeouts.subject.peer || WILDCARDS.has(l.addr))) return pid;
+    }
+  }
+  return null;
+}
+
+/**
+ * Links findings about one process into an incident (two or more of the cascade), in place; clients'
+ * connect timeouts join the incident of the service they could not reach.
+ */
 export function linkIncidents(findings: Finding[]): void {
   const byProcess = new Map<number, Finding[]>();
   for (const f of findings) {
-    if (f.subject.pid === undefined || !CASCADE.includes(f.kind)) continue;
+    if (f.subject.pid === undefined || !CASCADE.includes(f.kind) || f.kind === 'connect_timeouts') continue;
     byProcess.set(f.subject.pid, [...(byProcess.get(f.subject.pid) ?? []), f]);
   }
-  for (const [pid, linked] of byProcess) {
-    if (linked.length < 2) continue;
-    linked.sort((a, b) => CASCADE.indexOf(a.kind) - CASCADE.indexOf(b.kind));
+  const clients = new Map<number, Finding[]>();
+  for (const f of findings) {
+    if (f.kind !== 'connect_timeouts') continue;
+    const pid = serviceOf(f, byProcess);
+    if (pid !== null) clients.set(pid, [...(clients.get(pid) ?? []), f]);
+  }
+  for (const [pid, own] of byProcess) {
+    const linked = [...own].sort((a, b) => CASCADE.indexOf(a.kind) - CASCADE.indexOf(b.kind));
+    const theirs = clients.get(pid) ?? [];
+    if (linked.length + theirs.length < 2) continue;
     const comm = linked[0]!.subject.comm ?? '?';
-    const clauses = linked.map(clause);
+    const clauses = [...linked.map(clause), ...theirs.map(clientClause)];
     const incident: Incident = {
       id: `${comm}/${pid}`,
-      chain: linked.map((f) => f.kind),
+      chain: [...linked.map((f) => f.kind), ...(theirs.length > 0 ? ['connect_timeouts' as const] : [])],
       story: `One outage of ${comm} (pid ${pid}), root cause first: ${clauses.join('; ')}.`,
-      severity: linked.some((f) => f.severity === 'critical') ? 'critical' : 'warning',
+      severity: [...linked, ...theirs].some((f) => f.severity === 'critical') ? 'critical' : 'warning',
     };
-    for (const f of linked) f.incident = incident;
+    for (const f of [...linked, ...theirs]) f.incident = incident;
   }
+}
+
+/** A client of the service whose connects time out (linked by the address and port it connected to). */
+function clientClause(f: Finding): string {
+  const ports = Object.keys((f.evidence.byPort as Record<string, number> | undefined) ?? {}).join(', ');
+  return `so connects to it time out (${f.subject.comm ?? '?'} (pid ${f.subject.pid ?? '?'}) got no answer from ${f.subject.peer}:${ports} ${n(f.evidence.lastMinute)} times in the last minute)`;
 }

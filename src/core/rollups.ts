@@ -124,7 +124,7 @@ export function activityStats(c: ActivityCounters | undefined, nowMs: number): A
       total: [...(c?.connectionErrorsByErrno.values() ?? [])].reduce((a, b) => a + b, 0),
       byErrno: Object.fromEntries(c?.connectionErrorsByErrno ?? []),
     },
-    connectTimeouts: rate(c?.connectTimeoutWindow, c?.connectTimeouts ?? 0),
+    connectTimeouts: { ...rate(c?.connectTimeoutWindow, c?.connectTimeouts ?? 0), byPort: Object.fromEntries(c?.connectTimeoutsByPort ?? []) },
   };
 }
 

@@ -298,7 +298,7 @@ export class SocketCore {
       case 'connection_error':
         s.errors++;
         this.record(s, at, 'connection_error', e.errno ?? undefined);
-        for (const c of this.countersOf(s)) c.connectionFailed(at, e.errno ?? 'UNKNOWN', e.unanswered);
+        for (const c of this.countersOf(s)) c.connectionFailed(at, e.errno ?? 'UNKNOWN', e.unanswered, e.peer.port);
         break;
       case 'accept_error': {
         // s is the listener; the event's owner is the process whose accept() failed.

@@ -40,8 +40,8 @@ export interface ActivityStats {
   retransmits: RateStats & { syn: number };
   /** Connections the kernel ended with an error (ETIMEDOUT, EHOSTUNREACH, ...; RSTs are counted apart). */
   connectionErrors: { total: number; byErrno: Record<string, number> };
-  /** Connects that got no answer at all (ETIMEDOUT in SYN_SENT). */
-  connectTimeouts: RateStats;
+  /** Connects that got no answer at all (ETIMEDOUT in SYN_SENT), and by the peer's port (0: ports past the bound). */
+  connectTimeouts: RateStats & { byPort: Record<string, number> };
 }
 
 export interface RollupBase {

@@ -106,6 +106,36 @@ describe('one incident per service', () => {
     );
   });
 
+  it("joins clients' connect timeouts to the service whose accept fails on the address and port they connect to", () => {
+    const core = coreWithLeakingService();
+    core.applyEvents(decodeBatch(buildBatch(failedAccepts(5, 1)), 5).events);
+    const timedOut = (sockId: bigint, addr: string, port: number): RecordSpec => ({
+      kind: 'connection_error',
+      tsNs: 2_000_000_000n,
+      sockId,
+      ownerPid: 300,
+      ownerComm: 'client',
+      taskPid: 0,
+      taskComm: 'swapper/0',
+      state: 2,
+      err: 110,
+      flags: 0x20,
+      local: ['198.18.0.2', 50000],
+      peer: [addr, port],
+    });
+    core.applyEvents(decodeBatch(buildBatch([timedOut(0x90n, '198.18.0.1', 8080), timedOut(0x91n, '198.18.0.9', 8080)]), 2).events);
+    const findings = core.summarize(T0 + 5000).findings;
+    const timeouts = findings.filter((f) => f.kind === 'connect_timeouts');
+    expect(timeouts.map((f) => f.subject.peer).sort()).toEqual(['198.18.0.1', '198.18.0.9']);
+    const linked = timeouts.find((f) => f.subject.peer === '198.18.0.1')!;
+    expect(linked.evidence).toMatchObject({ byPort: { 8080: 1 } });
+    expect(linked.incident?.id).toBe('api/100');
+    expect(linked.incident?.chain.at(-1)).toBe('connect_timeouts');
+    expect(linked.incident?.story).toMatch(/so connects to it time out \(client \(pid 300\) got no answer from 198\.18\.0\.1:8080 1 times/);
+    // Another address on the same port is another host's service: not linked.
+    expect(timeouts.find((f) => f.subject.peer === '198.18.0.9')!.incident).toBeUndefined();
+  });
+
   it('leaves a lone finding without an incident', () => {
     const core = coreWithLeakingService();
     const f = core.summarize(T0 + 1000).findings;

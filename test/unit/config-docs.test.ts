@@ -25,6 +25,7 @@ describe('configuration docs', () => {
       'tracer.hooks',
       'tracer.acceptHooks',
       'tracer.timeWaitOwners',
+      'tracer.serviceTimings',
       'tracer.closeWaitDelaySeconds',
       'tracer.backend',
       'core.maxSockets',

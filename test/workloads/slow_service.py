@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """slow_service: a service slower than its clients' patience.
 
-slow-service: listen, and for each connection read a request line, take --latency seconds, answer (even
-if the client has gone: the late write meets an RST), then close, unless --leak: then a connection whose
-client left is never closed (CLOSE_WAIT). Lines: ready {"pid", "port"}; {"done": true, "answered": n,
+slow-service: listen (--backlog, at RLIMIT_NOFILE --nofile), and for each connection read a request line,
+take --latency seconds, answer (even if the client has gone: the late write meets an RST), then close,
+unless --leak: then a connection whose client left is never closed (CLOSE_WAIT). Out of descriptors, its
+accept() is retried every 10 ms. Lines: ready {"pid", "port"}; {"done": true, "answered": n,
 "late": k} after --hold seconds.
-impatient-clients: --count clients, one every --interval seconds, each connects, sends a request line and
-waits --timeout seconds for the answer before it closes. Lines: ready {"pid"}; {"done": true,
-"gave_up": k, "answered": n}.
+impatient-clients: --count clients, one every --interval seconds, each connects (blocking; --syncnt SYNs
+sent again at most), sends a request line and waits --wait seconds for the answer before it closes. Lines: ready {"pid"}; {"done": true,
+"gave_up": k, "answered": n, "connect_failed": m}.
 
 Same protocol as tcp_actor.py (whose helpers this uses); every run bounded by a watchdog (--timeout).
 """
 
+import ctypes
+import errno
 import os
+import resource
 import socket
 import sys
 import threading
@@ -23,7 +27,12 @@ import tcp_actor as T  # noqa: E402
 
 
 def cmd_slow_service(a):
-    lsock = T.listen(a.host, a.port, backlog=128)
+    # Threads that end need libgcc_s (pthread_exit unwinds); loaded now, while a descriptor is free.
+    ctypes.CDLL("libgcc_s.so.1")
+    if a.nofile:
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (a.nofile, hard))
+    lsock = T.listen(a.host, a.port, backlog=a.backlog)
     T.emit({"ready": True, "pid": os.getpid(), "port": lsock.getsockname()[1]})
     counts = {"answered": 0, "late": 0}
     lock = threading.Lock()
@@ -53,7 +62,10 @@ def cmd_slow_service(a):
         while True:
             try:
                 conn, _ = lsock.accept()
-            except OSError:
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE):
+                    time.sleep(0.01)  # out of descriptors: retry, as real servers do
+                    continue
                 return
             threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
@@ -67,11 +79,21 @@ def cmd_slow_service(a):
 
 def cmd_impatient_clients(a):
     T.emit({"ready": True, "pid": os.getpid()})
-    counts = {"gave_up": 0, "answered": 0}
+    counts = {"gave_up": 0, "answered": 0, "connect_failed": 0}
     lock = threading.Lock()
 
     def one():
-        s = T.connect(a.host, a.port)
+        family, sockaddr = T.resolve(a.host, a.port)
+        s = socket.socket(family, socket.SOCK_STREAM)
+        if a.syncnt:
+            s.setsockopt(socket.IPPROTO_TCP, getattr(socket, "TCP_SYNCNT", 7), a.syncnt)
+        try:
+            s.connect(sockaddr)  # blocking: a SYN no one answers ends in the kernel's ETIMEDOUT
+        except OSError:
+            s.close()
+            with lock:
+                counts["connect_failed"] += 1
+            return
         s.settimeout(a.wait)
         s.sendall(b"GET\n")
         try:
@@ -104,6 +126,8 @@ def build_parser():
     sp.add_argument("--latency", type=T.nonneg_float, required=True)
     sp.add_argument("--hold", type=T.pos_float, default=10.0)
     sp.add_argument("--leak", action="store_true")
+    sp.add_argument("--nofile", type=T.pos_int, default=0, help="RLIMIT_NOFILE soft limit (0: unchanged)")
+    sp.add_argument("--backlog", type=T.pos_int, default=128)
     sp.set_defaults(func=cmd_slow_service)
     sp = sub.add_parser("impatient-clients", parents=[common], help="clients that give up after --wait")
     sp.add_argument("--host", required=True)
@@ -111,6 +135,7 @@ def build_parser():
     sp.add_argument("--count", type=T.pos_int, default=5)
     sp.add_argument("--wait", type=T.pos_float, default=0.5)
     sp.add_argument("--interval", type=T.nonneg_float, default=0.2)
+    sp.add_argument("--syncnt", type=T.pos_int, default=0, help="TCP_SYNCNT (0: the kernel's default)")
     sp.set_defaults(func=cmd_impatient_clients)
     return p
 

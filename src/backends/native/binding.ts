@@ -33,6 +33,8 @@ export interface NativeTracerOptions {
   rememberClosers?: boolean;
   /** accept()'s exit learns the owner of each accepted socket (default true); failed accepts are reported either way. */
   learnAccepted?: boolean;
+  /** Count services' answer times and clients' waits in the kernel (default true). */
+  measureExchanges?: boolean;
   /**
    * > 0: the kernel holds back each CLOSE_WAIT entry and reports only sockets still there after this
    * many ms (a sweep, with the exact entry time); their exits cross too, short CLOSE_WAITs never do.
