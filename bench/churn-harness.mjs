@@ -23,8 +23,8 @@ export function buildBenchProgram(name = 'churn') {
 }
 
 /** One churn run; `cpus` 'all' or a taskset list; `rate` 0 for as fast as it can. */
-export function runChurn(bin, { seconds, family = 'ipv4', cpus = '0', rate = 0 }) {
-  const argv = [bin, String(seconds), family, String(rate)];
+export function runChurn(bin, { seconds, family = 'ipv4', cpus = '0', rate = 0, request = false }) {
+  const argv = [bin, String(seconds), family, String(rate), ...(request ? ['request'] : [])];
   const pinned = cpus === 'all' ? argv : ['taskset', '-c', cpus, ...argv];
   const out = execFileSync(pinned[0], pinned.slice(1), { encoding: 'utf8' });
   return JSON.parse(out.trim());
@@ -64,6 +64,12 @@ export const TRACERS = {
   daemon: { args: ['daemon', '--metrics', 'off'], stdout: 'pipe', ready: daemonStarted },
   'daemon-bpftrace': { args: ['daemon', '--metrics', 'off', '--backend', 'bpftrace'], stdout: 'pipe', ready: daemonStarted },
   // the daemon with nothing but LISTEN changes, RSTs and errors crossing (CLOSE_WAIT ages from inventories)
+  // the daemon without services' answer times (tracer.serviceTimings: false)
+  'daemon-no-timings': {
+    args: ['daemon', '--metrics', 'off', '--config', join(root, 'bench', 'daemon-no-timings.yaml')],
+    stdout: 'pipe',
+    ready: daemonStarted,
+  },
   'daemon-lean': {
     args: ['daemon', '--metrics', 'off', '--config', join(root, 'bench', 'daemon-lean.yaml')],
     stdout: 'pipe',

@@ -2,8 +2,9 @@
 // byte and closes first, and a client process that connects, reads to EOF and closes, as fast as they
 // can for a given time. Every TCP state is visited, no RST is sent. Prints one JSON line of results.
 //
-// usage: churn <seconds> [ipv4|ipv6] [connections-per-second]
-// With a rate, the client paces itself to it (as far as it can keep up).
+// usage: churn <seconds> [ipv4|ipv6] [connections-per-second] [request]
+// With a rate, the client paces itself to it (as far as it can keep up). With `request`, the client
+// sends one byte first and the server reads it before it answers: a request and its answer.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   double seconds = argc > 1 ? atof(argv[1]) : 5;
   int v6 = argc > 2 && strcmp(argv[2], "ipv6") == 0;
   double rate = argc > 3 ? atof(argv[3]) : 0; /* 0: as fast as possible */
+  int request = argc > 4 && strcmp(argv[4], "request") == 0;
   if (seconds <= 0 || seconds > 600) {
     fprintf(stderr, "churn: seconds must be in (0, 600]\n");
     return 2;
@@ -46,11 +48,13 @@ int main(int argc, char** argv) {
   if (listen(listener, 1024) < 0) die("listen");
   if (getsockname(listener, (struct sockaddr*)&addr, &len) < 0) die("getsockname");
 
+  char buf[16];
   pid_t server = fork();
   if (server == 0) {
     for (;;) {
       int c = accept(listener, NULL, NULL);
       if (c < 0) continue;
+      if (request) (void)!read(c, buf, 1);
       (void)!write(c, "x", 1);
       close(c);
     }
@@ -58,7 +62,6 @@ int main(int argc, char** argv) {
   close(listener);
 
   long connections = 0, failures = 0;
-  char buf[16];
   double start = now(), end = start + seconds;
   while (now() < end) {
     if (rate > 0) { /* paced: wait until this batch is due */
@@ -76,6 +79,7 @@ int main(int argc, char** argv) {
       if (connect(s, (struct sockaddr*)&addr, len) < 0) {
         failures++;
       } else {
+        if (request) (void)!write(s, "q", 1);
         while (read(s, buf, sizeof(buf)) > 0) {
         }
         connections++;

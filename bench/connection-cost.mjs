@@ -5,7 +5,10 @@
 // same with and without a tracer). Tracers run one after the other, side by side in one run; each round
 // takes a fresh tracer; the table gives the median of the rounds.
 //
-//   node bench/connection-cost.mjs [--seconds 5] [--rate 5000] [--rounds 3] [--tracers daemon,watch,tcpstates]
+//   node bench/connection-cost.mjs [--seconds 5] [--rate 5000] [--rounds 3] [--tracers daemon,watch,tcpstates] [--request]
+//
+// --request: each connection carries a one-byte request before its answer (what services' answer
+// times measure); without it the server answers at once.
 //
 // A tracer's programs are those its processes hold open (prog_id in the fdinfo of their fds).
 import { execFileSync } from 'node:child_process';
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     tracers: { type: 'string', default: 'daemon,watch' },
     'by-program': { type: 'boolean', default: false },
+    request: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(values.seconds);
@@ -112,7 +116,7 @@ try {
       const programs = heldPrograms(descendants(tracer.pid));
       const bpf0 = bpfCost(programs);
       const cpu0 = cpuNs(tracer.pid);
-      const run = runChurn(churn, { seconds, rate, cpus: 'all' });
+      const run = runChurn(churn, { seconds, rate, cpus: 'all', request: values.request });
       const bpf1 = bpfCost(programs);
       const cpu1 = cpuNs(tracer.pid);
       await tracer.stop();
@@ -135,7 +139,7 @@ try {
   execFileSync('sysctl', ['-q', 'kernel.bpf_stats_enabled=0']);
 }
 
-console.log(`connection cost: paced churn at ${rate}/s for ${seconds} s, median of ${rounds} round(s)`);
+console.log(`connection cost: paced churn at ${rate}/s for ${seconds} s${values.request ? ', a request per connection' : ''}, median of ${rounds} round(s)`);
 console.log('| tracer | connections | BPF ns/conn | user+sys ns/conn | total ns/conn | program runs/conn |');
 console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const [name, rs] of Object.entries(results)) {

@@ -129,7 +129,7 @@ static __always_inline bool is_service_side(const struct socktrace_event *where)
 	return bpf_map_lookup_elem(&listeners, &key) != 0;
 }
 
-/* What the kernel knows of the exchange so far (probe reads: tcp_sock lies past the typed struct sock). */
+/* What the kernel knows of the exchange so far. */
 struct exchange_clock {
 	unsigned long long received; /* data bytes in */
 	unsigned long long sent;     /* data bytes out */
@@ -137,8 +137,20 @@ struct exchange_clock {
 	unsigned int last_out;       /* jiffies of the last data out */
 };
 
-static __always_inline void read_exchange_clock(const struct sock *sk, struct exchange_clock *c)
+static __always_inline void read_exchange_clock(const struct sock *sk, struct exchange_clock *c, bool btf)
 {
+	if (btf) { /* typed loads: the helper gives tcp_sock (past the typed struct sock) a type */
+		struct tcp_sock *t = bpf_skc_to_tcp_sock((void *)sk);
+		if (!t) {
+			__builtin_memset(c, 0, sizeof(*c));
+			return;
+		}
+		c->received = t->bytes_received;
+		c->sent = t->bytes_sent;
+		c->last_in = t->inet_conn.icsk_ack.lrcvtime;
+		c->last_out = t->lsndtime;
+		return;
+	}
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	c->received = BPF_CORE_READ(tp, bytes_received);
 	c->sent = BPF_CORE_READ(tp, bytes_sent);
@@ -171,14 +183,16 @@ static __always_inline void measure_exchange(const struct sock *sk, int oldstate
 		bpf_map_delete_elem(&unanswered, &addr);
 	}
 
+	struct exchange_clock c;
+	read_exchange_clock(sk, &c, btf);
+	if (ends_established && !c.received)
+		return; /* no request: nothing to time (the cheap test first) */
 	struct socktrace_event where = {};
 	struct socktrace_timing_key key = {};
-	struct exchange_clock c;
 	fill_addrs_from_sock(&where, sk, btf);
 	where.netns = sock_netns(sk, btf);
 	if (ends_established && !is_service_side(&where))
 		return;
-	read_exchange_clock(sk, &c);
 	unsigned int now = (unsigned int)bpf_jiffies64();
 
 	if (!ends_established) {
@@ -187,8 +201,6 @@ static __always_inline void measure_exchange(const struct sock *sk, int oldstate
 		count_timing(&key, answered_late ? c.last_out - request : now - request);
 		return;
 	}
-	if (!c.received)
-		return; /* no request: nothing to time */
 	if (c.sent && (int)(c.last_out - c.last_in) >= 0) {
 		timing_key_of(&key, &where, SOCKTRACE_TIMING_ANSWERED);
 		count_timing(&key, c.last_out - c.last_in);

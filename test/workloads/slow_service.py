@@ -5,10 +5,10 @@ slow-service: listen (--backlog, at RLIMIT_NOFILE --nofile), and for each connec
 take --latency seconds, answer (even if the client has gone: the late write meets an RST), then close,
 unless --leak: then a connection whose client left is never closed (CLOSE_WAIT). Out of descriptors, its
 accept() is retried every 10 ms. Lines: ready {"pid", "port"}; {"done": true, "answered": n,
-"late": k} after --hold seconds.
+"late": k, "median_latency": s} after --hold seconds (or at SIGUSR1) (its own measure, request read to answer sent).
 impatient-clients: --count clients, one every --interval seconds, each connects (blocking; --syncnt SYNs
 sent again at most), sends a request line and waits --wait seconds for the answer before it closes. Lines: ready {"pid"}; {"done": true,
-"gave_up": k, "answered": n, "connect_failed": m}.
+"gave_up": k, "answered": n, "connect_failed": m, "median_wait": s} (request sent to close, for those that gave up).
 
 Same protocol as tcp_actor.py (whose helpers this uses); every run bounded by a watchdog (--timeout).
 """
@@ -17,6 +17,7 @@ import ctypes
 import errno
 import os
 import resource
+import signal
 import socket
 import sys
 import threading
@@ -35,17 +36,20 @@ def cmd_slow_service(a):
     lsock = T.listen(a.host, a.port, backlog=a.backlog)
     T.emit({"ready": True, "pid": os.getpid(), "port": lsock.getsockname()[1]})
     counts = {"answered": 0, "late": 0}
+    latencies = []  # request read to answer sent, as this service measured them
     lock = threading.Lock()
     held = []
 
     def serve(conn):
         try:
             conn.recv(1024)
+            began = time.monotonic()
             time.sleep(a.latency)
             try:
                 conn.send(b"ANSWER\n", socket.MSG_NOSIGNAL)
                 with lock:
                     counts["answered"] += 1
+                    latencies.append(time.monotonic() - began)
                 time.sleep(0.2)  # the client's RST (if it left) arrives; a second write would fail
                 conn.send(b"\n", socket.MSG_NOSIGNAL)
             except OSError:
@@ -72,14 +76,22 @@ def cmd_slow_service(a):
     threading.Thread(target=accept_loop, daemon=True).start()
     T.set_phase("serving")
     T.extend_deadline(a.hold)
-    time.sleep(a.hold)
+    stop = threading.Event()
+    signal.signal(signal.SIGUSR1, lambda *_: stop.set())  # ends the hold early
+    stop.wait(a.hold)
     with lock:
-        T.emit({"done": True, **counts})
+        T.emit({"done": True, **counts, "median_latency": median(latencies)})
+
+
+def median(xs):
+    s = sorted(xs)
+    return round(s[(len(s) - 1) // 2], 4) if s else None
 
 
 def cmd_impatient_clients(a):
     T.emit({"ready": True, "pid": os.getpid()})
     counts = {"gave_up": 0, "answered": 0, "connect_failed": 0}
+    waits = []  # request sent to close, for the clients that gave up, as they measured them
     lock = threading.Lock()
 
     def one():
@@ -96,6 +108,7 @@ def cmd_impatient_clients(a):
             return
         s.settimeout(a.wait)
         s.sendall(b"GET\n")
+        sent = time.monotonic()
         try:
             got = s.recv(1024)
             key = "answered" if got else "gave_up"
@@ -104,6 +117,8 @@ def cmd_impatient_clients(a):
         s.close()
         with lock:
             counts[key] += 1
+            if key == "gave_up":
+                waits.append(time.monotonic() - sent)
 
     T.set_phase("clients")
     threads = []
@@ -115,7 +130,7 @@ def cmd_impatient_clients(a):
     for t in threads:
         t.join()
     with lock:
-        T.emit({"done": True, **counts})
+        T.emit({"done": True, **counts, "median_wait": median(waits)})
 
 
 def build_parser():
