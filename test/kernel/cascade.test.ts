@@ -7,19 +7,15 @@
  * service for each (and the client process for the connect timeouts), and link them into one incident,
  * root cause first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { SLOW_SERVICE_PATH, startActor as startWorkload, stopAllActors, type ActorLine, type ActorOptions } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
-import { until } from '../support/until.js';
+import { killWatches, startWatch } from '../support/watch-process.js';
 
-const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const startActor = (args: string[], options: ActorOptions = {}) =>
   startWorkload([...args, '--timeout', String(scaled(90))], { timeoutMs: scaled(120_000), script: SLOW_SERVICE_PATH, ...options });
-const children: ChildProcess[] = [];
 
 interface FindingLine {
   event: string;
@@ -33,24 +29,17 @@ const CHAIN = ['impatient_clients', 'write_after_peer_close', 'close_wait_leak',
 describeKernel('the whole cascade', () => {
   const netns = useNetnsPeer();
   afterEach(async () => {
-    for (const c of children.splice(0)) c.kill('SIGKILL');
+    killWatches();
     await stopAllActors();
   });
 
   it('finds each step, names the service (and its clients for the connect timeouts), and tells one incident root cause first', async () => {
     const svc = startActor(['slow-service', '--host', netns().hostV4, '--latency', '1.5', '--leak', '--nofile', '48', '--backlog', '8', '--hold', String(scaled(60))]);
     const { port } = (await svc.ready) as { port: number };
-    const watch = spawn(
-      process.execPath,
-      [bin, 'watch', '--events', 'accept_error,listen_overflow,connection_error', '--summary', '2', '--threshold', 'closeWaitAgeSeconds=2', '--duration', String(scaled(28))],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    children.push(watch);
-    let out = '';
-    let err = '';
-    watch.stdout.on('data', (d) => (out += d));
-    watch.stderr.on('data', (d) => (err += d));
-    await until('watch started', scaled(20_000), () => err.includes('watching'));
+    const watch = await startWatch([
+      ...['--events', 'accept_error,listen_overflow,connection_error', '--summary', '2'],
+      ...['--threshold', 'closeWaitAgeSeconds=2', '--duration', String(scaled(28))],
+    ]);
     const clients = startActor(
       ['impatient-clients', '--host', netns().hostV4, '--port', String(port), '--count', '80', '--wait', '0.5', '--interval', '0.1', '--syncnt', '1'],
       { prefix: netns().execPrefix },
@@ -58,12 +47,10 @@ describeKernel('the whole cascade', () => {
     const done = (await clients.done) as ActorLine & { gave_up: number; connect_failed: number };
     expect(done.gave_up).toBeGreaterThanOrEqual(10);
     expect(done.connect_failed).toBeGreaterThanOrEqual(1);
-    await new Promise((resolve) => watch.once('exit', resolve));
-
-    const findings = out
-      .split('\n')
-      .filter((l) => l.includes('"event":"finding"'))
-      .map((l) => JSON.parse(l) as FindingLine);
+    const { lines } = await watch.exited;
+    // Other tests' processes may have findings of their own: only the service's and its clients' count.
+    const ours = new Set([svc.pid, clients.pid]);
+    const findings = (lines.filter((l) => l.event === 'finding') as unknown as FindingLine[]).filter((f) => ours.has(f.subject.pid ?? -1));
     const latest = new Map(findings.map((f) => [f.kind, f]));
     for (const kind of CHAIN) expect(latest.has(kind), `${kind} found`).toBe(true);
     for (const kind of CHAIN.slice(0, -1)) expect(latest.get(kind)!.subject, kind).toMatchObject({ pid: svc.pid, comm: 'python3' });

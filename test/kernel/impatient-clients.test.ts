@@ -6,19 +6,15 @@
  * loaded machine stretches them): the clients' timeout (request to FIN) and the service's latency
  * (request to its late answer). A service that answers in time must give none.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { SLOW_SERVICE_PATH, startActor as startWorkload, stopAllActors, type ActorOptions } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
-import { until } from '../support/until.js';
+import { killWatches, startWatch } from '../support/watch-process.js';
 
-const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const startActor = (args: string[], options: ActorOptions = {}) =>
   startWorkload([...args, '--timeout', String(scaled(60))], { timeoutMs: scaled(90_000), script: SLOW_SERVICE_PATH, ...options });
-const children: ChildProcess[] = [];
 
 interface FindingLine {
   event: string;
@@ -37,20 +33,11 @@ interface FindingLine {
 
 /** `watch --summary 1` while `run` drives the workload; its JSON lines. */
 async function watchWhile(seconds: number, run: () => Promise<void>): Promise<Record<string, unknown>[]> {
-  const watch = spawn(process.execPath, [bin, 'watch', '--events', 'listen_overflow', '--summary', '1', '--duration', String(seconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(watch);
-  let out = '';
-  let err = '';
-  watch.stdout.on('data', (d) => (out += d));
-  watch.stderr.on('data', (d) => (err += d));
-  await until('watch started', scaled(20_000), () => err.includes('watching'));
+  const watch = await startWatch(['--events', 'listen_overflow', '--summary', '1', '--duration', String(seconds)]);
   await run();
-  await new Promise((resolve) => watch.once('exit', resolve));
-  expect(err).not.toMatch(/not sampled|answer times are not shown/);
-  return out
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const { lines, stderr } = await watch.exited;
+  expect(stderr).not.toMatch(/not sampled|answer times are not shown/);
+  return lines;
 }
 
 const within20 = (measured: number, expected: number) => Math.abs(measured - expected) <= expected * 0.2;
@@ -58,7 +45,7 @@ const within20 = (measured: number, expected: number) => Math.abs(measured - exp
 describeKernel('clients that give up before the service answers', () => {
   const netns = useNetnsPeer();
   afterEach(async () => {
-    for (const c of children.splice(0)) c.kill('SIGKILL');
+    killWatches();
     await stopAllActors();
   });
 
