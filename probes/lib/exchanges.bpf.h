@@ -116,16 +116,19 @@ static __always_inline void count_timing(struct socktrace_timing_key *key, unsig
 		__sync_fetch_and_add(&t->buckets[idx], 1);
 }
 
-/* A socket a listener on its address and port (or the wildcard) made: a service's side of a connection. */
+/*
+ * A socket a listener on its port (on the wildcard, most services, looked up first; or on its address)
+ * made: a service's side of a connection.
+ */
 static __always_inline bool is_service_side(const struct socktrace_event *where)
 {
 	static const unsigned char wildcard[SOCKTRACE_ADDR_LEN] = {};
 	struct socktrace_listener_key key;
 
-	listener_key_of(&key, where->netns, where->family, where->sport, where->saddr);
+	listener_key_of(&key, where->netns, where->family, where->sport, wildcard);
 	if (bpf_map_lookup_elem(&listeners, &key))
 		return true;
-	listener_key_of(&key, where->netns, where->family, where->sport, wildcard);
+	listener_key_of(&key, where->netns, where->family, where->sport, where->saddr);
 	return bpf_map_lookup_elem(&listeners, &key) != 0;
 }
 
