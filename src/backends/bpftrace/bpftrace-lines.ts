@@ -41,6 +41,7 @@ const KINDS: Record<string, EventKind> = {
   V: 'recv_error',
   D: 'destroy',
   A: 'accept_error',
+  X: 'retransmit',
 };
 const OWNER_SOURCES: Record<number, OwnerSource> = { 1: 'socket', 2: 'listener', 3: 'seeded', 4: 'closed' };
 /**

@@ -96,6 +96,8 @@ export const SCRIPT_CONCERNS: readonly Concern[] = [
       },
     ],
   },
+  // Optional: older kernels (inet_sk_error_report is 5.14+) still get every other event.
+  { what: 'segments sent again', optional: true, parts: [{ file: 'retransmits.bt', reads: { 'tcp/tcp_retransmit_skb': ['skaddr'] } }] },
   { what: 'ticks', parts: [{ file: 'ticks-and-end.bt', reads: {} }] },
 ];
 
