@@ -98,6 +98,21 @@ export const SCRIPT_CONCERNS: readonly Concern[] = [
   },
   // Optional: older kernels (inet_sk_error_report is 5.14+) still get every other event.
   { what: 'segments sent again', optional: true, parts: [{ file: 'retransmits.bt', reads: { 'tcp/tcp_retransmit_skb': ['skaddr'] } }] },
+  {
+    what: 'connection errors',
+    optional: true,
+    parts: [
+      {
+        file: 'connection-errors.bt',
+        reads: {
+          'tcp/tcp_retransmit_skb': ['skaddr'],
+          'tcp/tcp_destroy_sock': ['skaddr'],
+          'sock/inet_sk_error_report': ['error', 'sport', 'dport', 'family', 'protocol', 'saddr[4]', 'daddr[4]', 'saddr_v6[16]', 'daddr_v6[16]'],
+        },
+        maps: ['@tuple', '@tupled'],
+      },
+    ],
+  },
   { what: 'ticks', parts: [{ file: 'ticks-and-end.bt', reads: {} }] },
 ];
 
