@@ -116,7 +116,8 @@ describeKernel('accept queues', () => {
     expect(ss).toEqual({ queue: 5, limit: 4 });
   });
 
-  it('the daemon on the bpftrace backend gauges them too', async () => {
+  // Compiling bpftrace's script takes ~11 s here, more on a busy host: beyond the default 30 s.
+  it('the daemon on the bpftrace backend gauges them too', { timeout: scaled(150_000) }, async () => {
     const { pid, port } = await fullListener();
     const { scrape } = await startDaemon('bpftrace');
     const labels = `\\{pid="${pid}",comm="python3",port="${port}"\\}`;

@@ -92,7 +92,8 @@ describeKernel('a peer that does not answer', () => {
     expect(finding).toMatchObject({ subject: { pid: client.pid, peer: netns().nsV4 }, evidence: { lastMinute: 1 } });
   });
 
-  it('the bpftrace backend reports the same SYNs and data sent again and connects timed out, naming the same owners', async () => {
+  // Compiling bpftrace's script takes ~11 s here, more on a busy host: beyond the default 30 s.
+  it('the bpftrace backend reports the same SYNs and data sent again and connects timed out, naming the same owners', { timeout: scaled(150_000) }, async () => {
     const native = startTrace();
     const bt = await startBpftraceTrace();
     const since = process.hrtime.bigint(); // CLOCK_MONOTONIC, as the events' time: what both traced
