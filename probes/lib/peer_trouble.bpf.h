@@ -14,6 +14,7 @@
 #include "socktrace_event.h"
 #include "constants.bpf.h"
 #include "stamp.bpf.h"
+#include "rules.bpf.h"
 
 static __always_inline void on_retransmit(const struct sock *sk, bool btf)
 {
@@ -26,16 +27,9 @@ static __always_inline void on_retransmit(const struct sock *sk, bool btf)
 	submit(e);
 }
 
-/* An RST received ends a connection too (tcp_reset: ECONNREFUSED in SYN_SENT, EPIPE in CLOSE_WAIT,
- * ECONNRESET otherwise): rst_received reports those already. */
-static __always_inline bool is_reset_error(int err)
-{
-	return err == ECONNRESET || err == EPIPE || err == ECONNREFUSED;
-}
-
 static __always_inline void on_error_report(const struct sock *sk, int err, bool btf)
 {
-	if (!sk || err <= 0 || is_reset_error(err) || !wanted(SOCKTRACE_KIND_CONNECTION_ERROR) || !sock_is_tcp(sk, btf))
+	if (!sk || err <= 0 || SOCKTRACE_RESET_ERROR(err) || !wanted(SOCKTRACE_KIND_CONNECTION_ERROR) || !sock_is_tcp(sk, btf))
 		return;
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_CONNECTION_ERROR, btf);
 	if (!e)

@@ -16,6 +16,10 @@
 	((err) == EPIPE || (err) == ECONNRESET || (err) == ETIMEDOUT || (err) == ECONNREFUSED ||   \
 	 (err) == ECONNABORTED || (err) == EHOSTUNREACH || (err) == ENETUNREACH)
 
+/* What an RST received ends a connection with (tcp_reset: ECONNREFUSED in SYN_SENT, EPIPE in CLOSE_WAIT,
+ * ECONNRESET otherwise): rst_received reports those, connection_error leaves them out. */
+#define SOCKTRACE_RESET_ERROR(err) ((err) == ECONNRESET || (err) == EPIPE || (err) == ECONNREFUSED)
+
 /* accept() failing for want of a resource: the connection stays queued. EAGAIN, EINTR: normal life. */
 #define SOCKTRACE_ACCEPT_FAILURE(err) ((err) == EMFILE || (err) == ENFILE || (err) == ENOBUFS || (err) == ENOMEM)
 

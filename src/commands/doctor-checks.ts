@@ -198,7 +198,7 @@ export function loadTestCheck(result: LoadTest): { check: Check; hooks: HookInfo
 export function bpftraceCheck(
   installed: string | null,
   missingCaps: string[],
-  result: { version: string; parts: string[] } | { error: string } | null,
+  result: { version: string; parts: string[]; notes?: string[] } | { error: string } | null,
 ): Check {
   const name = 'bpftrace backend';
   if (missingCaps.length > 0 && installed) {
@@ -208,7 +208,8 @@ export function bpftraceCheck(
   }
   if (result === null) throw new Error('doctor: the bpftrace backend was not checked');
   if (!('error' in result)) {
-    return { name, ok: true, detail: `${result.version}; script parts for this kernel: ${result.parts.join(', ')}` };
+    const notes = result.notes && result.notes.length > 0 ? `; ${result.notes.join('; ')}` : '';
+    return { name, ok: true, detail: `${result.version}; script parts for this kernel: ${result.parts.join(', ')}${notes}` };
   }
   const message = result.error;
   const fix = /not installed|older than|version/i.test(message)
@@ -305,7 +306,7 @@ export interface DoctorFacts {
   /** bpftrace's path, null when not found. */
   bpftraceInstalled: string | null;
   /** What checking the bpftrace backend said; null when not asked (see bpftraceNeedsAsking). */
-  bpftrace: { version: string; parts: string[] } | { error: string } | null;
+  bpftrace: { version: string; parts: string[]; notes?: string[] } | { error: string } | null;
 }
 
 export interface DoctorReport {

@@ -68,10 +68,10 @@ function installedBpftrace(): string | null {
   return onPath(asked ?? 'bpftrace') ?? (asked && existsSync(asked) ? asked : null);
 }
 
-async function askBpftrace(): Promise<{ version: string; parts: string[] } | { error: string }> {
+async function askBpftrace(): Promise<{ version: string; parts: string[]; notes: string[] } | { error: string }> {
   try {
     const { version, plan } = await checkBpftraceBackend();
-    return { version, parts: plan.parts.map((p) => p.file) };
+    return { version, parts: plan.parts.map((p) => p.file), notes: plan.notes };
   } catch (error) {
     return { error: (error as Error).message };
   }

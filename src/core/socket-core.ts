@@ -261,6 +261,11 @@ export class SocketCore {
       if (hasPeer(e)) this.peerCounters(e.peer.addr).rstSent(at, e.reason ?? 'UNKNOWN');
       return;
     }
+    if (e.kind === 'connection_error' && e.sock === '0') {
+      // The bpftrace backend could not tell the socket (nor so its owner): it counts toward the peer.
+      if (hasPeer(e)) this.peerCounters(e.peer.addr).connectionFailed(at, e.errno ?? 'UNKNOWN', e.unanswered);
+      return;
+    }
     const s = this.trackedFor(e, at);
     this.takeOwner(s, e);
     s.lastSeenMs = Math.max(s.lastSeenMs, at);

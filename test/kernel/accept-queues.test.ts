@@ -58,12 +58,13 @@ describeKernel('accept queues', () => {
   }
 
   /** The daemon with its metrics on a free port and its log in a directory of its own (a summary each second). */
-  async function startDaemon(): Promise<{ scrape: () => Promise<string>; logFile: string }> {
+  async function startDaemon(backend: 'auto' | 'bpftrace' = 'auto'): Promise<{ scrape: () => Promise<string>; logFile: string }> {
     const dir = mkdtempSync(join(tmpdir(), 'socktrace-queues-'));
     const metricsPort = await freePort();
     const logFile = join(dir, 'daemon.log');
     const config = join(dir, 'socktrace.yaml');
-    writeFileSync(config, `metrics:\n  listen: 127.0.0.1:${metricsPort}\nlog:\n  file: ${logFile}\n  summarySeconds: 1\n`, { mode: 0o644 });
+    const tracer = `tracer:\n  backend: ${backend}\n`;
+    writeFileSync(config, `metrics:\n  listen: 127.0.0.1:${metricsPort}\nlog:\n  file: ${logFile}\n  summarySeconds: 1\n${tracer}`, { mode: 0o644 });
     children.push(spawn(process.execPath, [bin, 'daemon', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] }));
     const scrape = async () => {
       try {
@@ -113,6 +114,20 @@ describeKernel('accept queues', () => {
     const ss = await ssListen(netns().hostV4, port);
     expect({ queue: Number(queue.exec(text)![1]), limit: Number(limit.exec(text)![1]) }).toEqual(ss);
     expect(ss).toEqual({ queue: 5, limit: 4 });
+  });
+
+  // Compiling bpftrace's script takes ~11 s here, more on a busy host: beyond the default 30 s.
+  it('the daemon on the bpftrace backend gauges them too', { timeout: scaled(150_000) }, async () => {
+    const { pid, port } = await fullListener();
+    const { scrape } = await startDaemon('bpftrace');
+    const labels = `\\{pid="${pid}",comm="python3",port="${port}"\\}`;
+    const queue = new RegExp(`^socktrace_listen_queue${labels} (\\d+)$`, 'm');
+    const limit = new RegExp(`^socktrace_listen_queue_limit${labels} (\\d+)$`, 'm');
+    const text = await until('the listener gauged', scaled(90_000), async () => {
+      const t = await scrape();
+      return queue.test(t) && limit.test(t) ? t : false;
+    });
+    expect({ queue: Number(queue.exec(text)![1]), limit: Number(limit.exec(text)![1]) }).toEqual(await ssListen(netns().hostV4, port));
   });
 
   it('watch reports the overflows as listen_overflow lines naming the listener, its queue and limit', async () => {

@@ -26,7 +26,7 @@ function structFields(name: string): string[] {
 /** The event printfs of a part: their format string and their arguments. */
 function eventPrintfs(text: string): { format: string; args: string[] }[] {
   const found: { format: string; args: string[] }[] = [];
-  for (const m of text.matchAll(/printf\("([STRWVD]\\t[^"]*)"/g)) {
+  for (const m of text.matchAll(/printf\("([STRWVDAXE]\\t[^"]*)"/g)) {
     const args: string[] = [];
     let depth = 1;
     let start = m.index + m[0].length + 1; // past the comma after the format

@@ -136,3 +136,30 @@ describe('bpftrace requirements', () => {
     expect(rstReasons.length).toBeGreaterThan(20);
   });
 });
+
+describe('segments sent again and connection errors (retransmits.bt, connection-errors.bt)', () => {
+  /** An event line as the parts print it: the fields in LINE_FIELDS order. */
+  const line = (kind: string, sk: string, state: number, err: number, flags: number, ownerPid: number, born: number) =>
+    [kind, '5', sk, sk === '0' ? '0' : '4026531840', '2', '40000', '9', 'c11212c6', '0', '0', '0', 'c21212c6', '0', '0', '0', '0', String(state), '65535', String(err), String(flags)]
+      .concat([String(ownerPid), '0', ownerPid ? '1' : '0', '77', String(born), 'python3\\x00', 'swapper/0'])
+      .join('\t');
+
+  it('parses a SYN sent again with its owner', () => {
+    const e = parseEventText(line('X', 'ffff8881000a0000', 2, 0, 0, 4242, 99), context)!;
+    expect(e).toMatchObject({ kind: 'retransmit', state: 'SYN_SENT', errno: null, owner: { pid: 4242, comm: 'python3', source: 'socket' } });
+    expect(e.local).toEqual({ addr: '198.18.18.193', port: 40000 });
+    expect(e.peer).toEqual({ addr: '198.18.18.194', port: 9 });
+    expect(e.sock).toBe(socketId(0xffff8881000a0000n, 99n, context.idSalt));
+  });
+
+  it('parses a connect that timed out unanswered, with the socket the script found', () => {
+    const e = parseEventText(line('E', 'ffff8881000a0000', 7, 110, 0x20, 4242, 99), context)!;
+    expect(e).toMatchObject({ kind: 'connection_error', state: 'CLOSE', errno: 'ETIMEDOUT', unanswered: true, owner: { pid: 4242 } });
+    expect(e.sock).toBe(socketId(0xffff8881000a0000n, 99n, context.idSalt));
+  });
+
+  it('gives a connection error whose socket could not be told no socket id and no owner', () => {
+    const e = parseEventText(line('E', '0', 0, 113, 0, 0, 0), context)!;
+    expect(e).toMatchObject({ kind: 'connection_error', sock: '0', noSocket: false, owner: null, state: null, errno: 'EHOSTUNREACH', unanswered: false });
+  });
+});

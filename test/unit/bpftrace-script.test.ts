@@ -24,6 +24,9 @@ const common: Record<string, string> = {
   'sched/sched_process_exit': formatWith('comm[16]', 'pid', 'prio'),
   'task/task_rename': formatWith('pid', 'oldcomm[16]', 'newcomm[16]', 'oom_score_adj'),
   'tcp/tcp_receive_reset': formatWith('skaddr', 'sport', 'dport', 'family'),
+  // As 6.1 and 6.18 both have them (6.18's tcp_retransmit_skb adds err).
+  'tcp/tcp_retransmit_skb': formatWith('skbaddr', 'skaddr', 'state', 'sport', 'dport', 'family', 'saddr[4]', 'daddr[4]', 'saddr_v6[16]', 'daddr_v6[16]'),
+  'sock/inet_sk_error_report': formatWith('error', 'sport', 'dport', 'family', 'protocol', 'saddr[4]', 'daddr[4]', 'saddr_v6[16]', 'daddr_v6[16]'),
 };
 const syscalls: Record<string, string> = Object.fromEntries([
   ...['write', 'writev', 'sendto', 'sendmsg', 'sendmmsg', 'read', 'readv', 'recvfrom', 'recvmsg', 'recvmmsg'].flatMap((c) => [
@@ -55,7 +58,16 @@ describe('the bpftrace script for each kernel', () => {
   it('takes the 6.10+ parts on 6.18, with the RST reason names and no drop reason to pass', () => {
     const plan = planScript((t) => linux618[t]);
     expect(plan.problems).toEqual([]);
-    expect(files(linux618)).toEqual(['owners-and-states.bt', 'rst-received.bt', 'rst-sent.bt', 'socket-errors.bt', 'accept-errors.bt', 'ticks-and-end.bt']);
+    expect(files(linux618)).toEqual([
+      'owners-and-states.bt',
+      'rst-received.bt',
+      'rst-sent.bt',
+      'socket-errors.bt',
+      'accept-errors.bt',
+      'retransmits.bt',
+      'connection-errors.bt',
+      'ticks-and-end.bt',
+    ]);
     expect(plan.rstReasons[1]).toBe('NO_SOCKET');
     expect(plan.noSocketDropReason).toBe(-1);
   });
@@ -69,6 +81,8 @@ describe('the bpftrace script for each kernel', () => {
       'rst-sent-before-6.10.bt',
       'socket-errors-at-syscalls.bt',
       'accept-errors.bt',
+      'retransmits.bt',
+      'connection-errors.bt',
       'ticks-and-end.bt',
     ]);
     expect(plan.rstReasons).toEqual([]);
@@ -90,6 +104,21 @@ describe('the bpftrace script for each kernel', () => {
     const kernel: Record<string, string> = { ...linux618 };
     delete kernel['task/task_rename'];
     expect(planScript((t) => kernel[t]).problems).toEqual(['nothing serves state changes (owners-and-states.bt: no tracepoint task:task_rename)']);
+  });
+
+  it('leaves connection errors out where inet_sk_error_report is missing (before 5.14), saying so, and runs', () => {
+    const kernel: Record<string, string> = { ...linux61 };
+    delete kernel['sock/inet_sk_error_report'];
+    const plan = planScript((t) => kernel[t]);
+    expect(plan.problems).toEqual([]);
+    expect(plan.notes).toEqual([
+      'the bpftrace backend leaves out connection errors here (connection-errors.bt: no tracepoint sock:inet_sk_error_report)',
+    ]);
+    expect(plan.parts.map((p) => p.file)).toContain('retransmits.bt');
+    expect(plan.parts.map((p) => p.file)).not.toContain('connection-errors.bt');
+    // END clears a part's maps only when the part is planned (bpftrace refuses a map no probe writes).
+    expect(scriptText(plan)).not.toContain('@tuple');
+    expect(scriptText(planScript((t) => linux61[t]))).toMatch(/END[\s\S]*clear\(@tuple\); clear\(@tupled\);/);
   });
 
   it('refuses a kfree_skb that does not name NO_SOCKET', () => {

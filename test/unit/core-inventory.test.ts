@@ -7,6 +7,7 @@ import { SocketCore } from '../../src/core/socket-core.js';
 import { decodeBatch } from '../../src/events/decode-batch.js';
 import { buildBatch } from '../support/record-builder.js';
 import { inventorySocket } from '../support/inventory-socket.js';
+import { parseEventText } from '../../src/backends/bpftrace/bpftrace-lines.js';
 
 const T0 = 1_800_000_000_000;
 
@@ -182,5 +183,20 @@ describe('src/core is pure', () => {
       }
       expect(text, file).not.toMatch(/\b(setTimeout|setInterval|Date\.now|process\.)/);
     }
+  });
+});
+
+describe('a connection error whose socket the bpftrace backend could not tell (sock "0")', () => {
+  it('counts toward its peer without tracking a socket "0" or naming anyone', () => {
+    const core = new SocketCore(coreConfig(), (ns) => Number(ns / 1_000_000n));
+    const event = parseEventText(
+      ['E', '5000000', '0', '0', '2', '40000', '9', 'c11212c6', '0', '0', '0', 'c21212c6', '0', '0', '0', '0', '0', '65535', '110', '0', '0', '0', '0', '77', '0', 'x', 'y'].join('\t'),
+      { idSalt: 1n },
+    )!;
+    expect(event).toMatchObject({ kind: 'connection_error', sock: '0', owner: null, errno: 'ETIMEDOUT' });
+    core.applyEvents([event, { ...event, tsNs: 6_000_000n }]);
+    expect(core.sockets.size).toBe(0);
+    expect(core.byPeer.get('198.18.18.194')?.connectionErrorsByErrno.get('ETIMEDOUT')).toBe(2);
+    expect(core.byProcess.size).toBe(0);
   });
 });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { HOOK_TABLE } from '../../src/backends/native/hook-table.js';
 import {
+  bpftraceCheck,
   type Check,
   type DoctorFacts,
   doctorTracepoints,
@@ -180,4 +181,16 @@ describe("doctor's tracepoints come from the addon's hook table", () => {
     expect(saidRequired).toEqual(required);
     for (const t of doctorTracepoints(HOOK_TABLE)) if (required.includes(t.name)) expect(t.fallback).toBeUndefined();
   });
+});
+
+it("names what the bpftrace script leaves out on this kernel beside the parts it runs", () => {
+  const check = bpftraceCheck('/usr/bin/bpftrace', [], {
+    version: 'bpftrace v0.17.0',
+    parts: ['owners-and-states.bt', 'retransmits.bt', 'ticks-and-end.bt'],
+    notes: ['the bpftrace backend leaves out connection errors here (connection-errors.bt: no tracepoint sock:inet_sk_error_report)'],
+  });
+  expect(check).toMatchObject({ ok: true });
+  expect(check.detail).toBe(
+    'bpftrace v0.17.0; script parts for this kernel: owners-and-states.bt, retransmits.bt, ticks-and-end.bt; the bpftrace backend leaves out connection errors here (connection-errors.bt: no tracepoint sock:inet_sk_error_report)',
+  );
 });

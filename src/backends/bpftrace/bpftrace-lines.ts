@@ -41,6 +41,8 @@ const KINDS: Record<string, EventKind> = {
   V: 'recv_error',
   D: 'destroy',
   A: 'accept_error',
+  X: 'retransmit',
+  E: 'connection_error',
 };
 const OWNER_SOURCES: Record<number, OwnerSource> = { 1: 'socket', 2: 'listener', 3: 'seeded', 4: 'closed' };
 /**
@@ -150,7 +152,9 @@ export function parseEventText(text: string, context: BpftraceLineContext): Sock
   return {
     kind,
     tsNs: BigInt(f[1]!),
-    sock: noSocket ? '0' : socketId(skAddress, BigInt(f[24]!), context.idSalt),
+    // No socket: an RST sent for a packet no socket wanted, or a connection error whose socket the
+    // script could not tell from its ends (inet_sk_error_report carries none: connection-errors.bt).
+    sock: noSocket || skAddress === 0n ? '0' : socketId(skAddress, BigInt(f[24]!), context.idSalt),
     owner:
       ownerPid === 0 || !ownerSource
         ? null

@@ -17,12 +17,19 @@ export interface ScriptPart {
   file: string;
   /** tracepoint ("category/name") -> the fields the part reads from it (besides those every version has) */
   reads: Record<string, string[]>;
+  /**
+   * Maps only this part writes, cleared at exit (bpftrace allows one END, in ticks-and-end.bt, and
+   * refuses a map no probe writes, so END names them only when the part is planned).
+   */
+  maps?: string[];
 }
 
 interface Concern {
   what: string;
   /** Preferred first. */
   parts: ScriptPart[];
+  /** Nothing serving it leaves these events out (a note), not the backend (a problem). */
+  optional?: boolean;
 }
 
 const SEND_SYSCALLS = ['write', 'writev', 'sendto', 'sendmsg', 'sendmmsg'];
@@ -89,6 +96,23 @@ export const SCRIPT_CONCERNS: readonly Concern[] = [
       },
     ],
   },
+  // Optional: older kernels (inet_sk_error_report is 5.14+) still get every other event.
+  { what: 'segments sent again', optional: true, parts: [{ file: 'retransmits.bt', reads: { 'tcp/tcp_retransmit_skb': ['skaddr'] } }] },
+  {
+    what: 'connection errors',
+    optional: true,
+    parts: [
+      {
+        file: 'connection-errors.bt',
+        reads: {
+          'tcp/tcp_retransmit_skb': ['skaddr'],
+          'tcp/tcp_destroy_sock': ['skaddr'],
+          'sock/inet_sk_error_report': ['error', 'sport', 'dport', 'family', 'protocol', 'saddr[4]', 'daddr[4]', 'saddr_v6[16]', 'daddr_v6[16]'],
+        },
+        maps: ['@tuple', '@tupled'],
+      },
+    ],
+  },
   { what: 'ticks', parts: [{ file: 'ticks-and-end.bt', reads: {} }] },
 ];
 
@@ -96,6 +120,8 @@ export interface ScriptPlan {
   parts: ScriptPart[];
   /** What keeps the script from running here, each naming the tracepoint and fields; empty when it can run. */
   problems: string[];
+  /** Optional concerns nothing serves here: the events left out, and why. */
+  notes: string[];
   /** RST reason names (index = value) from tcp_send_reset's format; empty before 6.10. */
   rstReasons: string[];
   /** The drop reason NO_SOCKET's value on this kernel (the script's $3), -1 when no part needs it. */
@@ -131,6 +157,7 @@ function shortfall(part: ScriptPart, formatOf: (tracepoint: string) => string | 
 export function planScript(formatOf: (tracepoint: string) => string | undefined): ScriptPlan {
   const parts: ScriptPart[] = [];
   const problems: string[] = [];
+  const notes: string[] = [];
   for (const concern of SCRIPT_CONCERNS) {
     const tried: string[] = [];
     const part = concern.parts.find((p) => {
@@ -139,6 +166,7 @@ export function planScript(formatOf: (tracepoint: string) => string | undefined)
       return missing.length === 0;
     });
     if (part) parts.push(part);
+    else if (concern.optional) notes.push(`the bpftrace backend leaves out ${concern.what} here (${tried.join('; ')})`);
     else problems.push(`nothing serves ${concern.what} (${tried.join('; ')})`);
   }
   const sendReset = formatOf('tcp/tcp_send_reset');
@@ -146,6 +174,7 @@ export function planScript(formatOf: (tracepoint: string) => string | undefined)
   return {
     parts,
     problems,
+    notes,
     rstReasons: sendReset ? rstReasonsFromFormat(sendReset) : [],
     noSocketDropReason: drops ? symbolicValue(formatOf('skb/kfree_skb') ?? '', 'reason', 'NO_SOCKET') : -1,
   };
@@ -158,7 +187,7 @@ export function planScript(formatOf: (tracepoint: string) => string | undefined)
 export function readScriptPlan(pretendMissing: readonly string[] = [], tracefsRoots: readonly string[] = TRACEFS_DIRS): ScriptPlan {
   const root = tracefsDir(tracefsRoots);
   if (!root) {
-    return { parts: [], problems: ['tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)'], rstReasons: [], noSocketDropReason: -1 };
+    return { parts: [], problems: ['tracefs is not mounted (mount -t tracefs tracefs /sys/kernel/tracing)'], notes: [], rstReasons: [], noSocketDropReason: -1 };
   }
   const formats = new Map<string, string | undefined>();
   return planScript((tracepoint) => {
@@ -176,17 +205,22 @@ export function readScriptPlan(pretendMissing: readonly string[] = [], tracefsRo
   });
 }
 
+/** Where END (ticks-and-end.bt) clears the maps of the parts planned (ScriptPart.maps). */
+export const PART_MAPS_MARK = '/* the maps of the parts planned (ScriptPart.maps) */';
+
 /**
  * The script's text: its parts in order, the rules they call (probes/lib/rules.bpf.h, in the probes
- * directory above `dir`) written out. Throws naming the file when a part is missing from the install.
+ * directory above `dir`) written out, END clearing the maps of the parts planned. Throws naming the
+ * file when a part is missing from the install.
  */
 export function scriptText(plan: ScriptPlan, dir = BPFTRACE_PARTS_DIR): string {
   const rules = readRules(resolve(dir, '..'));
+  const clears = plan.parts.flatMap((part) => part.maps ?? []).map((map) => `clear(${map});`);
   return plan.parts
     .map((part) => {
       const path = resolve(dir, part.file);
       if (!existsSync(path)) throw new Error(`a part of the bpftrace script is missing: ${path}`);
-      return expandRules(readFileSync(path, 'utf8'), rules);
+      return expandRules(readFileSync(path, 'utf8'), rules).replace(PART_MAPS_MARK, `${PART_MAPS_MARK} ${clears.join(' ')}`);
     })
     .join('\n');
 }

@@ -229,11 +229,12 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   const info: SourceInfo = {
     backend: 'bpftrace',
     pid: child.pid,
-    hooks: plan.parts.flatMap((part) =>
-      Object.keys(part.reads).map((t) => ({ name: t.split('/')[1]!, mode: 'tracepoint' as const, why: `bpftrace (${version}), ${part.file}` })),
-    ),
+    // Each tracepoint once, named with the first part that reads it.
+    hooks: plan.parts
+      .flatMap((part) => Object.keys(part.reads).map((t) => ({ name: t.split('/')[1]!, mode: 'tracepoint' as const, why: `bpftrace (${version}), ${part.file}` })))
+      .filter((hook, i, all) => all.findIndex((h) => h.name === hook.name) === i),
     // Every bpftrace probe here is a classic tracepoint program.
-    notes: kernelCountsTracepointMisses(release()) ? [] : [uncountedMissesNote(release())],
+    notes: [...plan.notes, ...(kernelCountsTracepointMisses(release()) ? [] : [uncountedMissesNote(release())])],
     ringBytes: pages * 4096 * availableParallelism(),
     closeWaitDelayMs: 0,
     rstReasons,
