@@ -263,7 +263,7 @@ export class SocketCore {
     }
     if (e.kind === 'connection_error' && e.sock === '0') {
       // The bpftrace backend could not tell the socket (nor so its owner): it counts toward the peer.
-      if (hasPeer(e)) this.peerCounters(e.peer.addr).connectionFailed(at, e.errno ?? 'UNKNOWN', e.unanswered);
+      if (hasPeer(e)) this.peerCounters(e.peer.addr).connectionFailed(at, e.errno ?? 'UNKNOWN', e.unanswered, e.peer.port);
       return;
     }
     const s = this.trackedFor(e, at);
