@@ -86,7 +86,11 @@ uint32_t SeedOwnerMaps(socktrace_bpf* skel, const SeedRecord* records, size_t co
     memcpy(owner.comm, r.comm, sizeof(owner.comm));
     if (r.cookie != 0 && bpf_map_update_elem(owners_fd, &r.cookie, &owner, BPF_ANY) == 0) written++;
     first_record_of.emplace(r.pid, i);
-    if (r.family != 0) SeedListener(listeners_fd, r, owner, &made);
+    if (r.family != 0) {
+      SeedListener(listeners_fd, r, owner, &made);
+      // The port's mark in listening_ports (lib/listeners.bpf.h), as a listener starting sets it.
+      skel->bss->listening_ports[r.port] = 1;
+    }
   }
   int processes_fd = bpf_map__fd(skel->maps.owner_processes);
   for (const auto& [pid, i] : first_record_of) SeedLivingProcess(processes_fd, pid, records[i]);

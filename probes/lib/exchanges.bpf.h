@@ -45,6 +45,9 @@ struct {
 	__type(value, unsigned int);
 } unanswered SEC(".maps");
 
+/* Entries in `unanswered`: none (the healthy case), and leaving CLOSE_WAIT needs no lookup. */
+volatile long unanswered_entries;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SOCKTRACE_TIMING_MISS_SLOTS);
@@ -179,17 +182,20 @@ static __always_inline void measure_exchange(const struct sock *sk, int oldstate
 	unsigned long long addr = sock_addr(sk);
 	unsigned int request = 0;
 	if (!ends_established) { /* leaving CLOSE_WAIT: only the sockets whose client gave up matter */
+		if (unanswered_entries <= 0)
+			return;
 		unsigned int *remembered = bpf_map_lookup_elem(&unanswered, &addr);
 		if (!remembered)
 			return;
 		request = *remembered;
-		bpf_map_delete_elem(&unanswered, &addr);
+		if (bpf_map_delete_elem(&unanswered, &addr) == 0)
+			__sync_fetch_and_sub(&unanswered_entries, 1);
 	}
 
 	struct exchange_clock c;
 	read_exchange_clock(sk, &c, btf);
-	if (ends_established && !c.received)
-		return; /* no request: nothing to time (the cheap test first) */
+	if (ends_established && (!c.received || !port_ever_listened(BPF_CORE_READ(sk, __sk_common.skc_num))))
+		return; /* no request, or not a port anything listens on: nothing to time (the cheap tests first) */
 	struct socktrace_event where = {};
 	struct socktrace_timing_key key = {};
 	fill_addrs_from_sock(&where, sk, btf);
@@ -211,8 +217,12 @@ static __always_inline void measure_exchange(const struct sock *sk, int oldstate
 	}
 	timing_key_of(&key, &where, newstate == ST_TCP_CLOSE_WAIT ? SOCKTRACE_TIMING_GAVE_UP : SOCKTRACE_TIMING_UNANSWERED);
 	count_timing(&key, now - c.last_in);
-	if (newstate == ST_TCP_CLOSE_WAIT && bpf_map_update_elem(&unanswered, &addr, &c.last_in, BPF_ANY))
-		timing_missed(SOCKTRACE_TIMING_MISS_LATE);
+	if (newstate == ST_TCP_CLOSE_WAIT) {
+		if (bpf_map_update_elem(&unanswered, &addr, &c.last_in, BPF_NOEXIST) == 0)
+			__sync_fetch_and_add(&unanswered_entries, 1);
+		else
+			timing_missed(SOCKTRACE_TIMING_MISS_LATE);
+	}
 }
 
 #endif /* SOCKTRACE_LIB_EXCHANGES_BPF_H */

@@ -26,6 +26,24 @@ struct {
 	__type(value, struct socktrace_listener_group);
 } listeners SEC(".maps");
 
+/*
+ * Ports something listens on (or did), in any namespace: one byte each (a plain store, no bit to lose to
+ * a race), set as listeners start (and by user space for those it seeds), never cleared. A cheap first
+ * test before the `listeners` lookups of hooks that run for every connection (a client's ephemeral port
+ * is rarely one).
+ */
+volatile unsigned char listening_ports[65536];
+
+static __always_inline void note_listening_port(unsigned short port)
+{
+	listening_ports[port] = 1;
+}
+
+static __always_inline bool port_ever_listened(unsigned short port)
+{
+	return listening_ports[port];
+}
+
 /* ---------- listeners and their queues ---------- */
 
 /* What a socket listens on, or (for a socket not accepted yet) what it was queued by. */
@@ -47,6 +65,7 @@ static __always_inline void listener_started(const struct sock *sk, bool btf)
 	struct socktrace_listener_key key;
 
 	fill_addrs_from_sock(&where, sk, btf);
+	note_listening_port(where.sport);
 	listener_key_of(&key, sock_netns(sk, btf), where.family, where.sport, where.saddr);
 	struct socktrace_listener_group *g = bpf_map_lookup_elem(&listeners, &key);
 	if (!g) {
