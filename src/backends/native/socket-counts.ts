@@ -23,6 +23,7 @@ export function socketCountsOf(native: NativeSocketCounts): SocketCounts {
     queue: q.queue,
     limit: q.limit,
     listeners: q.listeners,
+    drops: q.drops,
   }));
   return { rows, listenQueues, problems: native.errors.map((e) => `${e.path}: ${e.message}`) };
 }
