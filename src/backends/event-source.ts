@@ -77,6 +77,8 @@ export interface SocketCounts {
   listenQueues?: ListenQueueCount[];
   /** Namespaces that could not be counted, and why. */
   problems: string[];
+  /** The inodes of those namespaces, where the backend knows them (their listeners are missing from listenQueues). */
+  uncounted?: number[];
 }
 
 export interface ListenQueueCount {

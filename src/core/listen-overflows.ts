@@ -58,6 +58,8 @@ export interface ListenerReading {
   after?: readonly NetstatSample[];
   /** Whether every listener is in `queues` (the walk's table did not fill). */
   complete?: boolean;
+  /** Namespaces whose listeners could not be read (the walk failed there): none of theirs is in `queues`. */
+  unread?: readonly number[];
 }
 
 export type OverflowAttribution =
@@ -66,7 +68,8 @@ export type OverflowAttribution =
   | 'several listeners dropped'
   | 'no listener drop counted'
   | 'overflows counted while listeners were read'
-  | 'a listener closed or changed owner'
+  | 'listeners changed since the last reading'
+  | 'not every listener was read'
   | 'no earlier drop counts'
   | 'no listener drop counts on this backend';
 
@@ -180,7 +183,7 @@ export class ListenOverflowTracker {
       const before = this.previous.get(now.netns);
       this.previous.set(now.netns, now);
       const base = this.baselines.get(now.netns);
-      const listeners = reading?.dropsCounted ? listenersIn(reading.queues, now.netns) : null;
+      const listeners = reading?.dropsCounted && !reading.unread?.includes(now.netns) ? listenersIn(reading.queues, now.netns) : null;
       if (before && now.listenOverflows > before.listenOverflows) {
         const overflows = this.attribute(atMs, now, before, base, listeners, reading);
         for (const o of overflows) this.count(o);
@@ -229,29 +232,32 @@ export class ListenOverflowTracker {
       attribution,
       candidates: (named ? [named] : candidates).map(candidate),
     });
+    if (!listeners && reading?.dropsCounted) return [event(count, 'not every listener was read', null, [])];
     if (!listeners) {
       const full = (reading?.queues ?? []).filter((q) => q.netns === now.netns && queueIsFull(q));
       return [event(count, 'no listener drop counts on this backend', null, full)];
     }
     if (!base || !sameCounters(base.counters, before)) return [event(count, 'no earlier drop counts', null, [])];
+    // A listener left out of either reading (the walk's table full) may be the one that overflowed.
+    if (!base.complete || reading?.complete === false) return [event(count, 'not every listener was read', null, [])];
     const grown: { q: ListenerQueueNow; by: number }[] = [];
     let changed = false;
     for (const [key, q] of listeners) {
       const was = base.listeners.get(key);
       if (!was) {
-        // Made since the last reading (a socket's sk_drops starts at 0), unless that reading was cut short.
-        if (!base.complete) changed = true;
-        else if (q.drops! > 0) grown.push({ q, by: q.drops! });
+        // Made since the last reading: a socket's sk_drops starts at 0 (the reading was whole, and a
+        // listener that changed owner leaves its former row, which makes `changed` below).
+        if (q.drops! > 0) grown.push({ q, by: q.drops! });
       } else if (q.drops! < was.drops! || (q.listeners ?? 0) < (was.listeners ?? 0)) {
-        changed = true; // one of a SO_REUSEPORT group closed: its drops left the sum
+        changed = true; // one of a SO_REUSEPORT group closed (or moved): its drops left the sum
       } else if (q.drops! > was.drops!) {
         grown.push({ q, by: q.drops! - was.drops! });
       }
     }
     for (const key of base.listeners.keys()) if (!listeners.has(key)) changed = true;
     const candidates = grown.map((g) => g.q);
-    // A listener that closed (or whose owner changed) since the last reading may be the one that overflowed.
-    if (changed) return [event(count, 'a listener closed or changed owner', null, candidates)];
+    // A listener that closed or changed owner since the last reading may be the one that overflowed.
+    if (changed) return [event(count, 'listeners changed since the last reading', null, candidates)];
     if (grown.length === 0) return [event(count, 'no listener drop counted', null, [])];
     if (grown.length === 1) {
       // Overflows counted while the last walk ran may sit in a listener's reading already (so in no

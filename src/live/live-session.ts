@@ -33,8 +33,11 @@ const LISTEN_QUEUE_ENTRIES = 4096;
  */
 function listenersNow(source: RunningSource, namespaces: NamespaceRef[]): ListenerReading | 'inventory' {
   let counted: ListenQueueCount[] | undefined;
+  let uncounted: number[] = [];
   try {
-    counted = source.countSockets()?.listenQueues;
+    const counts = source.countSockets();
+    counted = counts?.listenQueues;
+    uncounted = counts?.uncounted ?? [];
   } catch {
     counted = undefined;
   }
@@ -49,7 +52,7 @@ function listenersNow(source: RunningSource, namespaces: NamespaceRef[]): Listen
     drops: q.drops ?? null,
     listeners: q.listeners,
   }));
-  return { queues, dropsCounted: counted.every((q) => q.drops !== undefined), after, complete: counted.length < LISTEN_QUEUE_ENTRIES };
+  return { queues, dropsCounted: counted.every((q) => q.drops !== undefined), after, complete: counted.length < LISTEN_QUEUE_ENTRIES, unread: uncounted };
 }
 
 export interface LiveSessionOptions {

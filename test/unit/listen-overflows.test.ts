@@ -137,20 +137,31 @@ describe('attribution', () => {
     sampleAt(t, T0, counters(10), [listener(api, 8080, 0), listener(worker, 9090, 2)]);
     // api's listener is gone: it may have overflowed before it closed.
     expect(sampleAt(t, T0 + 1000, counters(20), [listener(worker, 9090, 12)])).toMatchObject([
-      { count: 10, proc: null, attribution: 'a listener closed or changed owner', candidates: [{ proc: worker }] },
+      { count: 10, proc: null, attribution: 'listeners changed since the last reading', candidates: [{ proc: worker }] },
     ]);
     // One of a SO_REUSEPORT pair closed: its drops left the sum.
     sampleAt(t, T0 + 2000, counters(20), [listener(worker, 9090, 12, 0, 8, 2)]);
-    expect(sampleAt(t, T0 + 3000, counters(25), [listener(worker, 9090, 14, 0, 4, 1)])).toMatchObject([{ count: 5, proc: null, attribution: 'a listener closed or changed owner' }]);
+    expect(sampleAt(t, T0 + 3000, counters(25), [listener(worker, 9090, 14, 0, 4, 1)])).toMatchObject([{ count: 5, proc: null, attribution: 'listeners changed since the last reading' }]);
+    // The listener now under another owner (passed over a UNIX socket), its count from long ago: its former row is gone.
+    expect(sampleAt(t, T0 + 4000, counters(26), [listener(api, 9090, 15, 0, 4, 1)])).toMatchObject([{ count: 1, proc: null, attribution: 'listeners changed since the last reading' }]);
   });
 
-  it('counts a listener made since the previous reading from zero, unless that reading was cut short', () => {
+  it('counts a listener made since the previous reading from zero', () => {
     const t = new ListenOverflowTracker();
     sampleAt(t, T0, counters(10), [listener(api, 8080, 0)]);
-    expect(sampleAt(t, T0 + 1000, counters(16), [listener(api, 8080, 0), listener(worker, 9090, 6)])).toMatchObject([{ count: 6, proc: worker }]);
+    expect(sampleAt(t, T0 + 1000, counters(16), [listener(api, 8080, 0), listener(worker, 9090, 6)])).toMatchObject([{ count: 6, proc: worker, attribution: 'only listener whose drop counter grew' }]);
+  });
+
+  it('names nobody when a walk left listeners out (its table full, or its namespace unread)', () => {
+    const t = new ListenOverflowTracker();
+    t.sample(T0, counters(10), { ...read([listener(api, 8080, 0)], counters(10)), complete: false });
+    expect(sampleAt(t, T0 + 1000, counters(16), [listener(api, 8080, 6)])).toMatchObject([{ count: 6, proc: null, attribution: 'not every listener was read' }]);
+    // The namespace's walk failed: its listeners are not in the reading, and they are not "gone".
     const u = new ListenOverflowTracker();
-    u.sample(T0, counters(10), { ...read([listener(api, 8080, 0)]), complete: false });
-    expect(sampleAt(u, T0 + 1000, counters(16), [listener(api, 8080, 0), listener(worker, 9090, 6)])).toMatchObject([{ proc: null, attribution: 'a listener closed or changed owner' }]);
+    sampleAt(u, T0, counters(10), [listener(api, 8080, 0), listener(worker, 9090, 0)]);
+    expect(u.sample(T0 + 1000, counters(12), { ...read([], counters(12)), unread: [NETNS] })).toMatchObject([{ count: 2, proc: null, attribution: 'not every listener was read' }]);
+    // ...nor, when read again with counts from long ago, new.
+    expect(sampleAt(u, T0 + 2000, counters(13), [listener(api, 8080, 0), listener(worker, 9090, 900)])).toMatchObject([{ count: 1, proc: null, attribution: 'no earlier drop counts' }]);
   });
 
   it('names nobody without drop counts (the bpftrace backend), the full listeners only candidates', () => {
