@@ -257,8 +257,8 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
       title: `accept queues overflowing in network namespace ${netns}: ${lastMinute} handshakes dropped in the last minute`,
       explanation:
         `The kernel dropped ${lastMinute} handshakes in the last minute in network namespace ${netns} because ` +
-        `a listener's accept queue was full (ListenOverflows). It does not say which listener: ` +
-        `Its listeners' own drop counters do not tell either (${u.last.attribution}). ` +
+        `a listener's accept queue was full (ListenOverflows). That counter does not say which listener, ` +
+        `and the listeners' own drop counters did not tell either (${u.last.attribution}). ` +
         (named.length > 0
           ? `It may be any of ${named.length === 1 ? 'this one' : `these ${named.length}`}: ${named.join('; ')}. `
           : '') +
