@@ -73,7 +73,9 @@ static __always_inline unsigned int sock_drops(const struct sock *sk)
 		if (ndc)
 			return (unsigned int)BPF_CORE_READ(ndc, drops0.counter) + (unsigned int)BPF_CORE_READ(ndc, drops1.counter);
 	}
-	return (unsigned int)BPF_CORE_READ(sk, sk_drops.counter);
+	if (bpf_core_field_exists(struct sock, sk_drops))
+		return (unsigned int)BPF_CORE_READ(sk, sk_drops.counter);
+	return 0; /* no counter this kernel: no listener's grows, and overflows name nobody */
 }
 
 /*
