@@ -100,6 +100,7 @@ SocketCounts SocketCounter::Count(const std::vector<std::pair<std::string, unsig
       q.queue = value.queue;
       q.limit = value.limit;
       q.listeners = value.listeners;
+      q.drops = value.drops;
       socktrace_process process = {};
       if (q.pid != 0 && bpf_map_lookup_elem(processes_fd, &q.pid, &process) == 0) memcpy(q.comm, process.comm, sizeof(q.comm));
       result.listen_queues.push_back(q);

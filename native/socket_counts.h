@@ -34,6 +34,7 @@ struct ListenQueue {
   uint32_t queue;      // connections waiting for accept()
   uint32_t limit;      // listen()'s backlog as the kernel caps it
   uint32_t listeners;  // listening sockets summed
+  uint32_t drops;      // their sk_drops summed (modulo 2^32): accept-queue overflows among them
   char comm[SOCKTRACE_COMM_LEN];
 };
 

@@ -263,6 +263,7 @@ Napi::Value Tracer::CountSockets(const Napi::CallbackInfo& info) {
     o.Set("queue", Napi::Number::New(env, q.queue));
     o.Set("limit", Napi::Number::New(env, q.limit));
     o.Set("listeners", Napi::Number::New(env, q.listeners));
+    o.Set("drops", Napi::Number::New(env, q.drops));
     o.Set("comm", Napi::Buffer<char>::Copy(env, q.comm, strnlen(q.comm, sizeof(q.comm))));
     queues.Set(i, o);
   }

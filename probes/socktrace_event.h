@@ -12,7 +12,7 @@
 #ifndef SOCKTRACE_EVENT_H
 #define SOCKTRACE_EVENT_H
 
-#define SOCKTRACE_ABI_VERSION 5
+#define SOCKTRACE_ABI_VERSION 6
 #define SOCKTRACE_COMM_LEN 16
 #define SOCKTRACE_ADDR_LEN 16
 
@@ -171,7 +171,8 @@ struct socktrace_listen_queue {
 	unsigned int queue;              /* sk_ack_backlog: connections waiting for accept() (ss -lnt Recv-Q) */
 	unsigned int limit;              /* sk_max_ack_backlog: listen()'s backlog, capped (ss -lnt Send-Q) */
 	unsigned int listeners;          /* listening sockets summed here */
-	unsigned int _pad;
+	unsigned int drops;              /* sk_drops: what the listeners dropped since listen(), every accept-queue
+	                                  * overflow included (tcp_listendrop); summed modulo 2^32 */
 };
 
 /*

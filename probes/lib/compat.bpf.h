@@ -51,6 +51,34 @@ static __always_inline unsigned short no_socket_rst_reason(void)
 }
 
 /*
+ * 6.18: a socket's drop counter may live in per-NUMA counters (struct numa_drop_counters, pointed to
+ * by sk_drop_counters, which UDP and raw sockets set) instead of sk_drops; sk_drops_read() sums
+ * whichever the socket uses. TCP listeners keep sk_drops (tcp_listendrop -> sk_drops_inc), and before
+ * 6.18 there is only sk_drops: atomic_inc in tcp_listendrop itself.
+ */
+struct numa_drop_counters___6_18 {
+	atomic_t drops0;
+	atomic_t drops1;
+} __attribute__((preserve_access_index));
+
+struct sock___6_18 {
+	struct numa_drop_counters___6_18 *sk_drop_counters;
+} __attribute__((preserve_access_index));
+
+/* What the socket dropped since it was made, as sk_drops_read() counts it (ss -m's d<N>). */
+static __always_inline unsigned int sock_drops(const struct sock *sk)
+{
+	if (bpf_core_field_exists(struct sock___6_18, sk_drop_counters)) {
+		const struct numa_drop_counters___6_18 *ndc = BPF_CORE_READ((const struct sock___6_18 *)sk, sk_drop_counters);
+		if (ndc)
+			return (unsigned int)BPF_CORE_READ(ndc, drops0.counter) + (unsigned int)BPF_CORE_READ(ndc, drops1.counter);
+	}
+	if (bpf_core_field_exists(struct sock, sk_drops))
+		return (unsigned int)BPF_CORE_READ(sk, sk_drops.counter);
+	return 0; /* no counter this kernel: no listener's grows, and overflows name nobody */
+}
+
+/*
  * kfree_skb's raw arguments are (skb, location, reason) since drop reasons came (5.17); 6.11 added
  * rx_sk after them. sched_process_exit gained group_dead in 6.16: socktrace reads signal->live
  * instead, the same on every version (see on_process_exit).

@@ -12,6 +12,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "socktrace_event.h"
+#include "compat.bpf.h"
 #include "stamp.bpf.h"
 
 /* ---------- counting every socket by state and owner, when user space asks ---------- */
@@ -41,7 +42,12 @@ struct {
 	__type(value, struct socktrace_listen_queue);
 } listen_queues SEC(".maps");
 
-/* Adds a listener's accept queue: its length and listen()'s limit, as ss -lnt shows them. */
+/*
+ * Adds a listener's accept queue: its length and listen()'s limit, as ss -lnt shows them, and what it
+ * dropped (ss -lntm's d<N>): the kernel counts every accept-queue overflow in the listener's own
+ * sk_drops as it counts ListenOverflows in the namespace, so user space can tell which listener
+ * overflowed between two counts.
+ */
 static __always_inline void count_listen_queue(const struct sock *sk, const struct socktrace_event *e)
 {
 	struct socktrace_listen_queue_key key = { .pid = e->owner_pid, .netns = e->netns, .port = e->sport, .family = e->family };
@@ -50,12 +56,14 @@ static __always_inline void count_listen_queue(const struct sock *sk, const stru
 		.queue = BPF_CORE_READ(sk, sk_ack_backlog),
 		.limit = BPF_CORE_READ(sk, sk_max_ack_backlog),
 		.listeners = 1,
+		.drops = sock_drops(sk),
 	};
 	struct socktrace_listen_queue *q = bpf_map_lookup_elem(&listen_queues, &key);
 	if (q) {
 		q->queue += add.queue;
 		q->limit += add.limit;
 		q->listeners += 1;
+		q->drops += add.drops;
 	} else {
 		bpf_map_update_elem(&listen_queues, &key, &add, BPF_NOEXIST); /* table full: left out, and the gauge with it */
 	}

@@ -90,6 +90,8 @@ export interface SocketCounts {
   listenQueues?: ListenQueueCount[];
   /** Namespaces that could not be counted, and why. */
   problems: string[];
+  /** The inodes of those namespaces, where the backend knows them (their listeners are missing from listenQueues). */
+  uncounted?: number[];
 }
 
 export interface ListenQueueCount {
@@ -103,6 +105,11 @@ export interface ListenQueueCount {
   queue: number;
   limit: number;
   listeners: number;
+  /**
+   * What the listeners dropped since listen() (sk_drops summed modulo 2^32, `ss -lntm`'s d<N>): every
+   * accept-queue overflow is counted there. Absent where the backend cannot read it.
+   */
+  drops?: number;
 }
 
 /** Which kinds and states cross from the kernel (bit masks: 1 << kind, 1 << TCP state). */

@@ -214,9 +214,9 @@ const QUEUE_ADVICE =
   'both). If accept() itself fails, see accept_failing.';
 
 /**
- * A listener whose accept queue is full while the kernel counts overflows in its namespace: handshakes
- * are dropped, and clients retry their SYNs (1 s, 3 s, 7 s...) or time out. Named only when it was the
- * only full listener there; otherwise the namespace's overflows are reported with their candidates.
+ * A listener whose accept queue overflows: handshakes are dropped, and clients retry their SYNs (1 s,
+ * 3 s, 7 s...) or time out. Named only when its own drop counter accounts for the overflows its
+ * namespace counted; otherwise the namespace's overflows are reported with their candidates.
  */
 function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
   const findings: Finding[] = [];
@@ -230,11 +230,11 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
       severity: 'critical',
       title: `accept queue full: ${owner} on ${where} (${l.queue}/${l.limit}), ${lastMinute} handshakes dropped in the last minute`,
       explanation:
-        `The accept queue of ${owner}'s listener on ${where} holds ${l.queue} connections against a limit ` +
-        `of ${l.limit}: they are established and wait for accept(), which the process is not calling fast ` +
-        `enough. While it is full the kernel drops new handshakes (${lastMinute} in the last minute, ` +
-        `counted as ListenOverflows in its namespace; it was the only full listener there), and clients ` +
-        `see slow or timed-out connects. ${QUEUE_ADVICE}`,
+        `The accept queue of ${owner}'s listener on ${where} overflowed: it held ${l.queue} connections ` +
+        `against a limit of ${l.limit} when last read, established and waiting for accept(), which the ` +
+        `process is not calling fast enough. While it is full the kernel drops new handshakes ` +
+        `(${lastMinute} in the last minute, counted as ListenOverflows in its namespace and in this ` +
+        `listener's own drop counter), and clients see slow or timed-out connects. ${QUEUE_ADVICE}`,
       subject: { ...(l.proc ? { pid: l.proc.pid, comm: l.proc.comm } : {}), port: l.local.port, local: where },
       evidence: {
         overflows: lastMinute,
@@ -243,7 +243,7 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
         limit: l.limit,
         port: l.local.port,
         netns: l.netns,
-        attribution: 'only full listener in its namespace',
+        attribution: l.attribution,
         lastSecondsAgo: Math.round(Math.max(0, nowMs - l.lastAtMs) / 1000),
       },
     });
@@ -258,10 +258,11 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
       title: `accept queues overflowing in network namespace ${netns}: ${lastMinute} handshakes dropped in the last minute`,
       explanation:
         `The kernel dropped ${lastMinute} handshakes in the last minute in network namespace ${netns} because ` +
-        `a listener's accept queue was full (ListenOverflows). It does not say which listener: ` +
+        `a listener's accept queue was full (ListenOverflows). That counter does not say which listener, ` +
+        `and the listeners' own drop counters did not tell either (${u.last.attribution}). ` +
         (named.length > 0
-          ? `${named.length} were full at the sample, and it may be any of them: ${named.join('; ')}. `
-          : 'none was full when socktrace looked (it drained in between, or the listener is gone). ') +
+          ? `It may be any of ${named.length === 1 ? 'this one' : `these ${named.length}`}: ${named.join('; ')}. `
+          : '') +
         QUEUE_ADVICE,
       subject: {},
       evidence: {

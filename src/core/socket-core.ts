@@ -11,7 +11,7 @@ import { DEFAULT_CORE_CONFIG, type CoreConfig } from './core-config.js';
 import { findFindings } from './findings.js';
 import type { Inventory, InventorySocket, ProcessInfo, StreamedInventory } from './inventory-model.js';
 import { ExchangeTimingTracker, type TimingReading } from './exchange-timings.js';
-import { ListenOverflowTracker, type ListenerQueueNow, type ListenOverflow, type NetstatSample } from './listen-overflows.js';
+import { ListenOverflowTracker, type ListenerQueueNow, type ListenerReading, type ListenOverflow, type NetstatSample } from './listen-overflows.js';
 import { buildRollups } from './rollups.js';
 import { hasPeer, processPeerKey, serviceKey } from './rollup-keys.js';
 import type { ConnectionStory, CoreSummary, SocketView } from './summary-model.js';
@@ -150,12 +150,15 @@ export class SocketCore {
   }
 
   /**
-   * Listen counters sampled per namespace, with the listeners' queues at that moment (from the kernel's
-   * count; null: take the queues the last inventory gave): the overflows since the previous sample,
-   * attributed where that is certain (see listen-overflows.ts).
+   * Listen counters sampled per namespace, with the listeners read from the kernel at that moment (their
+   * queues and drop counters), 'inventory' where the backend cannot read them (the last inventory's
+   * queues, without drop counts), or null when nothing grew and they were not read: the overflows since
+   * the previous sample, attributed where the listeners' own drop counters say whose they were (see
+   * listen-overflows.ts).
    */
-  applyListenCounters(atMs: number, counters: readonly NetstatSample[], queues: readonly ListenerQueueNow[] | null): ListenOverflow[] {
-    return this.listenOverflows.sample(atMs, counters, queues ?? this.inventoriedQueues());
+  applyListenCounters(atMs: number, counters: readonly NetstatSample[], reading: ListenerReading | 'inventory' | null): ListenOverflow[] {
+    const read = reading === 'inventory' ? { queues: this.inventoriedQueues(), dropsCounted: false } : reading;
+    return this.listenOverflows.sample(atMs, counters, read);
   }
 
   /**
@@ -188,7 +191,15 @@ export class SocketCore {
       for (const sock of socks) {
         const s = this.sockets.get(sock);
         if (!s?.acceptQueue || s.acceptQueue.limit === null) continue;
-        queues.push({ netns: s.netns, proc: s.owners.length === 1 ? s.owners[0]! : null, local: s.local, queue: s.acceptQueue.length, limit: s.acceptQueue.limit });
+        queues.push({
+          netns: s.netns,
+          proc: s.owners.length === 1 ? s.owners[0]! : null,
+          local: s.local,
+          queue: s.acceptQueue.length,
+          limit: s.acceptQueue.limit,
+          drops: null,
+          listeners: 1,
+        });
       }
     }
     return queues;

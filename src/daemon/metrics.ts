@@ -209,7 +209,7 @@ export class DaemonMetrics {
     });
     this.listenOverflows = new Counter({
       name: 'socktrace_listen_overflows_total',
-      help: 'Handshakes the kernel dropped because an accept queue was full (TcpExt ListenOverflows, sampled per namespace each second), by the listener they are attributed to: the only full listener in its namespace; pid, comm and port empty when several were full or none (metrics.maxProcesses processes; later ones as comm="other")',
+      help: 'Handshakes the kernel dropped because an accept queue was full (TcpExt ListenOverflows, sampled per namespace each second), by the listener they are attributed to: the one whose own drop counter (sk_drops) grew by them; pid, comm and port empty when no listener counter tells (metrics.maxProcesses processes; later ones as comm="other")',
       labelNames: ['pid', 'comm', 'port'],
       registers: [r],
     });

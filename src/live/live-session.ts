@@ -16,28 +16,44 @@ import { BindingLoadError } from '../backends/native/binding.js';
 import { scanProcesses } from '../inventory/process-scan.js';
 import { readListenCounters } from '../inventory/listen-counters.js';
 import { listNetworkNamespaces, type NamespaceRef } from '../inventory/network-namespaces.js';
-import type { ListenerQueueNow, ListenOverflow } from '../core/listen-overflows.js';
+import type { ListenerQueueNow, ListenerReading, ListenOverflow } from '../core/listen-overflows.js';
 import type { ListenQueueCount } from '../backends/event-source.js';
 import { kernelHz } from '../inventory/kernel-hz.js';
 
 /** How long a listing of the network namespaces serves the listen counters' samples. */
 const NAMESPACE_LIST_MS = 10_000;
 
+/** Listener rows the kernel's walk fills at most (probes/lib/counts.bpf.h, listen_queues): a full table left some out. */
+const LISTEN_QUEUE_ENTRIES = 4096;
+
 /**
- * The queues the kernel counts now (null where the backend cannot count them: the core then uses the
- * last inventory's). A listener several processes share, or none known, has no owner here.
+ * The listeners the kernel counts now, their queues and drop counters, and each namespace's counters
+ * read again right after ('inventory' where the backend cannot count them: the core then uses the last
+ * inventory's queues, without drop counts). A listener several processes share, or none known, has no
+ * owner here.
  */
-function queuesNow(source: RunningSource): ListenerQueueNow[] | null {
+function listenersNow(source: RunningSource, namespaces: NamespaceRef[]): ListenerReading | 'inventory' {
   let counted: ListenQueueCount[] | undefined;
+  let uncounted: number[] = [];
   try {
-    counted = source.countSockets()?.listenQueues;
+    const counts = source.countSockets();
+    counted = counts?.listenQueues;
+    uncounted = counts?.uncounted ?? [];
   } catch {
     counted = undefined;
   }
-  return (
-    counted?.map((q) => ({ netns: q.netns, proc: q.pid ? { pid: q.pid, comm: q.comm } : null, local: { addr: q.addr, port: q.port }, queue: q.queue, limit: q.limit })) ??
-    null
-  );
+  if (!counted) return 'inventory';
+  const after = readListenCounters(namespaces).samples;
+  const queues: ListenerQueueNow[] = counted.map((q) => ({
+    netns: q.netns,
+    proc: q.pid ? { pid: q.pid, comm: q.comm } : null,
+    local: { addr: q.addr, port: q.port },
+    queue: q.queue,
+    limit: q.limit,
+    drops: q.drops ?? null,
+    listeners: q.listeners,
+  }));
+  return { queues, dropsCounted: counted.every((q) => q.drops !== undefined), after, complete: counted.length < LISTEN_QUEUE_ENTRIES, unread: uncounted };
 }
 
 export interface LiveSessionOptions {
@@ -61,7 +77,8 @@ export interface LiveSession {
   readonly startupProblems: string[];
   /**
    * Samples each namespace's listen counters into the core: the accept-queue overflows since the last
-   * sample, attributed to the listeners full now (queues read from the kernel only when a counter grew).
+   * sample, attributed to the listeners whose own drop counters grew (listeners read from the kernel
+   * only when a counter moved, or to take a first reading).
    */
   sampleListenOverflows(): ListenOverflow[];
   /**
@@ -159,7 +176,8 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
       // made meanwhile is sampled from the next listing on (its first sample is its baseline anyway).
       if (now - namespaces.atMs >= NAMESPACE_LIST_MS) namespaces = { list: listNetworkNamespaces(), atMs: now };
       const { samples } = readListenCounters(namespaces.list);
-      return core.applyListenCounters(now, samples, core.listenOverflows.grew(samples) ? queuesNow(source) : []);
+      // Read before the walk, and again after it (listenersNow): drops counted while it ran are known.
+      return core.applyListenCounters(now, samples, core.listenOverflows.wantsReading(samples) ? listenersNow(source, namespaces.list) : null);
     },
     sampleExchangeTimings() {
       const timings = source.exchangeTimings();

@@ -68,7 +68,8 @@ export function toLostRecord(count: number, total: number, now = Date.now()): Lo
 /**
  * A `listen_overflow` line: handshakes the kernel dropped because an accept queue was full, counted in
  * a namespace since the previous sample (see core/listen-overflows.ts). proc and local name the
- * listener only when it was the only full one in its namespace; otherwise null, with the candidates.
+ * listener only when its own drop counter accounts for them; otherwise null, with the candidates and
+ * the reason (attribution).
  */
 export interface ListenOverflowRecord {
   time: string;

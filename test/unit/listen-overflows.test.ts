@@ -1,12 +1,14 @@
 /**
  * Accept-queue overflows on recorded inputs: TcpExt counters as this kernel (Linux 6.18) writes them,
- * and listeners' queues as ss -lnt shows them (5/4: a backlog of 4, full). The overflows a namespace
- * counted go to its only full listener; with several full, to none of them (each a candidate).
+ * and listeners as the kernel's walk reads them: queue and limit as ss -lnt shows them (5/4: a backlog
+ * of 4, full), drops as ss -lntm's d<N> (sk_drops, which tcp_listendrop raises on every overflow). The
+ * overflows a namespace counted go to the listener whose own drop counter grew, never to one only
+ * because its queue is full at the sample.
  */
 import { describe, expect, it } from 'vitest';
 import { coreConfig } from '../../src/core/core-config.js';
 import type { InventorySocket } from '../../src/core/inventory-model.js';
-import { ListenOverflowTracker, type ListenerQueueNow } from '../../src/core/listen-overflows.js';
+import { ListenOverflowTracker, type ListenerQueueNow, type ListenerReading, type NetstatSample } from '../../src/core/listen-overflows.js';
 import { SocketCore } from '../../src/core/socket-core.js';
 import { parseListenCounters } from '../../src/inventory/listen-counters.js';
 import { inventorySocket } from '../support/inventory-socket.js';
@@ -23,14 +25,21 @@ IpExt: 0 0
 
 const api = { pid: 100, comm: 'api' };
 const worker = { pid: 200, comm: 'worker' };
-const full = (proc: ListenerQueueNow['proc'], port: number, queue = 5, limit = 4): ListenerQueueNow => ({
+/** A listener as the walk reads it: queue/limit, and its drop counter. */
+const listener = (proc: ListenerQueueNow['proc'], port: number, drops: number, queue = 0, limit = 4, listeners = 1): ListenerQueueNow => ({
   netns: NETNS,
   proc,
   local: { addr: '198.18.0.1', port },
   queue,
   limit,
+  drops,
+  listeners,
 });
-const counters = (overflows: number, drops = overflows) => [{ netns: NETNS, listenOverflows: overflows, listenDrops: drops }];
+const counters = (overflows: number, drops = overflows): NetstatSample[] => [{ netns: NETNS, listenOverflows: overflows, listenDrops: drops }];
+/** The walk's reading; by default nothing moved while it ran. */
+const read = (queues: ListenerQueueNow[], after?: NetstatSample[]): ListenerReading => ({ queues, dropsCounted: true, after, complete: true });
+/** The counters read before the walk, the walk, the counters after it: one sample as the live session takes it. */
+const sampleAt = (t: ListenOverflowTracker, at: number, c: NetstatSample[], queues: ListenerQueueNow[], after = c) => t.sample(at, c, read(queues, after));
 
 describe('listen counters', () => {
   it("reads TcpExt's ListenOverflows and ListenDrops from a netstat file", () => {
@@ -40,10 +49,13 @@ describe('listen counters', () => {
 });
 
 describe('attribution', () => {
-  it("takes a namespace's first sample as its baseline, then gives what grew to its only full listener", () => {
+  it("takes a namespace's first sample as its baseline, then gives what grew to the listener whose drop counter grew", () => {
     const t = new ListenOverflowTracker();
-    expect(t.sample(T0, counters(2823), [full(api, 8080)])).toEqual([]);
-    const [o] = t.sample(T0 + 1000, counters(2889, 2890), [full(api, 8080), full(worker, 9090, 4, 4)]);
+    expect(t.wantsReading(counters(2823))).toBe(true); // no reading yet: the first sample reads the listeners
+    expect(sampleAt(t, T0, counters(2823), [listener(api, 8080, 40, 5, 4), listener(worker, 9090, 3)])).toEqual([]);
+    expect(t.wantsReading(counters(2823))).toBe(false); // nothing moved since
+    const [o, ...rest] = sampleAt(t, T0 + 1000, counters(2889, 2890), [listener(api, 8080, 107, 5, 4), listener(worker, 9090, 3)]);
+    expect(rest).toEqual([]);
     expect(o).toEqual({
       atMs: T0 + 1000,
       netns: NETNS,
@@ -54,43 +66,143 @@ describe('attribution', () => {
       peer: null,
       queue: 5,
       limit: 4,
-      attribution: 'only full listener in its namespace',
+      attribution: 'only listener whose drop counter grew',
       candidates: [{ proc: api, local: { addr: '198.18.0.1', port: 8080 }, queue: 5, limit: 4 }],
     });
-    // 4/4 is at its limit, not past it: the kernel still queues there (sk_acceptq_is_full is queue > limit).
     expect([...t.byListener.values()].map((l) => [l.proc?.pid, l.total])).toEqual([[100, 66]]);
   });
 
-  it('names none when several listeners are full, and lists each as a candidate', () => {
+  it('names the listener that overflowed in a burst and drained, not the idle one full at the sample', () => {
+    // Recorded as the kernel test makes it: "idle" accepts nothing and is full (5/4) but no SYN reaches
+    // it; "burst" overflowed 40 times between two samples and accepted everything before the second.
+    const idle = { pid: 300, comm: 'idle' };
+    const burst = { pid: 400, comm: 'burst' };
     const t = new ListenOverflowTracker();
-    t.sample(T0, counters(10), []);
-    const [o] = t.sample(T0 + 1000, counters(50), [full(api, 8080), full(worker, 9090, 9, 8)]);
-    expect(o).toMatchObject({ count: 40, proc: null, local: null, queue: null, limit: null, attribution: 'several full listeners in its namespace' });
-    expect(o!.candidates.map((c) => c.proc?.pid)).toEqual([100, 200]);
-    expect([...t.byListener.values()]).toEqual([]);
-    expect(t.unattributed.get(NETNS)?.total).toBe(40);
+    sampleAt(t, T0, counters(500), [listener(idle, 7000, 12, 5, 4), listener(burst, 7001, 0, 0, 4)]);
+    const out = sampleAt(t, T0 + 1000, counters(540), [listener(idle, 7000, 12, 5, 4), listener(burst, 7001, 40, 0, 4)]);
+    expect(out).toMatchObject([{ count: 40, proc: burst, local: { port: 7001 }, queue: 0, limit: 4, attribution: 'only listener whose drop counter grew' }]);
+    expect([...t.byListener.values()].map((l) => l.proc?.pid)).toEqual([400]);
+    // The old rule (the only full listener at the sample) would have named pid 300: it never is.
+    expect(out.filter((o) => o.proc?.pid === 300)).toEqual([]);
   });
 
-  it('names none when no listener is full at the sample, and ignores other namespaces', () => {
+  it('names nobody when no listener drop counter grew (one gone unread, or a listener made and closed between samples)', () => {
     const t = new ListenOverflowTracker();
-    t.sample(T0, counters(10), []);
-    const [o] = t.sample(T0 + 1000, counters(12), [{ ...full(api, 8080), netns: 4026532999 }]);
-    expect(o).toMatchObject({ count: 2, proc: null, attribution: 'no listener full at the sample', candidates: [] });
+    sampleAt(t, T0, counters(10), [listener(api, 8080, 7, 5, 4)]);
+    const [o] = sampleAt(t, T0 + 1000, counters(12), [listener(api, 8080, 7, 5, 4)]);
+    expect(o).toMatchObject({ count: 2, proc: null, local: null, queue: null, limit: null, attribution: 'no listener drop counted', candidates: [] });
+    expect([...t.byListener.values()]).toEqual([]);
+    expect(t.unattributed.get(NETNS)?.total).toBe(2);
+  });
+
+  it('names nobody when several drop counters grew and they do not add up to the overflows exactly', () => {
+    const t = new ListenOverflowTracker();
+    sampleAt(t, T0, counters(10, 10), [listener(api, 8080, 0), listener(worker, 9090, 0)]);
+    // 40 overflows and 5 other listen drops (a full SYN queue): which listener had which is not known.
+    const [o, ...rest] = sampleAt(t, T0 + 1000, counters(50, 55), [listener(api, 8080, 30, 5, 4), listener(worker, 9090, 15, 9, 8)]);
+    expect(rest).toEqual([]);
+    expect(o).toMatchObject({ count: 40, drops: 45, proc: null, local: null, attribution: 'several listeners dropped' });
+    expect(o!.candidates.map((c) => c.proc?.pid)).toEqual([100, 200]);
+    expect([...t.byListener.values()]).toEqual([]);
+  });
+
+  it('gives each of several listeners its own growth when every drop was an overflow', () => {
+    const t = new ListenOverflowTracker();
+    sampleAt(t, T0, counters(10), [listener(api, 8080, 4), listener(worker, 9090, 0)]);
+    const out = sampleAt(t, T0 + 1000, counters(50), [listener(api, 8080, 34, 5, 4), listener(worker, 9090, 10, 9, 8)]);
+    expect(out).toMatchObject([
+      { count: 30, proc: api, local: { port: 8080 }, attribution: 'drop counters grew by exactly the overflows' },
+      { count: 10, proc: worker, local: { port: 9090 }, attribution: 'drop counters grew by exactly the overflows' },
+    ]);
+    // Not when the counters moved while the previous walk ran: a drop may sit on the wrong side of it.
+    const u = new ListenOverflowTracker();
+    sampleAt(u, T0, counters(10), [listener(api, 8080, 4), listener(worker, 9090, 0)], counters(11));
+    expect(sampleAt(u, T0 + 1000, counters(50), [listener(api, 8080, 34), listener(worker, 9090, 10)])).toMatchObject([{ count: 40, proc: null, attribution: 'several listeners dropped' }]);
+  });
+
+  it('leaves unnamed the overflows counted while the previous walk ran: they may be in another listener\'s reading', () => {
+    const t = new ListenOverflowTracker();
+    // 3 overflows counted during the walk: one listener's reading may hold them already.
+    sampleAt(t, T0, counters(10), [listener(api, 8080, 3), listener(worker, 9090, 0)], counters(13));
+    const out = sampleAt(t, T0 + 1000, counters(30), [listener(api, 8080, 3), listener(worker, 9090, 17)]);
+    expect(out).toMatchObject([
+      { count: 17, proc: worker, attribution: 'only listener whose drop counter grew' },
+      { count: 3, proc: null, attribution: 'overflows counted while listeners were read', candidates: [{ proc: worker }] },
+    ]);
+    expect(out.reduce((n, o) => n + o.count, 0)).toBe(20);
+  });
+
+  it('names nobody when a listener closed or changed owner since the previous reading', () => {
+    const t = new ListenOverflowTracker();
+    sampleAt(t, T0, counters(10), [listener(api, 8080, 0), listener(worker, 9090, 2)]);
+    // api's listener is gone: it may have overflowed before it closed.
+    expect(sampleAt(t, T0 + 1000, counters(20), [listener(worker, 9090, 12)])).toMatchObject([
+      { count: 10, proc: null, attribution: 'listeners changed since the last reading', candidates: [{ proc: worker }] },
+    ]);
+    // One of a SO_REUSEPORT pair closed: its drops left the sum.
+    sampleAt(t, T0 + 2000, counters(20), [listener(worker, 9090, 12, 0, 8, 2)]);
+    expect(sampleAt(t, T0 + 3000, counters(25), [listener(worker, 9090, 14, 0, 4, 1)])).toMatchObject([{ count: 5, proc: null, attribution: 'listeners changed since the last reading' }]);
+    // The listener now under another owner (passed over a UNIX socket), its count from long ago: its former row is gone.
+    expect(sampleAt(t, T0 + 4000, counters(26), [listener(api, 9090, 15, 0, 4, 1)])).toMatchObject([{ count: 1, proc: null, attribution: 'listeners changed since the last reading' }]);
+  });
+
+  it('counts a listener made since the previous reading from zero', () => {
+    const t = new ListenOverflowTracker();
+    sampleAt(t, T0, counters(10), [listener(api, 8080, 0)]);
+    expect(sampleAt(t, T0 + 1000, counters(16), [listener(api, 8080, 0), listener(worker, 9090, 6)])).toMatchObject([{ count: 6, proc: worker, attribution: 'only listener whose drop counter grew' }]);
+  });
+
+  it('names nobody when a walk left listeners out (its table full, or its namespace unread)', () => {
+    const t = new ListenOverflowTracker();
+    t.sample(T0, counters(10), { ...read([listener(api, 8080, 0)], counters(10)), complete: false });
+    expect(sampleAt(t, T0 + 1000, counters(16), [listener(api, 8080, 6)])).toMatchObject([{ count: 6, proc: null, attribution: 'not every listener was read' }]);
+    // The namespace's walk failed: its listeners are not in the reading, and they are not "gone".
+    const u = new ListenOverflowTracker();
+    sampleAt(u, T0, counters(10), [listener(api, 8080, 0), listener(worker, 9090, 0)]);
+    expect(u.sample(T0 + 1000, counters(12), { ...read([], counters(12)), unread: [NETNS] })).toMatchObject([{ count: 2, proc: null, attribution: 'not every listener was read' }]);
+    // ...nor, when read again with counts from long ago, new.
+    expect(sampleAt(u, T0 + 2000, counters(13), [listener(api, 8080, 0), listener(worker, 9090, 900)])).toMatchObject([{ count: 1, proc: null, attribution: 'no earlier drop counts' }]);
+  });
+
+  it('names nobody without drop counts (the bpftrace backend), the full listeners only candidates', () => {
+    const t = new ListenOverflowTracker();
+    const noDrops = (queues: ListenerQueueNow[]): ListenerReading => ({ queues: queues.map((q) => ({ ...q, drops: null })), dropsCounted: false });
+    t.sample(T0, counters(10), noDrops([]));
+    expect(t.wantsReading(counters(10))).toBe(false); // only a growth calls for a reading then
+    const [o] = t.sample(T0 + 1000, counters(12), noDrops([listener(api, 8080, 0, 5, 4), listener(worker, 9090, 0)]));
+    expect(o).toMatchObject({ count: 2, proc: null, attribution: 'no listener drop counts on this backend', candidates: [{ proc: api, queue: 5, limit: 4 }] });
+  });
+
+  it('names nobody when the counters moved since the last reading and the listeners were not read then', () => {
+    const t = new ListenOverflowTracker();
+    sampleAt(t, T0, counters(10, 10), [listener(api, 8080, 0)]);
+    expect(t.wantsReading(counters(10, 11))).toBe(true); // a listen drop: read again, to compare from there
+    t.sample(T0 + 1000, counters(10, 11), null); // ...but not read (the walk failed)
+    expect(sampleAt(t, T0 + 2000, counters(14, 15), [listener(api, 8080, 5)])).toMatchObject([{ count: 4, proc: null, attribution: 'no earlier drop counts' }]);
+    // The reading just taken is the baseline for the next one.
+    expect(sampleAt(t, T0 + 3000, counters(16, 17), [listener(api, 8080, 7)])).toMatchObject([{ count: 2, proc: api }]);
   });
 
   it('reports nothing when the counters did not grow, and starts again when one went down', () => {
     const t = new ListenOverflowTracker();
-    t.sample(T0, counters(10), [full(api, 8080)]);
+    sampleAt(t, T0, counters(10), [listener(api, 8080, 0)]);
     expect(t.grew(counters(10))).toBe(false);
-    expect(t.sample(T0 + 1000, counters(10), [full(api, 8080)])).toEqual([]);
-    expect(t.sample(T0 + 2000, counters(3), [full(api, 8080)])).toEqual([]); // a new namespace under the same inode
+    expect(t.sample(T0 + 1000, counters(10), null)).toEqual([]);
+    expect(sampleAt(t, T0 + 2000, counters(3), [listener(api, 8080, 0)])).toEqual([]); // a new namespace under the same inode
     expect(t.grew(counters(5))).toBe(true);
-    expect(t.sample(T0 + 3000, counters(5), [full(api, 8080)])[0]?.count).toBe(2);
+    expect(sampleAt(t, T0 + 3000, counters(5), [listener(api, 8080, 2)])[0]).toMatchObject({ count: 2, proc: api });
+  });
+
+  it('ignores other namespaces\' listeners', () => {
+    const t = new ListenOverflowTracker();
+    sampleAt(t, T0, counters(10), [{ ...listener(api, 8080, 0), netns: 4026532999 }]);
+    const [o] = sampleAt(t, T0 + 1000, counters(12), [{ ...listener(api, 8080, 2), netns: 4026532999 }]);
+    expect(o).toMatchObject({ count: 2, proc: null, attribution: 'no listener drop counted' });
   });
 });
 
 describe('accept_queue_overflow', () => {
-  const listener = (sock: string, port: number, owners: number[], queue: number, limit: number): InventorySocket =>
+  const inventoried = (sock: string, port: number, owners: number[], queue: number, limit: number): InventorySocket =>
     inventorySocket({
       sock,
       netns: NETNS,
@@ -111,47 +223,46 @@ describe('accept_queue_overflow', () => {
     ],
   });
 
-  it("names the process whose queue is full (from the inventory's queues), with overflows, queue, limit and port", () => {
+  it('names the process whose listener dropped them, with overflows, queue, limit and port', () => {
     const core = new SocketCore(coreConfig());
-    core.applyInventory(inventory([listener('a1', 8080, [100], 5, 4), listener('a2', 9090, [200], 0, 128)]));
-    core.applyListenCounters(T0, counters(100), null);
-    const [o] = core.applyListenCounters(T0 + 1000, counters(166), null);
+    core.applyListenCounters(T0, counters(100), read([listener(api, 8080, 0, 5, 4), listener(worker, 9090, 0, 0, 128)], counters(100)));
+    const [o] = core.applyListenCounters(T0 + 1000, counters(166), read([listener(api, 8080, 66, 5, 4), listener(worker, 9090, 0, 0, 128)], counters(166)));
     expect(o).toMatchObject({ proc: api, local: { port: 8080 }, count: 66 });
     const findings = core.summarize(T0 + 2000).findings.filter((f) => f.kind === 'accept_queue_overflow');
     expect(findings).toHaveLength(1);
     const f = findings[0]!;
     expect(f.subject).toMatchObject({ pid: 100, comm: 'api', port: 8080 });
-    expect(f.evidence).toMatchObject({ overflows: 66, queue: 5, limit: 4, port: 8080, attribution: 'only full listener in its namespace' });
+    expect(f.evidence).toMatchObject({ overflows: 66, queue: 5, limit: 4, port: 8080, attribution: 'only listener whose drop counter grew' });
     expect(f.explanation).toMatch(/api \(pid 100\)/);
+    expect(f.explanation).toMatch(/own drop counter/);
     expect(f.explanation).toMatch(/net\.core\.somaxconn/);
     expect(f.explanation).toMatch(/accept_failing/);
     // A minute without overflows: the finding is gone.
     expect(core.summarize(T0 + 62_000).findings.filter((x) => x.kind === 'accept_queue_overflow')).toEqual([]);
     // Under the threshold: no finding.
     const strict = new SocketCore(coreConfig({ thresholds: { listenOverflowsMin: 100 } }));
-    strict.applyInventory(inventory([listener('a1', 8080, [100], 5, 4)]));
-    strict.applyListenCounters(T0, counters(100), null);
-    strict.applyListenCounters(T0 + 1000, counters(166), null);
+    strict.applyListenCounters(T0, counters(100), read([listener(api, 8080, 0, 5, 4)], counters(100)));
+    strict.applyListenCounters(T0 + 1000, counters(166), read([listener(api, 8080, 66, 5, 4)], counters(166)));
     expect(strict.summarize(T0 + 2000).findings.filter((x) => x.kind === 'accept_queue_overflow')).toEqual([]);
   });
 
-  it('names no process when two listeners are full: the finding lists both as candidates', () => {
+  it('names no process from the inventory\'s queues alone (no drop counts): the finding lists the full listeners as candidates', () => {
     const core = new SocketCore(coreConfig());
-    core.applyInventory(inventory([listener('a1', 8080, [100], 5, 4), listener('a2', 9090, [200], 9, 8)]));
-    core.applyListenCounters(T0, counters(100), null);
-    core.applyListenCounters(T0 + 1000, counters(140), null);
+    core.applyInventory(inventory([inventoried('a1', 8080, [100], 5, 4), inventoried('a2', 9090, [200], 9, 8), inventoried('a3', 7070, [200], 0, 8)]));
+    core.applyListenCounters(T0, counters(100), 'inventory');
+    const [o] = core.applyListenCounters(T0 + 1000, counters(140), 'inventory');
+    expect(o).toMatchObject({ count: 40, proc: null, local: null, attribution: 'no listener drop counts on this backend' });
     const [f] = core.summarize(T0 + 2000).findings.filter((x) => x.kind === 'accept_queue_overflow');
     expect(f!.subject).toEqual({});
-    expect(f!.evidence).toMatchObject({ overflows: 40, attribution: 'several full listeners in its namespace' });
+    expect(f!.evidence).toMatchObject({ overflows: 40, attribution: 'no listener drop counts on this backend' });
     expect((f!.evidence.candidates as { pid: number }[]).map((c) => c.pid)).toEqual([100, 200]);
-    expect(f!.explanation).toMatch(/may be any of them/);
+    expect(f!.explanation).toMatch(/may be any of these 2/);
   });
 
-  it("names no process for a listener several processes hold (a pre-forked server's)", () => {
+  it('names no process for a listener no single process holds (a pre-forked server\'s), but its address', () => {
     const core = new SocketCore(coreConfig());
-    core.applyInventory(inventory([listener('a1', 8080, [100, 200], 5, 4)]));
-    core.applyListenCounters(T0, counters(100), null);
-    const [o] = core.applyListenCounters(T0 + 1000, counters(110), null);
-    expect(o).toMatchObject({ proc: null, local: { port: 8080 }, attribution: 'only full listener in its namespace' });
+    core.applyListenCounters(T0, counters(100), read([listener(null, 8080, 0, 5, 4)], counters(100)));
+    const [o] = core.applyListenCounters(T0 + 1000, counters(110), read([listener(null, 8080, 10, 5, 4)], counters(110)));
+    expect(o).toMatchObject({ proc: null, local: { port: 8080 }, attribution: 'only listener whose drop counter grew' });
   });
 });

@@ -49,8 +49,8 @@ it('counts overflows for the listener they were given to, and with empty labels 
   const m = metrics([], 50);
   const base = { atMs: 0, netns: 1, drops: 0, peer: null, queue: null, limit: null, candidates: [] };
   m.observeOverflows([
-    { ...base, count: 66, proc: { pid: 100, comm: 'api' }, local: { addr: '0.0.0.0', port: 8080 }, queue: 5, limit: 4, attribution: 'only full listener in its namespace' },
-    { ...base, count: 4, proc: null, local: null, attribution: 'several full listeners in its namespace' },
+    { ...base, count: 66, proc: { pid: 100, comm: 'api' }, local: { addr: '0.0.0.0', port: 8080 }, queue: 5, limit: 4, attribution: 'only listener whose drop counter grew' },
+    { ...base, count: 4, proc: null, local: null, attribution: 'several listeners dropped' },
   ]);
   const text = await m.registry.metrics();
   expect(text).toMatch(/^socktrace_listen_overflows_total\{pid="100",comm="api",port="8080"\} 66$/m);

@@ -221,7 +221,9 @@ def cmd_thread_connect(a):
 
 def cmd_queue_listener(a):
     """Listen with --backlog (SO_REUSEPORT with --reuseport) and accept nothing until SIGUSR1; then
-    accept everything queued and report whose connections they were.
+    accept everything queued and report whose connections they were. With --then-accept, go on
+    accepting (and closing) every connection until SIGTERM: a listener that overflowed in a burst and
+    drained.
     Lines: ready (host, port); {"drained": [[addr, port], ...]}; {"done": true}."""
     go = wait_signal(signal.SIGUSR1)
     family, sockaddr = T.resolve(a.host, a.port)
@@ -244,6 +246,20 @@ def cmd_queue_listener(a):
         held.append(conn)
         drained.append(T.addr(peer))
     T.emit({"drained": drained})
+    if a.then_accept:
+        T.set_phase("accepting until SIGTERM")
+        sel = selectors.DefaultSelector()
+        sel.register(lsock, selectors.EVENT_READ)
+        try:
+            while True:
+                if sel.select(timeout=0.05):
+                    try:
+                        conn, _ = lsock.accept()
+                        conn.close()
+                    except BlockingIOError:
+                        pass
+        except T.Stop:
+            pass
     T.emit({"done": True})
 
 
@@ -483,6 +499,7 @@ def build_parser():
     sp = command("queue-listener", cmd_queue_listener, "listen, accept nothing until SIGUSR1")
     sp.add_argument("--backlog", type=T.pos_int, default=16)
     sp.add_argument("--reuseport", action="store_true")
+    sp.add_argument("--then-accept", action="store_true", help="after SIGUSR1, keep accepting until SIGTERM")
 
     sp = command("fd-limited-server", cmd_fd_limited_server, "accept until EMFILE, leak everything")
     sp.add_argument("--nofile", type=T.pos_int, default=32)

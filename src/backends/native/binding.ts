@@ -109,7 +109,7 @@ export interface NativeSocketCounts {
    */
   counts: { pid: number; state: number; queued: boolean; count: number; comm: Uint8Array }[];
   /** Listening sockets' accept queues (sk_ack_backlog) and limits (sk_max_ack_backlog), summed per owner, namespace, port and family. */
-  listenQueues: { pid: number; netns: number; port: number; family: number; addr: Uint8Array; queue: number; limit: number; listeners: number; comm: Uint8Array }[];
+  listenQueues: { pid: number; netns: number; port: number; family: number; addr: Uint8Array; queue: number; limit: number; listeners: number; drops: number; comm: Uint8Array }[];
   errors: { path: string; message: string }[];
 }
 

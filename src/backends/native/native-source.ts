@@ -98,7 +98,11 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     transitions: () => (finished ? new Array<number>(TRANSITION_SLOTS).fill(0) : tracer.transitions()),
     ownerEvictions: () => (finished ? 0 : tracer.ownerEvictions()),
     sweepStats: () => tracer.sweepStats(),
-    countSockets: () => (finished || !counterAttached ? null : socketCountsOf(tracer.countSockets(listNetworkNamespaces()))),
+    countSockets: () => {
+      if (finished || !counterAttached) return null;
+      const namespaces = listNetworkNamespaces();
+      return socketCountsOf(tracer.countSockets(namespaces), namespaces);
+    },
     exchangeTimings: () => (finished ? null : exchangeTimingsOf(tracer.exchangeTimings())),
     forgetExchangeTimings(keys) {
       if (!finished && keys.length > 0) tracer.forgetExchangeTimings(keys);

@@ -5,8 +5,9 @@ import { TCP_STATES } from '../../events/tcp-names.js';
 import type { ListenQueueCount, SocketCounts } from '../event-source.js';
 import { AF_INET } from './record-layout.js';
 import { formatIPv4, formatIPv6 } from '../../events/ip-address.js';
+import type { NamespaceRef } from '../../inventory/network-namespaces.js';
 
-export function socketCountsOf(native: NativeSocketCounts): SocketCounts {
+export function socketCountsOf(native: NativeSocketCounts, namespaces: readonly NamespaceRef[] = []): SocketCounts {
   const rows: SocketCounts['rows'] = [];
   for (const c of native.counts) {
     const state = TCP_STATES[c.state];
@@ -23,6 +24,9 @@ export function socketCountsOf(native: NativeSocketCounts): SocketCounts {
     queue: q.queue,
     limit: q.limit,
     listeners: q.listeners,
+    drops: q.drops,
   }));
-  return { rows, listenQueues, problems: native.errors.map((e) => `${e.path}: ${e.message}`) };
+  const failed = new Set(native.errors.map((e) => e.path));
+  const uncounted = namespaces.filter((n) => failed.has(n.path)).map((n) => n.inode);
+  return { rows, listenQueues, uncounted, problems: native.errors.map((e) => `${e.path}: ${e.message}`) };
 }
