@@ -17,6 +17,7 @@ import type { SockEvent } from '../../src/events/sock-event.js';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { scaled } from '../support/time-scale.js';
+import { withBpftraceStarts } from '../support/bpftrace-start.js';
 import { startBpftraceTrace, startTrace, stopAllTraces, type TraceSession } from '../support/trace-session.js';
 import { kernelCountsTracepointMisses } from '../../src/backends/bpf-prog-misses.js';
 import type { SourceStats } from '../../src/backends/event-source.js';
@@ -149,7 +150,7 @@ describeKernel('the bpftrace backend', () => {
     const epipe = fromBpftrace.find((e) => e.kind === 'send_error' && e.local.port === latePort);
     expect(epipe?.owner?.pid).toBe(late.pid);
     expect(bt.lost).toBe(0);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('catches errors at the syscalls\' exits where sock_send_length / sock_recv_length are missing, as native does', async () => {
     const missing = ['sock_send_length', 'sock_recv_length'];
@@ -178,7 +179,7 @@ describeKernel('the bpftrace backend', () => {
     expect(fromNative.some((f) => f.startsWith('send_error') && f.includes('EPIPE') && f.endsWith('flags=4'))).toBe(true);
     expect(fromNative.some((f) => f.startsWith('recv_error') && f.includes('ECONNRESET') && f.endsWith('flags=4'))).toBe(true);
     expect(errors(bt.events), `bpftrace lost ${bt.lost}`).toEqual(fromNative);
-  });
+  }, withBpftraceStarts(30_000));
 
   it("reports bpftrace's own lost events as lost counts", async () => {
     const bt = await startBpftraceTrace({ ringBytes: 64 * 1024 }); // the smallest perf buffers
@@ -209,7 +210,7 @@ describeKernel('the bpftrace backend', () => {
     // Every event of the 301 connections (12 each: ten state changes, two destroys) arrived or was
     // counted lost: what perf buffers dropped without saying so is found by the script's own count.
     expectAccounted(bt, stats, 301 * 12);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('accounts for every event at stop, delivered or lost, though no lost-report followed the drops', async () => {
     const bt = await startBpftraceTrace({ ringBytes: 64 * 1024 });
@@ -227,7 +228,7 @@ describeKernel('the bpftrace backend', () => {
     const stats = await bt.stop();
     expect(stats.lost).toBeGreaterThan(0);
     expectAccounted(bt, stats, 200 * 12);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('delivers what happened just before stop, not only what bpftrace had printed by then', async () => {
     const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500', '--timeout', String(scaled(30))], { timeoutMs: scaled(60_000) });
@@ -239,7 +240,7 @@ describeKernel('the bpftrace backend', () => {
     const delivered = trace.events.filter((e) => e.kind === 'send_error' && e.owner?.pid === pid).length;
     expect(delivered).toBe(errors);
     expect(stats.lost).toBe(0);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('takes bpftrace down with a SIGKILLed socktrace, leaving nothing attached', async () => {
     const before = await bpftracePids();
@@ -260,7 +261,7 @@ describeKernel('the bpftrace backend', () => {
     const deadline = Date.now() + 3000;
     while ((await bpftracePids()).some((p) => ours.includes(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect((await bpftracePids()).filter((p) => ours.includes(p))).toEqual([]);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('ends the daemon within 2 s of SIGTERM though bpftrace is stuck, logging that it was cut short', async () => {
     const before = await bpftracePids();
@@ -291,7 +292,7 @@ describeKernel('the bpftrace backend', () => {
     const deadline = Date.now() + scaled(10_000);
     while ((await bpftracePids()).some((p) => ours.includes(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect((await bpftracePids()).filter((p) => ours.includes(p))).toEqual([]);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('runs the daemon on bpftrace while connections churn as it starts (events before it is ready)', async () => {
     const server = createServer((s) => s.destroy());
@@ -323,7 +324,7 @@ describeKernel('the bpftrace backend', () => {
       clearInterval(churn);
       server.close();
     }
-  });
+  }, withBpftraceStarts(30_000));
 
   it('refuses a bpftrace too old, naming the version found and the one needed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'socktrace-fake-bpftrace-'));
@@ -370,5 +371,5 @@ describeKernel('the bpftrace backend', () => {
       .map((l) => JSON.parse(l) as { event: string; to?: string; local: { port: number }; proc: { pid: number } | null })
       .find((e) => e.event === 'state_change' && e.to === 'CLOSE_WAIT' && e.local.port === port);
     expect(closeWait?.proc?.pid).toBe(srv.pid);
-  });
+  }, withBpftraceStarts(30_000));
 });
