@@ -69,7 +69,7 @@ function expectSameOwnersOrGone(fromBpftrace: SockEvent[], fromNative: SockEvent
 
 /** Waits until nothing but TIME_WAIT is left on a port: every state change of its connections is done. */
 async function settled(port: number): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + scaled(5000);
   for (;;) {
     const r = await execa('ss', ['-Htan', 'state', 'all', `( sport = :${port} or dport = :${port} )`], { reject: false });
     const busy = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('TIME-WAIT'));
@@ -132,7 +132,7 @@ describeKernel('the bpftrace backend', () => {
     await startActor(['client-closed-port', '--host', '::1', '--port', String(closedPort)]).done;
     await Promise.all([leak.done, abort.done, late.done]);
     for (const p of [leakPort, abortPort, latePort, closedPort]) ports.add(p);
-    await new Promise((r) => setTimeout(r, 1000)); // the last FINs, TIME_WAIT RSTs and destroys
+    await new Promise((r) => setTimeout(r, scaled(1000))); // the last FINs, TIME_WAIT RSTs and destroys
     // Stopped before comparing: each delivers what its buffers still hold (bpftrace's output lags on a busy host).
     await Promise.all([native.stop(), bt.stop()]);
 
@@ -167,7 +167,7 @@ describeKernel('the bpftrace backend', () => {
     const abortPort = ((await abort.ready) as { port: number }).port;
     await startActor(['client-hold', '--host', '::1', '--port', String(abortPort)]).done;
     await Promise.all([late.done, abort.done]);
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, scaled(1000)));
     await Promise.all([native.stop(), bt.stop()]);
 
     const errors = (events: SockEvent[]) =>
@@ -187,7 +187,7 @@ describeKernel('the bpftrace backend', () => {
     // Stop bpftrace's reader while 300 connections' events pile up on CPU 0, then let it go on.
     const onCpu0 = { prefix: ['taskset', '-c', '0'] };
     // Let bpftrace settle into its polling loop first: stopped at once, it was seen to read no more.
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, scaled(1500)));
     process.kill(pid, 'SIGSTOP');
     try {
       const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '300', '--hold', '0'], onCpu0);
@@ -198,11 +198,11 @@ describeKernel('the bpftrace backend', () => {
       process.kill(pid, 'SIGCONT');
     }
     // A perf buffer reports its losses with the next event that fits into it: make one on CPU 0.
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, scaled(500)));
     const after = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '0'], onCpu0);
     const { port: afterPort } = (await after.ready) as { port: number };
     await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(afterPort), '--count', '1'], onCpu0).done;
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + scaled(5000);
     while (bt.lost === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(bt.lost).toBeGreaterThan(0);
     const stats = await bt.stop();
@@ -214,7 +214,7 @@ describeKernel('the bpftrace backend', () => {
 
   it('accounts for every event at stop, delivered or lost, though no lost-report followed the drops', async () => {
     const bt = await startBpftraceTrace({ ringBytes: 64 * 1024 });
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, scaled(1500)));
     process.kill(bt.info.pid!, 'SIGSTOP');
     try {
       const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '200', '--hold', '0'], { prefix: ['taskset', '-c', '0'] });
@@ -258,7 +258,7 @@ describeKernel('the bpftrace backend', () => {
     expect(ours).toHaveLength(1);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + scaled(3000);
     while ((await bpftracePids()).some((p) => ours.includes(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect((await bpftracePids()).filter((p) => ours.includes(p))).toEqual([]);
   }, withBpftraceStarts(30_000));
@@ -344,7 +344,7 @@ describeKernel('the bpftrace backend', () => {
   });
 
   it('falls back to bpftrace when the addon cannot load, and says why once', async () => {
-    const child = execa(process.execPath, [bin, 'watch', '--duration', '8'], {
+    const child = execa(process.execPath, [bin, 'watch', '--duration', String(scaled(8))], {
       env: { SOCKTRACE_ADDON: '/nonexistent/socktrace.node' },
       reject: false,
     });
