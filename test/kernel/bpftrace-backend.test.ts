@@ -99,6 +99,12 @@ function expectAccounted(trace: TraceSession, stats: SourceStats, happened: numb
   }
 }
 
+/**
+ * The workloads' own bound on waiting for each other (tcp_actor's --timeout, 10 s by default): the
+ * server of 300 connections waits for a client that starts slowly on an emulated CPU.
+ */
+const patient = ['--timeout', String(scaled(10))];
+
 /** socktrace processes a test started: killed after it, whatever became of the test. */
 const children = new Set<{ kill(signal?: NodeJS.Signals): unknown }>();
 
@@ -185,23 +191,23 @@ describeKernel('the bpftrace backend', () => {
     const bt = await startBpftraceTrace({ ringBytes: 64 * 1024 }); // the smallest perf buffers
     const pid = bt.info.pid!;
     // Stop bpftrace's reader while 300 connections' events pile up on CPU 0, then let it go on.
-    const onCpu0 = { prefix: ['taskset', '-c', '0'] };
+    const onCpu0 = { prefix: ['taskset', '-c', '0'], timeoutMs: scaled(30_000) };
     // Let bpftrace settle into its polling loop first: stopped at once, it was seen to read no more.
     await new Promise((r) => setTimeout(r, scaled(1500)));
     process.kill(pid, 'SIGSTOP');
     try {
-      const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '300', '--hold', '0'], onCpu0);
+      const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '300', '--hold', '0', ...patient], onCpu0);
       const { port } = (await srv.ready) as { port: number };
-      await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '300'], onCpu0).done;
+      await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '300', ...patient], onCpu0).done;
       await srv.done;
     } finally {
       process.kill(pid, 'SIGCONT');
     }
     // A perf buffer reports its losses with the next event that fits into it: make one on CPU 0.
     await new Promise((r) => setTimeout(r, scaled(500)));
-    const after = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '0'], onCpu0);
+    const after = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '0', ...patient], onCpu0);
     const { port: afterPort } = (await after.ready) as { port: number };
-    await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(afterPort), '--count', '1'], onCpu0).done;
+    await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(afterPort), '--count', '1', ...patient], onCpu0).done;
     const deadline = Date.now() + scaled(5000);
     while (bt.lost === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(bt.lost).toBeGreaterThan(0);
@@ -213,13 +219,14 @@ describeKernel('the bpftrace backend', () => {
   }, withBpftraceStarts(30_000));
 
   it('accounts for every event at stop, delivered or lost, though no lost-report followed the drops', async () => {
+    const onCpu0 = { prefix: ['taskset', '-c', '0'], timeoutMs: scaled(30_000) };
     const bt = await startBpftraceTrace({ ringBytes: 64 * 1024 });
     await new Promise((r) => setTimeout(r, scaled(1500)));
     process.kill(bt.info.pid!, 'SIGSTOP');
     try {
-      const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '200', '--hold', '0'], { prefix: ['taskset', '-c', '0'] });
+      const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '200', '--hold', '0', ...patient], onCpu0);
       const { port } = (await srv.ready) as { port: number };
-      await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '200'], { prefix: ['taskset', '-c', '0'] }).done;
+      await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '200', ...patient], onCpu0).done;
       await srv.exited; // its sockets close as it exits
       await settled(port);
     } finally {
