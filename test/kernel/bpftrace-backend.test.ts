@@ -17,7 +17,7 @@ import type { SockEvent } from '../../src/events/sock-event.js';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { scaled } from '../support/time-scale.js';
-import { withBpftraceStarts } from '../support/bpftrace-start.js';
+import { BPFTRACE_START_MS, withBpftraceStarts } from '../support/bpftrace-start.js';
 import { startBpftraceTrace, startTrace, stopAllTraces, type TraceSession } from '../support/trace-session.js';
 import { kernelCountsTracepointMisses } from '../../src/backends/bpf-prog-misses.js';
 import type { SourceStats } from '../../src/backends/event-source.js';
@@ -238,7 +238,10 @@ describeKernel('the bpftrace backend', () => {
   }, withBpftraceStarts(30_000));
 
   it('delivers what happened just before stop, not only what bpftrace had printed by then', async () => {
-    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500', '--timeout', String(scaled(30))], { timeoutMs: scaled(60_000) });
+    // The storm waits for SIGUSR1 through bpftrace's start.
+    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500', '--timeout', String(scaled(30) + BPFTRACE_START_MS / 1000)], {
+      timeoutMs: scaled(60_000) + BPFTRACE_START_MS,
+    });
     const { pid } = (await storm.ready) as { pid: number };
     const trace = await startBpftraceTrace({ emitKinds: 1 << 4 }); // send errors only
     process.kill(pid, 'SIGUSR1');
