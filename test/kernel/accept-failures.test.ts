@@ -18,13 +18,15 @@ import { describeKernel } from '../support/kernel-gate.js';
 import { logLines } from '../support/log-lines.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
+import { BPFTRACE_START_MS, withBpftraceStarts } from '../support/bpftrace-start.js';
 import { until } from '../support/until.js';
 import { startBpftraceTrace, startLiveTrace, stopAllTraces, type TraceSession } from '../support/trace-session.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const script = OWNER_CHANGES_PATH;
-const startActor = (args: string[], options: ActorOptions = {}) =>
-  startWorkload([...args, '--timeout', String(scaled(40))], { timeoutMs: scaled(90_000), ...options });
+/** `waitMs`: how much longer the workload must wait for socktrace than the usual (a bpftrace start). */
+const startActor = (args: string[], options: ActorOptions = {}, waitMs = 0) =>
+  startWorkload([...args, '--timeout', String(scaled(40) + waitMs / 1000)], { timeoutMs: scaled(90_000) + waitMs, ...options });
 const children: ChildProcess[] = [];
 
 describeKernel('accept failures', () => {
@@ -35,30 +37,37 @@ describeKernel('accept failures', () => {
     await stopAllTraces();
   });
 
-  /** The service at its limit with 40 clients of which it could take only some: its pid and port. */
-  async function serviceOutOfFds(): Promise<{ pid: number; port: number }> {
-    const svc = startActor(['fd-limited-server', '--host', netns().hostV4, '--nofile', '32', '--backlog', '64', '--hold', String(scaled(30))], { script });
+  /**
+   * The service at its limit with 40 clients of which it could take only some: its pid and port. Both
+   * last `waitMs` longer than usual (for a tracer that takes that much longer to start).
+   */
+  async function serviceOutOfFds(waitMs = 0): Promise<{ pid: number; port: number }> {
+    const hold = String(scaled(30) + waitMs / 1000);
+    const svc = startActor(['fd-limited-server', '--host', netns().hostV4, '--nofile', '32', '--backlog', '64', '--hold', hold], { script }, waitMs);
     const { port } = (await svc.ready) as { port: number };
-    const clients = startActor(['many-clients', '--host', netns().hostV4, '--port', String(port), '--count', '40'], { script, prefix: netns().execPrefix });
+    const clients = startActor(['many-clients', '--host', netns().hostV4, '--port', String(port), '--count', '40'], { script, prefix: netns().execPrefix }, waitMs);
     await clients.ready;
     const { full } = (await svc.next((l) => 'full' in l)) as ActorLine & { full: number };
     expect(full).toBeLessThan(40);
     return { pid: svc.pid, port };
   }
 
-  it.each([
-    ['native', () => startLiveTrace()],
-    ['bpftrace', () => startBpftraceTrace()],
-  ] as [string, () => Promise<TraceSession>][])('reports each failed accept with the service, its listener and EMFILE (%s backend)', async (_, start) => {
-    const { pid, port } = await serviceOutOfFds();
-    const trace = await start();
-    const failures = () => trace.events.filter((e) => e.kind === 'accept_error');
-    await until('50 failed accepts', scaled(10_000), () => failures().length >= 50);
-    const seen = failures();
-    expect(seen.filter((e) => e.owner?.pid !== pid)).toEqual([]);
-    expect(seen.every((e) => e.owner?.comm === 'python3' && e.errno === 'EMFILE')).toBe(true);
-    expect(seen.every((e) => e.local.addr === netns().hostV4 && e.local.port === port && e.state === 'LISTEN')).toBe(true);
-  });
+  // The bpftrace case allows for bpftrace's start: the service and its clients wait through it.
+  for (const [backend, start, bpftraceStarts] of [
+    ['native', () => startLiveTrace(), 0],
+    ['bpftrace', () => startBpftraceTrace(), 1],
+  ] as [string, () => Promise<TraceSession>, number][]) {
+    it(`reports each failed accept with the service, its listener and EMFILE (${backend} backend)`, async () => {
+      const { pid, port } = await serviceOutOfFds(bpftraceStarts * BPFTRACE_START_MS);
+      const trace = await start();
+      const failures = () => trace.events.filter((e) => e.kind === 'accept_error');
+      await until('50 failed accepts', scaled(10_000), () => failures().length >= 50);
+      const seen = failures();
+      expect(seen.filter((e) => e.owner?.pid !== pid)).toEqual([]);
+      expect(seen.every((e) => e.owner?.comm === 'python3' && e.errno === 'EMFILE')).toBe(true);
+      expect(seen.every((e) => e.local.addr === netns().hostV4 && e.local.port === port && e.state === 'LISTEN')).toBe(true);
+    }, withBpftraceStarts(30_000, bpftraceStarts));
+  }
 
   it('watch prints the first failure and then one folded line a second with the count', async () => {
     const { pid, port } = await serviceOutOfFds();

@@ -17,6 +17,7 @@ import type { SockEvent } from '../../src/events/sock-event.js';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { scaled } from '../support/time-scale.js';
+import { BPFTRACE_START_MS, withBpftraceStarts } from '../support/bpftrace-start.js';
 import { startBpftraceTrace, startTrace, stopAllTraces, type TraceSession } from '../support/trace-session.js';
 import { kernelCountsTracepointMisses } from '../../src/backends/bpf-prog-misses.js';
 import type { SourceStats } from '../../src/backends/event-source.js';
@@ -68,7 +69,7 @@ function expectSameOwnersOrGone(fromBpftrace: SockEvent[], fromNative: SockEvent
 
 /** Waits until nothing but TIME_WAIT is left on a port: every state change of its connections is done. */
 async function settled(port: number): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + scaled(5000);
   for (;;) {
     const r = await execa('ss', ['-Htan', 'state', 'all', `( sport = :${port} or dport = :${port} )`], { reject: false });
     const busy = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('TIME-WAIT'));
@@ -97,6 +98,12 @@ function expectAccounted(trace: TraceSession, stats: SourceStats, happened: numb
     expect(stats.events + stats.lost).toBeGreaterThanOrEqual(Math.floor(happened * 0.97));
   }
 }
+
+/**
+ * The workloads' own bound on waiting for each other (tcp_actor's --timeout, 10 s by default): the
+ * server of 300 connections waits for a client that starts slowly on an emulated CPU.
+ */
+const patient = ['--timeout', String(scaled(10))];
 
 /** socktrace processes a test started: killed after it, whatever became of the test. */
 const children = new Set<{ kill(signal?: NodeJS.Signals): unknown }>();
@@ -131,7 +138,7 @@ describeKernel('the bpftrace backend', () => {
     await startActor(['client-closed-port', '--host', '::1', '--port', String(closedPort)]).done;
     await Promise.all([leak.done, abort.done, late.done]);
     for (const p of [leakPort, abortPort, latePort, closedPort]) ports.add(p);
-    await new Promise((r) => setTimeout(r, 1000)); // the last FINs, TIME_WAIT RSTs and destroys
+    await new Promise((r) => setTimeout(r, scaled(1000))); // the last FINs, TIME_WAIT RSTs and destroys
     // Stopped before comparing: each delivers what its buffers still hold (bpftrace's output lags on a busy host).
     await Promise.all([native.stop(), bt.stop()]);
 
@@ -149,7 +156,7 @@ describeKernel('the bpftrace backend', () => {
     const epipe = fromBpftrace.find((e) => e.kind === 'send_error' && e.local.port === latePort);
     expect(epipe?.owner?.pid).toBe(late.pid);
     expect(bt.lost).toBe(0);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('catches errors at the syscalls\' exits where sock_send_length / sock_recv_length are missing, as native does', async () => {
     const missing = ['sock_send_length', 'sock_recv_length'];
@@ -166,7 +173,7 @@ describeKernel('the bpftrace backend', () => {
     const abortPort = ((await abort.ready) as { port: number }).port;
     await startActor(['client-hold', '--host', '::1', '--port', String(abortPort)]).done;
     await Promise.all([late.done, abort.done]);
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, scaled(1000)));
     await Promise.all([native.stop(), bt.stop()]);
 
     const errors = (events: SockEvent[]) =>
@@ -178,30 +185,30 @@ describeKernel('the bpftrace backend', () => {
     expect(fromNative.some((f) => f.startsWith('send_error') && f.includes('EPIPE') && f.endsWith('flags=4'))).toBe(true);
     expect(fromNative.some((f) => f.startsWith('recv_error') && f.includes('ECONNRESET') && f.endsWith('flags=4'))).toBe(true);
     expect(errors(bt.events), `bpftrace lost ${bt.lost}`).toEqual(fromNative);
-  });
+  }, withBpftraceStarts(30_000));
 
   it("reports bpftrace's own lost events as lost counts", async () => {
     const bt = await startBpftraceTrace({ ringBytes: 64 * 1024 }); // the smallest perf buffers
     const pid = bt.info.pid!;
     // Stop bpftrace's reader while 300 connections' events pile up on CPU 0, then let it go on.
-    const onCpu0 = { prefix: ['taskset', '-c', '0'] };
+    const onCpu0 = { prefix: ['taskset', '-c', '0'], timeoutMs: scaled(30_000) };
     // Let bpftrace settle into its polling loop first: stopped at once, it was seen to read no more.
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, scaled(1500)));
     process.kill(pid, 'SIGSTOP');
     try {
-      const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '300', '--hold', '0'], onCpu0);
+      const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '300', '--hold', '0', ...patient], onCpu0);
       const { port } = (await srv.ready) as { port: number };
-      await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '300'], onCpu0).done;
+      await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '300', ...patient], onCpu0).done;
       await srv.done;
     } finally {
       process.kill(pid, 'SIGCONT');
     }
     // A perf buffer reports its losses with the next event that fits into it: make one on CPU 0.
-    await new Promise((r) => setTimeout(r, 500));
-    const after = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '0'], onCpu0);
+    await new Promise((r) => setTimeout(r, scaled(500)));
+    const after = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '1', '--hold', '0', ...patient], onCpu0);
     const { port: afterPort } = (await after.ready) as { port: number };
-    await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(afterPort), '--count', '1'], onCpu0).done;
-    const deadline = Date.now() + 5000;
+    await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(afterPort), '--count', '1', ...patient], onCpu0).done;
+    const deadline = Date.now() + scaled(5000);
     while (bt.lost === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(bt.lost).toBeGreaterThan(0);
     const stats = await bt.stop();
@@ -209,16 +216,17 @@ describeKernel('the bpftrace backend', () => {
     // Every event of the 301 connections (12 each: ten state changes, two destroys) arrived or was
     // counted lost: what perf buffers dropped without saying so is found by the script's own count.
     expectAccounted(bt, stats, 301 * 12);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('accounts for every event at stop, delivered or lost, though no lost-report followed the drops', async () => {
+    const onCpu0 = { prefix: ['taskset', '-c', '0'], timeoutMs: scaled(30_000) };
     const bt = await startBpftraceTrace({ ringBytes: 64 * 1024 });
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, scaled(1500)));
     process.kill(bt.info.pid!, 'SIGSTOP');
     try {
-      const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '200', '--hold', '0'], { prefix: ['taskset', '-c', '0'] });
+      const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '200', '--hold', '0', ...patient], onCpu0);
       const { port } = (await srv.ready) as { port: number };
-      await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '200'], { prefix: ['taskset', '-c', '0'] }).done;
+      await startActor(['client-connect-close', '--host', '127.0.0.1', '--port', String(port), '--count', '200', ...patient], onCpu0).done;
       await srv.exited; // its sockets close as it exits
       await settled(port);
     } finally {
@@ -227,10 +235,13 @@ describeKernel('the bpftrace backend', () => {
     const stats = await bt.stop();
     expect(stats.lost).toBeGreaterThan(0);
     expectAccounted(bt, stats, 200 * 12);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('delivers what happened just before stop, not only what bpftrace had printed by then', async () => {
-    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500', '--timeout', String(scaled(30))], { timeoutMs: scaled(60_000) });
+    // The storm waits for SIGUSR1 through bpftrace's start.
+    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '500', '--timeout', String(scaled(30) + BPFTRACE_START_MS / 1000)], {
+      timeoutMs: scaled(60_000) + BPFTRACE_START_MS,
+    });
     const { pid } = (await storm.ready) as { pid: number };
     const trace = await startBpftraceTrace({ emitKinds: 1 << 4 }); // send errors only
     process.kill(pid, 'SIGUSR1');
@@ -239,7 +250,7 @@ describeKernel('the bpftrace backend', () => {
     const delivered = trace.events.filter((e) => e.kind === 'send_error' && e.owner?.pid === pid).length;
     expect(delivered).toBe(errors);
     expect(stats.lost).toBe(0);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('takes bpftrace down with a SIGKILLed socktrace, leaving nothing attached', async () => {
     const before = await bpftracePids();
@@ -257,10 +268,10 @@ describeKernel('the bpftrace backend', () => {
     expect(ours).toHaveLength(1);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + scaled(3000);
     while ((await bpftracePids()).some((p) => ours.includes(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect((await bpftracePids()).filter((p) => ours.includes(p))).toEqual([]);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('ends the daemon within 2 s of SIGTERM though bpftrace is stuck, logging that it was cut short', async () => {
     const before = await bpftracePids();
@@ -291,7 +302,7 @@ describeKernel('the bpftrace backend', () => {
     const deadline = Date.now() + scaled(10_000);
     while ((await bpftracePids()).some((p) => ours.includes(p)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect((await bpftracePids()).filter((p) => ours.includes(p))).toEqual([]);
-  });
+  }, withBpftraceStarts(30_000));
 
   it('runs the daemon on bpftrace while connections churn as it starts (events before it is ready)', async () => {
     const server = createServer((s) => s.destroy());
@@ -323,7 +334,7 @@ describeKernel('the bpftrace backend', () => {
       clearInterval(churn);
       server.close();
     }
-  });
+  }, withBpftraceStarts(30_000));
 
   it('refuses a bpftrace too old, naming the version found and the one needed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'socktrace-fake-bpftrace-'));
@@ -343,7 +354,7 @@ describeKernel('the bpftrace backend', () => {
   });
 
   it('falls back to bpftrace when the addon cannot load, and says why once', async () => {
-    const child = execa(process.execPath, [bin, 'watch', '--duration', '8'], {
+    const child = execa(process.execPath, [bin, 'watch', '--duration', String(scaled(8))], {
       env: { SOCKTRACE_ADDON: '/nonexistent/socktrace.node' },
       reject: false,
     });
@@ -370,5 +381,5 @@ describeKernel('the bpftrace backend', () => {
       .map((l) => JSON.parse(l) as { event: string; to?: string; local: { port: number }; proc: { pid: number } | null })
       .find((e) => e.event === 'state_change' && e.to === 'CLOSE_WAIT' && e.local.port === port);
     expect(closeWait?.proc?.pid).toBe(srv.pid);
-  });
+  }, withBpftraceStarts(30_000));
 });

@@ -23,6 +23,7 @@ import {
 } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { scaled } from '../support/time-scale.js';
+import { withBpftraceStarts } from '../support/bpftrace-start.js';
 import { describe as describeEvents, startBpftraceTrace, stopAllTraces } from '../support/trace-session.js';
 import { until } from '../support/until.js';
 
@@ -34,7 +35,7 @@ type Local = [string, number];
 const NETNS = Number(/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/net'))![1]);
 const loopback = (e: SockEvent) => e.netns === NETNS && /^127\./.test(e.local.addr) && /^(127\.|0\.0\.0\.0$)/.test(e.peer.addr);
 
-const settle = () => new Promise((r) => setTimeout(r, 1000)); // the last softirq changes and destroys
+const settle = () => new Promise((r) => setTimeout(r, scaled(1000))); // the last softirq changes and destroys
 
 const endpoint = (e: { addr: string; port: number }) => `${e.addr}:${e.port}`;
 const tuple = (e: SockEvent) => `${endpoint(e.local)} ${endpoint(e.peer)}`;
@@ -54,10 +55,13 @@ function retryIfLost(last: boolean, lost: number, complete: boolean): void {
   if (!complete && lost > 0 && !last) throw new Incomplete(`the host dropped ${lost} events, this test's among them`);
 }
 
+/** Attempts at most, each starting its own bpftrace (the tests' timeouts allow for each start). */
+const ATTEMPTS = 3;
+
 async function withRetries(body: (last: boolean) => Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await body(attempt === 3);
+      await body(attempt === ATTEMPTS);
       return;
     } catch (error) {
       if (!(error instanceof Incomplete)) throw error;
@@ -121,7 +125,7 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
       console.log(`churn: ${clientIds.size} client ids, ${serverIds.size} server ids, ${byId.size} ids in all, ${lost} lost; CLOSE_WAIT ${named.length} of ${closeWaits.length} name slowapi`);
       expect(named.length).toBe(closeWaits.length);
       expect(byId.size).toBeGreaterThan(800);
-    }), scaled(270_000));
+    }), withBpftraceStarts(270_000, ATTEMPTS));
 
   it('names B, never A, for a socket A handed to B over SCM_RIGHTS before it exited', () =>
     withRetries(async (last) => {
@@ -167,7 +171,7 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
       expect(ofB.filter((e) => e.owner?.pid === ready.opener)).toEqual([]);
       const right = ofB.filter((e) => e.owner?.pid === b).length;
       console.log(`SCM_RIGHTS: ${right} of ${ofB.length} events name B, ${ofB.filter((e) => e.owner === null).length} null, 0 name A`);
-    }), scaled(180_000));
+    }), withBpftraceStarts(180_000, ATTEMPTS));
 
   it("never names a socket's exited owner once another process has its pid (fork + exec hand-off, pid reused)", () =>
     withRetries(async (last) => {
@@ -204,7 +208,7 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
       expect(held.filter((e) => e.owner !== null && e.owner.pid !== holder), describeEvents(held)).toEqual([]);
       expect(held.find((e) => e.kind === 'send_error')?.owner?.pid).toBe(holder);
       console.log(`pid reuse: ${held.filter((e) => e.owner?.pid === holder).length} of ${held.length} events name C, ${held.filter((e) => e.owner === null).length} null, 0 name P's pid (the newcomer's)`);
-    }), scaled(180_000));
+    }), withBpftraceStarts(180_000, ATTEMPTS));
 
   it('names no one for sockets queued on SO_REUSEPORT listeners of two processes (it cannot tell the queues apart)', () =>
     withRetries(async (last) => {
@@ -221,7 +225,7 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
       expect(closeWaits.filter((e) => e.owner !== null), describeEvents(closeWaits)).toEqual([]);
       retryIfLost(last, trace.lost, closeWaits.length === 16);
       expect(closeWaits).toHaveLength(16);
-    }), scaled(180_000));
+    }), withBpftraceStarts(180_000, ATTEMPTS));
 
   it("names each queued socket after the process listening on its own address, where one port has two", () =>
     withRetries(async (last) => {
@@ -241,7 +245,7 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
       expect(right, `pids ${pid} ${other}\n${describeEvents(closeWaits)}`).toHaveLength(closeWaits.length);
       retryIfLost(last, trace.lost, closeWaits.length === 8);
       expect(closeWaits).toHaveLength(8);
-    }), scaled(180_000));
+    }), withBpftraceStarts(180_000, ATTEMPTS));
 
   it("names the process, not the thread that connected, and follows the process's renaming", () =>
     withRetries(async (last) => {
@@ -274,5 +278,5 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
       const closeWait = mine.find((e) => e.kind === 'state_change' && e.state === 'CLOSE_WAIT');
       expect(closeWait?.owner, describeEvents(mine)).toMatchObject({ pid, comm: 'renamed-proc' });
       expect(mine.filter((e) => e.owner?.comm === 'worker-thread')).toEqual([]);
-    }), scaled(180_000));
+    }), withBpftraceStarts(180_000, ATTEMPTS));
 });

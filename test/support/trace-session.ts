@@ -4,7 +4,7 @@ import type { SourceStats } from '../../src/backends/event-source.js';
 import { startNativeSource, type NativeSourceOptions } from '../../src/backends/native/native-source.js';
 import { startBpftraceSource, type BpftraceSourceOptions } from '../../src/backends/bpftrace/bpftrace-source.js';
 import type { RunningSource, SourceHandlers } from '../../src/backends/event-source.js';
-import { scaled } from './time-scale.js';
+import { BPFTRACE_START_MS } from './bpftrace-start.js';
 import { startLiveSession } from '../../src/live/live-session.js';
 import { DEFAULT_CORE_CONFIG } from '../../src/core/core-config.js';
 
@@ -51,7 +51,7 @@ export async function startLiveTrace(options: NativeSourceOptions = {}): Promise
 /** The same, through the bpftrace backend (resolves once bpftrace has attached). */
 export async function startBpftraceTrace(options: BpftraceSourceOptions = {}): Promise<TraceSession> {
   const collected = collect();
-  const slow = { startTimeoutMs: scaled(60_000), ...options }; // compiling takes longer on an emulated CPU
+  const slow = { startTimeoutMs: BPFTRACE_START_MS, ...options }; // compiling takes longer on an emulated CPU
   return sessionOf(await startBpftraceSource(slow, collected.handlers), collected);
 }
 
