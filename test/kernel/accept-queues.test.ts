@@ -24,6 +24,7 @@ import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
 import { until } from '../support/until.js';
 import { logLines } from '../support/log-lines.js';
+import { killWatches, startWatch } from '../support/watch-process.js';
 
 const run = promisify(execFile);
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
@@ -55,6 +56,7 @@ describeKernel('accept queues', () => {
   const netns = useNetnsPeer();
   afterEach(async () => {
     for (const c of children.splice(0)) c.kill('SIGKILL');
+    killWatches();
     await stopAllActors();
   });
 
@@ -145,18 +147,11 @@ describeKernel('accept queues', () => {
 
   it('watch reports the overflows as listen_overflow lines naming the listener, its queue and limit', async () => {
     const { pid, port } = await fullListener();
-    const watch = spawn(process.execPath, [bin, 'watch', '--events', 'listen_overflow', '--duration', String(scaled(6))], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(watch);
-    let out = '';
-    let err = '';
-    watch.stdout.on('data', (d) => (out += d));
-    watch.stderr.on('data', (d) => (err += d));
-    await until('watch started', scaled(10_000), () => err.includes('watching'));
+    const watch = await startWatch(['--events', 'listen_overflow', '--duration', String(scaled(6))]);
     await new Promise((r) => setTimeout(r, 1200)); // a first sample: the baseline
     await knockAgain(port);
-    const code = await new Promise((r) => watch.on('exit', r));
+    const { code, lines: all } = (await watch.exited) as { code: number | null; lines: Record<string, any>[] };
     expect(code).toBe(0);
-    const all = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
     expect(all.filter((l) => l.event !== 'listen_overflow' && l.event !== 'lost')).toEqual([]); // a loss is said, like any
     const lines = all.filter((l) => l.event === 'listen_overflow');
     expect(lines.filter((l) => l.peer !== null)).toEqual([]);
@@ -210,13 +205,7 @@ describeKernel('accept queues', () => {
     expect(await ssListenIn(ns.execPrefix, idlePort)).toEqual({ queue: 5, limit: 4, drops: 0 });
     const inode = Number(/^net:\[(\d+)\]$/.exec(readlinkSync(`/proc/${idle.pid}/ns/net`))![1]);
 
-    const watch = spawn(process.execPath, [bin, 'watch', '--events', 'listen_overflow', '--duration', String(scaled(10))], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(watch);
-    let out = '';
-    let err = '';
-    watch.stdout.on('data', (d) => (out += d));
-    watch.stderr.on('data', (d) => (err += d));
-    await until('watch started', scaled(10_000), () => err.includes('watching'));
+    const watch = await startWatch(['--events', 'listen_overflow', '--duration', String(scaled(10))]);
     await new Promise((r) => setTimeout(r, 1200)); // a first sample: the baseline
     // The burst: 40 SYNs at once at the full queue, every one dropped (the clients give up 50 ms after
     // the last is sent); then the listener accepts everything, well before the next sample most times.
@@ -227,18 +216,14 @@ describeKernel('accept queues', () => {
     expect(knocked).toMatchObject({ connected: 0, timedOut: 40 });
     process.kill(burst.pid, 'SIGUSR1');
     await burst.next((l) => 'drained' in l);
-    const code = await new Promise((r) => watch.on('exit', r));
+    const { code, lines: printed } = (await watch.exited) as { code: number | null; lines: Record<string, any>[] };
     expect(code).toBe(0);
 
     // The premise: the idle listener stayed full and dropped nothing; the other one dropped and drained.
     expect(await ssListenIn(ns.execPrefix, idlePort)).toEqual({ queue: 5, limit: 4, drops: 0 });
     expect(await ssListenIn(ns.execPrefix, burstPort)).toEqual({ queue: 0, limit: 4, drops: 40 });
 
-    const lines = out
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, any>)
-      .filter((l) => l.event === 'listen_overflow' && l.netns === inode);
+    const lines = printed.filter((l) => l.event === 'listen_overflow' && l.netns === inode);
     // Never the idle listener, not even as a candidate (the rule "the only full listener" named it).
     expect(lines.filter((l) => l.proc?.pid === idle.pid || l.local?.port === idlePort)).toEqual([]);
     expect(lines.filter((l) => l.candidates.some((c: any) => c.local.port === idlePort))).toEqual([]);
