@@ -50,12 +50,10 @@ function splitLocal(local: string | undefined): { addr: string; port: number } |
   return cut > 0 ? { addr: local.slice(0, cut).replace(/^\[|\]$/g, ''), port: Number(local.slice(cut + 1)) } : null;
 }
 
-const WILDCARDS = new Set(['0.0.0.0', '::']);
-
 /**
  * The service a client's connect timeouts are about: one whose queue overflows or whose accept fails on
- * the address and port the client connected to (or the wildcard and that port). The link is by address
- * and port only, and the story says so.
+ * the very address and port the client connected to. A listener on the wildcard links nothing: the
+ * address could be another host's, and a wrong link would tell a wrong story.
  */
 function serviceOf(timeouts: Finding, services: Map<number, Finding[]>): number | null {
   const ports = Object.keys((timeouts.evidence.byPort as Record<string, number> | undefined) ?? {}).map(Number);
@@ -63,7 +61,7 @@ function serviceOf(timeouts: Finding, services: Map<number, Finding[]>): number 
     for (const f of linked) {
       if (f.kind !== 'accept_queue_overflow' && f.kind !== 'accept_failing') continue;
       const l = splitLocal(f.subject.local);
-      if (l && ports.includes(l.port) && (l.addr === timeouts.subject.peer || WILDCARDS.has(l.addr))) return pid;
+      if (l && ports.includes(l.port) && l.addr === timeouts.subject.peer) return pid;
     }
   }
   return null;

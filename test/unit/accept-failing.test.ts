@@ -136,6 +136,29 @@ describe('one incident per service', () => {
     expect(timeouts.find((f) => f.subject.peer === '198.18.0.9')!.incident).toBeUndefined();
   });
 
+  it('links no connect timeouts to a service listening on the wildcard (the address may be another host)', () => {
+    const core = new SocketCore(coreConfig(), (ns) => T0 + Number(ns / 1_000_000n));
+    core.applyInventory({
+      takenAtMs: T0,
+      sockets: [sock({ sock: '1', state: 'LISTEN', local: { addr: '0.0.0.0', port: 8080 }, peer: { addr: '0.0.0.0', port: 0 } })],
+      processes: [{ pid: 100, comm: 'api', cmdline: 'api --serve', uid: 0, fds: 32, fdLimit: 32 }],
+      problems: [],
+    });
+    const wildcard = failedAccepts(5, 1).map((r) => ({ ...r, local: ['0.0.0.0', 8080] as [string, number] }));
+    core.applyEvents(decodeBatch(buildBatch(wildcard), 5).events);
+    core.applyEvents(
+      decodeBatch(
+        buildBatch([
+          { kind: 'connection_error', tsNs: 2_000_000_000n, sockId: 0x90n, ownerPid: 300, ownerComm: 'client', state: 2, err: 110, flags: 0x20, local: ['198.18.0.2', 50000], peer: ['198.18.0.9', 8080] },
+        ]),
+        1,
+      ).events,
+    );
+    const findings = core.summarize(T0 + 5000).findings;
+    expect(findings.find((f) => f.kind === 'accept_failing')?.incident?.chain).toEqual(['fd_pressure', 'accept_failing']);
+    expect(findings.find((f) => f.kind === 'connect_timeouts')!.incident).toBeUndefined();
+  });
+
   it('leaves a lone finding without an incident', () => {
     const core = coreWithLeakingService();
     const f = core.summarize(T0 + 1000).findings;
