@@ -34,14 +34,22 @@ struct {
  */
 volatile unsigned char listening_ports[65536];
 
+/* 6.1's verifier loses a u16's bound through the stack: the index is masked where the compiler keeps it. */
+static __always_inline unsigned int port_index(unsigned short port)
+{
+	unsigned int i = port;
+	asm volatile("" : "+r"(i));
+	return i & 0xffff;
+}
+
 static __always_inline void note_listening_port(unsigned short port)
 {
-	listening_ports[port] = 1;
+	listening_ports[port_index(port)] = 1;
 }
 
 static __always_inline bool port_ever_listened(unsigned short port)
 {
-	return listening_ports[port];
+	return listening_ports[port_index(port)];
 }
 
 /* ---------- listeners and their queues ---------- */
