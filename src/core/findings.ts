@@ -11,25 +11,17 @@ import type { Rollups } from './rollups.js';
 import type { ConnectionStory, Finding, ProcessRollup } from './summary-model.js';
 import type { TrackedSocket } from './tracked-socket.js';
 import { linkIncidents } from './incidents.js';
-import { impatientClients, type ImpatientClientsSource } from './impatient-clients.js';
+import { impatientClients } from './impatient-clients.js';
+import { formatDuration } from './format-duration.js';
 
-export interface FindingSource extends ImpatientClientsSource {
+export { formatDuration };
+
+export interface FindingSource {
   readonly config: CoreConfig;
   readonly sockets: { values(): IterableIterator<TrackedSocket> };
   readonly byProcess: BoundedMap<number, ActivityCounters>;
   readonly listenOverflows: ListenOverflowTracker;
   story(sock: string): ConnectionStory | null;
-}
-
-/** "350 ms", "4.2 s", "12 s", "3 min 5 s", "2 h", "1 d 4 h": two units at most, zero parts left out. */
-export function formatDuration(seconds: number): string {
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
-  const two = (big: number, bigUnit: string, small: number, smallUnit: string) =>
-    small > 0 ? `${big} ${bigUnit} ${small} ${smallUnit}` : `${big} ${bigUnit}`;
-  if (seconds < 3600) return two(Math.floor(seconds / 60), 'min', Math.floor(seconds % 60), 's');
-  if (seconds < 86_400) return two(Math.floor(seconds / 3600), 'h', Math.floor((seconds % 3600) / 60), 'min');
-  return two(Math.floor(seconds / 86_400), 'd', Math.floor((seconds % 86_400) / 3600), 'h');
 }
 
 function who(p: { pid: number; comm: string }): string {
@@ -420,7 +412,7 @@ function unansweredPeers(core: FindingSource, rollups: Rollups): Finding[] {
 export function findFindings(core: FindingSource, rollups: Rollups, nowMs: number): Finding[] {
   const processes = rollups.all.processes;
   const findings = [
-    ...impatientClients(core, nowMs),
+    ...impatientClients(core.config.thresholds, rollups.all.services),
     ...closeWaitLeaks(core, processes, nowMs),
     ...acceptFailing(core, processes, nowMs),
     ...acceptQueueOverflows(core, nowMs),

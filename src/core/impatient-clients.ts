@@ -4,56 +4,42 @@
  * each abandoned request is wasted work, a late answer that meets an RST (broken pipe), and a
  * connection the service must still close (or it stays in CLOSE_WAIT and holds a descriptor).
  */
-import type { CoreConfig } from './core-config.js';
-import type { ExchangeTimingTracker, Quantiles } from './exchange-timings.js';
-import type { Finding } from './summary-model.js';
-import type { OwnerRef } from './tracked-socket.js';
-
-export interface ImpatientClientsSource {
-  readonly config: CoreConfig;
-  readonly exchangeTimings: ExchangeTimingTracker;
-  /** The processes holding a service's listening sockets (empty: none known). */
-  serviceOwners(netns: number, port: number): OwnerRef[];
-  /** Sockets of a service in CLOSE_WAIT now. */
-  closeWaitsOn(netns: number, port: number): number;
-}
-
-/** "0.5 s", "1.5 s", "12 s", "350 ms": a measured time, rounded to what a tick can tell. */
-function secondsText(s: number): string {
-  if (s < 1) return `${Math.round(s * 1000)} ms`;
-  return `${Number(s.toFixed(s < 10 ? 1 : 0))} s`;
-}
+import type { FindingThresholds } from './core-config.js';
+import { formatDuration } from './format-duration.js';
+import type { Quantiles } from './exchange-timings.js';
+import type { Finding, ServiceRollup } from './summary-model.js';
 
 const pair = (q: Quantiles) => ({ p50: q.p50Seconds, p99: q.p99Seconds });
 
-export function impatientClients(core: ImpatientClientsSource, nowMs: number): Finding[] {
-  const t = core.config.thresholds;
+/** From the service rollups: their answer times over the last minute, listeners and CLOSE_WAITs. */
+export function impatientClients(t: FindingThresholds, services: readonly ServiceRollup[]): Finding[] {
   const findings: Finding[] = [];
-  for (const s of core.exchangeTimings.services(nowMs)) {
-    const wait = s.clientWait;
-    if (!wait || wait.count < t.impatientClientsMin) continue;
-    const closeWaits = core.closeWaitsOn(s.netns, s.port);
+  for (const row of services) {
+    const s = row.timings;
+    const wait = s?.clientWait;
+    if (!s || !wait || wait.count < t.impatientClientsMin) continue;
+    const closeWaits = row.closeWait.count;
     // A service that answers nothing at all may speak a one-way protocol: it is impatient clients only
     // if it answers others, or holds the abandoned connections open.
     if (!s.latency && closeWaits < t.impatientClientsMin) continue;
-    const owners = core.serviceOwners(s.netns, s.port);
+    const owners = row.listeners;
     const owner = owners.length === 1 ? owners[0]! : null; // shared or unknown: no one is named
     const name = owner ? `${owner.comm || '?'} (pid ${owner.pid}) on port ${s.port}` : `the service on port ${s.port}`;
-    const slower = s.latency ? `this service answers in ${secondsText(s.latency.p50Seconds)}` : `this service has not answered them`;
+    const slower = s.latency ? `this service answers in ${formatDuration(s.latency.p50Seconds)}` : `this service has not answered them`;
     const topPeer = s.peers.find((p) => p.gaveUp);
     const story = topPeer?.gaveUp
-      ? `clients from ${topPeer.peer} give up after ${secondsText(topPeer.gaveUp.p50Seconds)}; ${slower}`
-      : `clients give up after ${secondsText(wait.p50Seconds)}; ${slower}`;
+      ? `clients from ${topPeer.peer} give up after ${formatDuration(topPeer.gaveUp.p50Seconds)}; ${slower}`
+      : `clients give up after ${formatDuration(wait.p50Seconds)}; ${slower}`;
     findings.push({
       kind: 'impatient_clients',
       severity: wait.count >= 10 || closeWaits >= 10 ? 'critical' : 'warning',
-      title: `Clients give up before ${name} answers: ${wait.count} requests abandoned in the last minute after ${secondsText(wait.p50Seconds)} (p99 ${secondsText(wait.p99Seconds)})`,
+      title: `Clients give up before ${name} answers: ${wait.count} requests abandoned in the last minute after ${formatDuration(wait.p50Seconds)} (p99 ${formatDuration(wait.p99Seconds)})`,
       explanation:
         `${story[0]!.toUpperCase()}${story.slice(1)}. In the last minute clients closed ${wait.count} connections to ` +
-        `${name} with a request still unanswered, after waiting a median ${secondsText(wait.p50Seconds)} ` +
-        `(p99 ${secondsText(wait.p99Seconds)}): that is their timeout. ` +
+        `${name} with a request still unanswered, after waiting a median ${formatDuration(wait.p50Seconds)} ` +
+        `(p99 ${formatDuration(wait.p99Seconds)}): that is their timeout. ` +
         (s.latency
-          ? `The service takes a median ${secondsText(s.latency.p50Seconds)} (p99 ${secondsText(s.latency.p99Seconds)}) from a request to its answer` +
+          ? `The service takes a median ${formatDuration(s.latency.p50Seconds)} (p99 ${formatDuration(s.latency.p99Seconds)}) from a request to its answer` +
             (s.lateAnswers > 0 ? `, and ${s.lateAnswers} answers came after the client had gone (they meet an RST: broken pipe)` : '') +
             '. '
           : '') +

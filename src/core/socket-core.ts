@@ -169,22 +169,6 @@ export class SocketCore {
     return this.exchangeTimings.apply(atMs, tickSeconds, readings, misses);
   }
 
-  /** The processes holding a service's listening sockets, each once (empty: none known). */
-  serviceOwners(netns: number, port: number): OwnerRef[] {
-    const owners = new Map<number, OwnerRef>();
-    for (const sock of this.listeners.get(serviceKey(netns, port)) ?? []) {
-      for (const o of this.sockets.get(sock)?.owners ?? []) owners.set(o.pid, o);
-    }
-    return [...owners.values()];
-  }
-
-  /** A service's connections in CLOSE_WAIT now. */
-  closeWaitsOn(netns: number, port: number): number {
-    let n = 0;
-    for (const s of this.sockets.values()) if (s.state === 'CLOSE_WAIT' && s.netns === netns && s.local.port === port) n++;
-    return n;
-  }
-
   private inventoriedQueues(): ListenerQueueNow[] {
     const queues: ListenerQueueNow[] = [];
     for (const [, socks] of this.listeners) {

@@ -3,6 +3,7 @@
  * The components render this and nothing else, so they can be tested on synthetic snapshots.
  */
 import type { ServiceTimings } from '../core/exchange-timings.js';
+import { formatDuration } from '../core/format-duration.js';
 import { acceptQueueFill, acceptQueueText } from '../core/rollups.js';
 import type { CoreSummary, Finding, RollupBase, StateCounts } from '../core/summary-model.js';
 
@@ -72,13 +73,11 @@ export interface TopSnapshot {
   summary: Pick<CoreSummary, 'processPeers' | 'stories'>;
 }
 
-const secs = (s: number) => (s < 1 ? `${Math.round(s * 1000)} ms` : `${Number(s.toFixed(s < 10 ? 1 : 0))} s`);
-
 /** "answers in 1.5 s (p99 1.6 s, 10 late); 8 clients gave up after 494 ms (p99 500 ms)" */
 export function timingsText(t: ServiceTimings): string {
   const parts: string[] = [];
-  if (t.latency) parts.push(`answers in ${secs(t.latency.p50Seconds)} (p99 ${secs(t.latency.p99Seconds)}${t.lateAnswers ? `, ${t.lateAnswers} late` : ''})`);
-  if (t.clientWait) parts.push(`${t.clientWait.count} clients gave up after ${secs(t.clientWait.p50Seconds)} (p99 ${secs(t.clientWait.p99Seconds)})`);
+  if (t.latency) parts.push(`answers in ${formatDuration(t.latency.p50Seconds)} (p99 ${formatDuration(t.latency.p99Seconds)}${t.lateAnswers ? `, ${t.lateAnswers} late` : ''})`);
+  if (t.clientWait) parts.push(`${t.clientWait.count} clients gave up after ${formatDuration(t.clientWait.p50Seconds)} (p99 ${formatDuration(t.clientWait.p99Seconds)})`);
   if (t.unanswered) parts.push(`${t.unanswered.count} closed unanswered`);
   return parts.join('; ');
 }
