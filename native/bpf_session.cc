@@ -99,9 +99,14 @@ void BpfSession::Load(std::vector<std::string>* notes) {
       throw NativeError(message, "ENOENT");
     }
 
-    // With the drop fallback attached, RSTs sent without a socket are its alone (see on_send_reset).
+    // With the drop fallback standing in, RSTs sent without a socket are its alone (see on_send_reset).
+    // Attached only to name refused clients (tcp_send_reset whole), it leaves them to tcp_send_reset.
+    bool send_reset_whole = !gaps.send_reset_needs_socket;
     for (const HookChoice& c : plan_) {
-      if (c.name == "kfree_skb") skel_->rodata->no_socket_rst_from_drops = c.mode != HookMode::kMissing;
+      if (c.name == "tcp_send_reset" && c.mode == HookMode::kMissing) send_reset_whole = false;
+    }
+    for (const HookChoice& c : plan_) {
+      if (c.name == "kfree_skb") skel_->rodata->no_socket_rst_from_drops = c.mode != HookMode::kMissing && !send_reset_whole;
     }
     // Cookie ids need a tp_btf state-change hook to generate each socket's cookie early (see sock_id).
     bool btf_state_hook = plan_.front().mode == HookMode::kTpBtf;
@@ -149,8 +154,32 @@ void BpfSession::Attach() {
       Destroy();
       throw ErrnoError("attaching to " + choice.name, static_cast<int>(-err));
     }
+    if (choice.on_demand) {
+      bpf_link__destroy(link);  // it attaches: user space attaches it again when it is needed
+      continue;
+    }
     links_.push_back(link);
   }
+}
+
+bool BpfSession::SetOnDemand(const std::string& name, bool on) {
+  for (const HookChoice& choice : plan_) {
+    if (choice.name != name || !choice.on_demand || choice.prog == nullptr || choice.mode == HookMode::kMissing) continue;
+    auto held = on_demand_links_.find(name);
+    if (!on) {
+      if (held != on_demand_links_.end()) {
+        bpf_link__destroy(held->second);
+        on_demand_links_.erase(held);
+      }
+      return true;
+    }
+    if (held != on_demand_links_.end()) return true;
+    bpf_link* link = bpf_program__attach(choice.prog);
+    if (libbpf_get_error(link) != 0) return false;
+    on_demand_links_[name] = link;
+    return true;
+  }
+  return false;
 }
 
 void BpfSession::StartSweep(std::vector<std::string>* notes) {
@@ -174,6 +203,8 @@ bool BpfSession::HookAttached(const char* name) const {
 void BpfSession::DetachAll() {
   for (bpf_link* link : links_) bpf_link__destroy(link);
   links_.clear();
+  for (auto& [name, link] : on_demand_links_) bpf_link__destroy(link);
+  on_demand_links_.clear();
 }
 
 void BpfSession::Destroy() {

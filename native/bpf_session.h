@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -85,6 +86,8 @@ class BpfSession {
   std::vector<TimingRow> Timings() const;
   TimingMisses TimingMissCounts() const;
   uint32_t ForgetTimingKeys(const std::vector<socktrace_timing_key>& keys);
+  // Attaches (on) or detaches an on-demand hook; false when the plan has no such hook or it fails to attach.
+  bool SetOnDemand(const std::string& name, bool on);
 
  private:
   // Opens, plans and loads the object; retries with classic tracepoints if tp_btf programs fail to load.
@@ -101,6 +104,7 @@ class BpfSession {
   socktrace_bpf* skel_ = nullptr;
   std::vector<HookChoice> plan_;
   std::vector<bpf_link*> links_;
+  std::map<std::string, bpf_link*> on_demand_links_;  // on-demand hooks attached now
   CloseWaitSweep sweep_;
   SocketCounter counter_;
   uint32_t close_wait_delay_ms_ = 0;  // in effect: 0 unless the sweep can run

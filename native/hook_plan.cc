@@ -46,7 +46,9 @@ std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPrefer
     choice.name = hook.name;
     choice.required = hook.required;
     bool primary_missing = hook.fallback_for != nullptr && planned_mode(plan, hook.fallback_for) == HookMode::kMissing;
-    bool wanted = hook.fallback_for == nullptr || primary_missing || hook.primary_gap != nullptr;
+    bool stands_in = primary_missing || hook.primary_gap != nullptr;
+    bool wanted = hook.fallback_for == nullptr || stands_in || hook.own_use != nullptr;
+    choice.on_demand = hook.fallback_for != nullptr && !stands_in && hook.own_use != nullptr;
     bool off = turned_off(hook.name);
     bool present = !pretended(hook.name) && !off;
     bool btf_ok = wanted && present && hook.btf_prog != nullptr && preference == HookPreference::kAuto &&
@@ -56,6 +58,7 @@ std::vector<HookChoice> PlanHooks(const std::vector<HookSpec>& hooks, HookPrefer
                        : hook.primary_gap != nullptr ? std::string("stands in for what ") + hook.fallback_for +
                                                            " misses here: " + hook.primary_gap
                                                      : "";
+    if (hook.own_use != nullptr) role += (role.empty() ? "" : "; ") + std::string("names ") + hook.own_use;
     if (!wanted) {
       choice.why = std::string("not needed: ") + hook.fallback_for + " is attached";
     } else if (off) {

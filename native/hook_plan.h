@@ -20,6 +20,7 @@ struct HookSpec {
   bool required;          // socktrace cannot work without it
   const char* fallback_for = nullptr;  // attached only when this primary hook is missing,
   const char* primary_gap = nullptr;   // or, when set, beside it: what the primary misses on this kernel
+  const char* own_use = nullptr;       // when set, wanted for this on its own, whatever the primary does
 };
 
 struct HookChoice {
@@ -27,6 +28,9 @@ struct HookChoice {
   HookMode mode = HookMode::kMissing;
   bpf_program* prog = nullptr;
   bool required = false;
+  // Wanted only for its own use (HookSpec::own_use), not standing in for a primary: loaded, and
+  // attached by user space only while that use needs it (BpfSession::SetOnDemand).
+  bool on_demand = false;
   std::string why;  // for `doctor` and error messages
 };
 

@@ -23,6 +23,24 @@ bool SendResetNeedsSocket(const btf* vmlinux, const std::string& tracefs) {
   return text.str().find("saddr_v6") != std::string::npos;
 }
 
+// 6.15 gave a final ACK refused for a full accept queue its own drop reason, TCP_LISTEN_OVERFLOW: the one
+// overflow whose client the kernel names.
+bool NamesRefusedHandshakes(const btf* vmlinux, const std::string& tracefs) {
+  if (vmlinux != nullptr) {
+    int id = btf__find_by_name_kind(vmlinux, "skb_drop_reason", BTF_KIND_ENUM);
+    if (id < 0) return false;
+    const btf_type* t = btf__type_by_id(vmlinux, id);
+    const struct btf_enum* values = btf_enum(t);
+    for (int i = 0; i < btf_vlen(t); i++)
+      if (std::string(btf__name_by_offset(vmlinux, values[i].name_off)) == "SKB_DROP_REASON_TCP_LISTEN_OVERFLOW") return true;
+    return false;
+  }
+  std::ifstream format(tracefs + "/events/skb/kfree_skb/format");
+  std::stringstream text;
+  text << format.rdbuf();
+  return text.str().find("\"TCP_LISTEN_OVERFLOW\"") != std::string::npos;
+}
+
 }  // namespace
 
 KernelGaps KernelGapsOf(const btf* vmlinux, const std::string& tracefs, const std::vector<std::string>& pretend_missing) {
@@ -30,6 +48,7 @@ KernelGaps KernelGapsOf(const btf* vmlinux, const std::string& tracefs, const st
   bool pretended = std::find(pretend_missing.begin(), pretend_missing.end(), "tcp_send_reset.no_socket") !=
                    pretend_missing.end();
   gaps.send_reset_needs_socket = pretended || SendResetNeedsSocket(vmlinux, tracefs);
+  gaps.names_refused_handshakes = NamesRefusedHandshakes(vmlinux, tracefs);
   return gaps;
 }
 
@@ -52,10 +71,12 @@ std::vector<HookSpec> HookSpecs(socktrace_bpf* skel, const KernelGaps& gaps) {
       {"inet_sk_error_report", "sock", p.btf_inet_sk_error_report, nullptr, false},
   };
   // Before 6.10 tcp_send_reset fires only for full sockets: an RST answering a segment no socket takes
-  // is seen as that segment's drop instead (see on_dropped_skb).
+  // is seen as that segment's drop instead (see on_dropped_skb). Since 6.15 the drops also name the
+  // clients a full accept queue refused (see on_refused_ack), wanted whatever tcp_send_reset does.
   HookSpec drops{"kfree_skb", "skb", p.btf_kfree_skb, p.tp_kfree_skb, false};
   drops.fallback_for = "tcp_send_reset";
   drops.primary_gap = gaps.send_reset_needs_socket ? "RSTs sent without a socket" : nullptr;
+  drops.own_use = gaps.names_refused_handshakes ? "clients refused by a full accept queue (attached while queues overflow)" : nullptr;
   hooks.push_back(drops);
   // Kernels without sock_{send,recv}_length (before 6.3): errors caught at the syscalls' exits instead.
   const struct {

@@ -13,6 +13,7 @@ namespace socktrace {
 // What hooks that exist still miss on this kernel, so their fallbacks attach beside them.
 struct KernelGaps {
   bool send_reset_needs_socket = false;  // tcp_send_reset before 6.10: full sockets only
+  bool names_refused_handshakes = false;  // 6.15+: a final ACK refused for a full accept queue is a drop with a reason
 };
 
 // Reads the gaps from vmlinux BTF (or, when `vmlinux` is null, the tracepoint's format). `pretend_missing`

@@ -108,6 +108,16 @@ SocketCounts SocketCounter::Count(const std::vector<std::pair<std::string, unsig
     queue_key = queue_next;
     previous = &queue_key;
   }
+  int refused_fd = bpf_map__fd(skel_->maps.refused_acks);
+  socktrace_refused_ack_key refused_key = {}, refused_next = {};
+  previous = nullptr;
+  while (bpf_map_get_next_key(refused_fd, previous, &refused_next) == 0) {
+    RefusedAcks r = {};
+    r.key = refused_next;
+    if (bpf_map_lookup_elem(refused_fd, &refused_next, &r.count) == 0) result.refused_acks.push_back(r);
+    refused_key = refused_next;
+    previous = &refused_key;
+  }
   return result;
 }
 

@@ -38,9 +38,16 @@ struct ListenQueue {
   char comm[SOCKTRACE_COMM_LEN];
 };
 
+// Clients whose final ACK a full accept queue refused since start (6.15+; see listen_refusals.bpf.h).
+struct RefusedAcks {
+  socktrace_refused_ack_key key;
+  uint64_t count;  // cumulative
+};
+
 struct SocketCounts {
   std::vector<SocketCount> counts;
   std::vector<ListenQueue> listen_queues;
+  std::vector<RefusedAcks> refused_acks;  // read after the walk, so no later than the drop counters
   std::vector<std::pair<std::string, std::string>> errors;  // namespace path, message
 };
 

@@ -108,6 +108,7 @@ Napi::Object Describe(Napi::Env env, const SessionDescription& d) {
     h.Set("name", c.name);
     h.Set("mode", HookModeName(c.mode));
     h.Set("why", c.why);
+    h.Set("onDemand", Napi::Boolean::New(env, c.on_demand && c.mode != HookMode::kMissing));
     hooks.Set(i++, h);
   }
   info.Set("hooks", hooks);
@@ -139,7 +140,8 @@ Napi::Function Tracer::Define(Napi::Env env) {
                       InstanceMethod<&Tracer::SweepStats>("sweepStats"),
                       InstanceMethod<&Tracer::CountSockets>("countSockets"),
                       InstanceMethod<&Tracer::ExchangeTimings>("exchangeTimings"),
-                      InstanceMethod<&Tracer::ForgetExchangeTimings>("forgetExchangeTimings")});
+                      InstanceMethod<&Tracer::ForgetExchangeTimings>("forgetExchangeTimings"),
+                      InstanceMethod<&Tracer::SetOnDemandHook>("setOnDemandHook")});
 }
 
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), session_(ReadOptions(info)) {
@@ -267,9 +269,23 @@ Napi::Value Tracer::CountSockets(const Napi::CallbackInfo& info) {
     o.Set("comm", Napi::Buffer<char>::Copy(env, q.comm, strnlen(q.comm, sizeof(q.comm))));
     queues.Set(i, o);
   }
+  Napi::Array refused = Napi::Array::New(env, counted.refused_acks.size());
+  for (uint32_t i = 0; i < counted.refused_acks.size(); i++) {
+    const RefusedAcks& r = counted.refused_acks[i];
+    size_t len = r.key.family == AF_INET ? 4 : 16;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("netns", Napi::Number::New(env, r.key.netns));
+    o.Set("port", Napi::Number::New(env, r.key.port));
+    o.Set("family", Napi::Number::New(env, r.key.family));
+    o.Set("local", Napi::Buffer<unsigned char>::Copy(env, r.key.local, len));
+    o.Set("peer", Napi::Buffer<unsigned char>::Copy(env, r.key.peer, len));
+    o.Set("count", Napi::Number::New(env, static_cast<double>(r.count)));
+    refused.Set(i, o);
+  }
   Napi::Object result = Napi::Object::New(env);
   result.Set("counts", counts);
   result.Set("listenQueues", queues);
+  result.Set("refusedAcks", refused);
   result.Set("errors", errors);
   return result;
 }
@@ -320,6 +336,14 @@ Napi::Value Tracer::ForgetExchangeTimings(const Napi::CallbackInfo& info) {
     keys.push_back(k);
   }
   return Napi::Number::New(env, session_.ForgetTimingKeys(keys));
+}
+
+Napi::Value Tracer::SetOnDemandHook(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!session_.loaded() || stop_.load()) throw Napi::Error::New(env, "setOnDemandHook() needs a started, running Tracer");
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsBoolean())
+    throw Napi::TypeError::New(env, "Expected arguments to be a hook name (string) and on (boolean)");
+  return Napi::Boolean::New(env, session_.SetOnDemand(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::Boolean>().Value()));
 }
 
 Napi::Value Tracer::SetFilter(const Napi::CallbackInfo& info) {

@@ -42,6 +42,8 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value ExchangeTimings(const Napi::CallbackInfo& info);
   /** forgetExchangeTimings(keys: Buffer[]) -> how many of these histograms were deleted. */
   Napi::Value ForgetExchangeTimings(const Napi::CallbackInfo& info);
+  /** setOnDemandHook(name, on) -> whether that on-demand hook is now as asked. */
+  Napi::Value SetOnDemandHook(const Napi::CallbackInfo& info);
 
   void JoinThread();
   static void OnEnvTeardown(Tracer* tracer);

@@ -37,6 +37,7 @@
 #include "lib/syscalls.bpf.h"
 #include "lib/accepts.bpf.h"
 #include "lib/peer_trouble.bpf.h"
+#include "lib/listen_refusals.bpf.h"
 #include "lib/compat.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -89,6 +90,7 @@ SEC("tp_btf/kfree_skb")
 int btf_kfree_skb(unsigned long long *ctx)
 {
 	on_dropped_skb((const struct sk_buff *)ctx[0], (unsigned int)ctx[2], true);
+	on_refused_ack((const struct sk_buff *)ctx[0], (unsigned int)ctx[2]);
 	return 0;
 }
 
@@ -96,6 +98,7 @@ SEC("tracepoint/skb/kfree_skb")
 int tp_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 {
 	on_dropped_skb((const struct sk_buff *)ctx->skbaddr, ctx->reason, false);
+	on_refused_ack((const struct sk_buff *)ctx->skbaddr, ctx->reason);
 	return 0;
 }
 

@@ -12,7 +12,7 @@
 #ifndef SOCKTRACE_EVENT_H
 #define SOCKTRACE_EVENT_H
 
-#define SOCKTRACE_ABI_VERSION 6
+#define SOCKTRACE_ABI_VERSION 7
 #define SOCKTRACE_COMM_LEN 16
 #define SOCKTRACE_ADDR_LEN 16
 
@@ -173,6 +173,20 @@ struct socktrace_listen_queue {
 	unsigned int listeners;          /* listening sockets summed here */
 	unsigned int drops;              /* sk_drops: what the listeners dropped since listen(), every accept-queue
 	                                  * overflow included (tcp_listendrop); summed modulo 2^32 */
+};
+
+/*
+ * Handshakes whose final ACK a listener refused because its accept queue was full (drop reason
+ * TCP_LISTEN_OVERFLOW, Linux 6.15+): the only overflows whose client the kernel names (a SYN dropped for
+ * a full queue is counted, never traced). Counted since socktrace started, per namespace, the address
+ * and port the client knocked at, and the client's address (refused_acks, probes/lib/listen_refusals.bpf.h).
+ */
+struct socktrace_refused_ack_key {
+	unsigned int netns;
+	unsigned short port;             /* the listener's port, host order */
+	unsigned short family;           /* AF_INET or AF_INET6 */
+	unsigned char local[SOCKTRACE_ADDR_LEN]; /* the address the client knocked at */
+	unsigned char peer[SOCKTRACE_ADDR_LEN];  /* the client's address */
 };
 
 /*

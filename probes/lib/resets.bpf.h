@@ -48,7 +48,8 @@ static __always_inline void on_send_reset(const struct sock *sk, const struct sk
  */
 static __always_inline void on_dropped_skb(const struct sk_buff *skb, unsigned int drop_reason, bool btf)
 {
-	if (!skb || drop_reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) ||
+	if (!no_socket_rst_from_drops || !skb ||
+	    drop_reason != bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET) ||
 	    !wanted(SOCKTRACE_KIND_RST_SENT))
 		return;
 	struct incoming_tcp in = {};

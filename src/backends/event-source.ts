@@ -72,6 +72,12 @@ export interface RunningSource {
   exchangeTimings(): ExchangeTimings | null;
   /** Lets the kernel drop histograms gone quiet (keys from exchangeTimings()). */
   forgetExchangeTimings(keys: Uint8Array[]): void;
+  /**
+   * Watches (or stops watching) the handshakes full accept queues refuse, where the kernel names their
+   * clients (an on-demand hook: it costs a program run per dropped packet, so it runs only while queues
+   * overflow). Returns whether it is watching now; false where the backend or kernel cannot.
+   */
+  watchRefusedHandshakes(on: boolean): boolean;
 }
 
 export interface ExchangeTimings {
@@ -92,6 +98,21 @@ export interface SocketCounts {
   problems: string[];
   /** The inodes of those namespaces, where the backend knows them (their listeners are missing from listenQueues). */
   uncounted?: number[];
+  /**
+   * Clients whose handshake's final ACK a full accept queue refused, counted since the tracer started
+   * (the kernel names them since 6.15; SYNs dropped for a full queue carry no address). Absent where the
+   * backend cannot tell.
+   */
+  refusedAcks?: RefusedAckCount[];
+}
+
+/** One client's refused final ACKs at one address and port of a namespace, cumulative. */
+export interface RefusedAckCount {
+  netns: number;
+  /** The address and port the client knocked at (the packet's destination). */
+  local: { addr: string; port: number };
+  peer: string;
+  count: number;
 }
 
 export interface ListenQueueCount {
@@ -123,6 +144,8 @@ export interface HookInfo {
   name: string;
   mode: HookMode;
   why: string;
+  /** Attached only while what it serves is needed (see watchRefusedHandshakes). */
+  onDemand?: boolean;
 }
 
 export interface SweepStats {

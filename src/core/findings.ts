@@ -5,7 +5,7 @@
 import type { ActivityCounters } from './activity-counters.js';
 import type { BoundedMap } from './bounded-map.js';
 import type { CoreConfig } from './core-config.js';
-import type { ListenOverflowTracker } from './listen-overflows.js';
+import { mostRefused, type ListenOverflowTracker, type RefusedPeer } from './listen-overflows.js';
 import { hasPeer } from './rollup-keys.js';
 import type { Rollups } from './rollups.js';
 import type { ConnectionStory, Finding, ProcessRollup } from './summary-model.js';
@@ -200,6 +200,17 @@ function acceptFailing(core: FindingSource, processes: ProcessRollup[], nowMs: n
   return findings;
 }
 
+/** The clients the kernel named (a final ACK refused, 6.15+), most refused first; empty: it named none. */
+function refusedText(peers: readonly RefusedPeer[]): string {
+  if (peers.length === 0) return '';
+  const shown = peers.slice(0, 5).map((p) => `${p.addr} (${p.count})`);
+  const more = peers.length > shown.length ? ` and ${peers.length - shown.length} more` : '';
+  return (
+    `Clients refused at the handshake's last step, as the kernel named them: ${shown.join(', ')}${more} ` +
+    `(a SYN dropped for a full queue names no client). `
+  );
+}
+
 const QUEUE_ADVICE =
   'Accept faster (more workers or threads calling accept(), or find what blocks the accept loop), or give ' +
   'the queue more room: a larger backlog in listen(), which the kernel caps at net.core.somaxconn (raise ' +
@@ -217,6 +228,7 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
     if (lastMinute < core.config.thresholds.listenOverflowsMin) continue;
     const owner = l.proc ? who(l.proc) : 'a process socktrace cannot name';
     const where = `${l.local.addr}:${l.local.port}`;
+    const refused = mostRefused(l.refusedPeers);
     findings.push({
       kind: 'accept_queue_overflow',
       severity: 'critical',
@@ -226,7 +238,7 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
         `against a limit of ${l.limit} when last read, established and waiting for accept(), which the ` +
         `process is not calling fast enough. While it is full the kernel drops new handshakes ` +
         `(${lastMinute} in the last minute, counted as ListenOverflows in its namespace and in this ` +
-        `listener's own drop counter), and clients see slow or timed-out connects. ${QUEUE_ADVICE}`,
+        `listener's own drop counter), and clients see slow or timed-out connects. ${refusedText(refused)}${QUEUE_ADVICE}`,
       subject: { ...(l.proc ? { pid: l.proc.pid, comm: l.proc.comm } : {}), port: l.local.port, local: where },
       evidence: {
         overflows: lastMinute,
@@ -237,6 +249,7 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
         netns: l.netns,
         attribution: l.attribution,
         lastSecondsAgo: Math.round(Math.max(0, nowMs - l.lastAtMs) / 1000),
+        refusedClients: refused,
       },
     });
   }
@@ -255,6 +268,7 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
         (named.length > 0
           ? `It may be any of ${named.length === 1 ? 'this one' : `these ${named.length}`}: ${named.join('; ')}. `
           : '') +
+        refusedText(u.last.peers) +
         QUEUE_ADVICE,
       subject: {},
       evidence: {
@@ -266,6 +280,7 @@ function acceptQueueOverflows(core: FindingSource, nowMs: number): Finding[] {
         netns,
         attribution: u.last.attribution,
         candidates: u.last.candidates.map((c) => ({ pid: c.proc?.pid ?? null, comm: c.proc?.comm ?? null, local: `${c.local.addr}:${c.local.port}`, queue: c.queue, limit: c.limit })),
+        refusedClients: u.last.peers,
       },
     });
   }

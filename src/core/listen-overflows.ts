@@ -14,6 +14,11 @@
  * another one overflowed in a burst and drained between two samples. Where the counters cannot say, the
  * overflows are reported for nobody, with the reason. Pure: the caller reads the counters and the
  * listeners and passes plain numbers.
+ *
+ * Clients: a SYN dropped for a full queue carries no address anywhere. A final ACK refused for one is
+ * freed with the drop reason TCP_LISTEN_OVERFLOW (6.15+), whose packet names the client; the kernel
+ * side counts those per client (cumulative), read with the listeners, and each event lists the clients
+ * refused since the previous reading at its listener's port (`peers`).
  */
 import type { Endpoint } from '../events/sock-event.js';
 import { BoundedMap } from './bounded-map.js';
@@ -60,7 +65,27 @@ export interface ListenerReading {
   complete?: boolean;
   /** Namespaces whose listeners could not be read (the walk failed there): none of theirs is in `queues`. */
   unread?: readonly number[];
+  /** Clients whose final ACK a full queue refused, counted since start (absent: the kernel names none). */
+  refusedAcks?: readonly RefusedAcksNow[];
 }
+
+/** A client's final ACKs refused by a full accept queue at an address and port of a namespace, since start. */
+export interface RefusedAcksNow {
+  netns: number;
+  /** The address and port the client knocked at. */
+  local: Endpoint;
+  peer: string;
+  count: number;
+}
+
+/** A client refused, and how many of its final ACKs. */
+export interface RefusedPeer {
+  addr: string;
+  count: number;
+}
+
+/** Clients listed per event and kept per listener, the most refused first. */
+export const REFUSED_PEERS_SHOWN = 16;
 
 export type OverflowAttribution =
   | 'only listener whose drop counter grew'
@@ -84,8 +109,15 @@ export interface ListenOverflow {
   /** The listener's owner and address when its own drop counter says it overflowed; null otherwise. */
   proc: OwnerRef | null;
   local: Endpoint | null;
-  /** The dropped handshake's peer: the counters carry none. */
+  /** The dropped handshake's peer: the counters carry none (see peers). */
   peer: Endpoint | null;
+  /**
+   * Clients whose final ACK the full queue refused since the previous reading, at this listener's port
+   * (or, naming none, anywhere in the namespace): the only overflows the kernel names a client for
+   * (6.15+). At most REFUSED_PEERS_SHOWN, the most refused first; `refused` counts them all.
+   */
+  peers: RefusedPeer[];
+  refused: number;
   queue: number | null;
   limit: number | null;
   attribution: OverflowAttribution;
@@ -110,6 +142,8 @@ export interface ListenerOverflows {
   lastAtMs: number;
   /** How its latest overflows were attributed. */
   attribution: OverflowAttribution;
+  /** Clients whose final ACK it refused, since start, per address (bounded). */
+  refusedPeers: Map<string, number>;
 }
 
 /** The kernel's own test (sk_acceptq_is_full): a queue is full once it holds more than its limit. */
@@ -141,6 +175,8 @@ export class ListenOverflowTracker {
   /** Per namespace: overflows no listener's drop counter accounts for. */
   readonly unattributed = new Map<number, { total: number; window: RateWindow; last: ListenOverflow }>();
   total = 0;
+  /** Refused final ACKs per namespace, address, port and client at the last reading (cumulative). */
+  private refusedBefore = new Map<string, number>();
 
   constructor(maxListeners = 1024) {
     this.byListener = new BoundedMap(maxListeners);
@@ -178,6 +214,7 @@ export class ListenOverflowTracker {
     const out: ListenOverflow[] = [];
     const seen = new Set<number>();
     if (reading) this.dropsCounted = reading.dropsCounted;
+    const refused = reading?.refusedAcks ? this.refusedSince(reading.refusedAcks) : [];
     for (const now of counters) {
       seen.add(now.netns);
       const before = this.previous.get(now.netns);
@@ -186,6 +223,7 @@ export class ListenOverflowTracker {
       const listeners = reading?.dropsCounted && !reading.unread?.includes(now.netns) ? listenersIn(reading.queues, now.netns) : null;
       if (before && now.listenOverflows > before.listenOverflows) {
         const overflows = this.attribute(atMs, now, before, base, listeners, reading);
+        givePeers(overflows, refused.filter((r) => r.netns === now.netns));
         for (const o of overflows) this.count(o);
         out.push(...overflows);
       }
@@ -227,6 +265,8 @@ export class ListenOverflowTracker {
       proc: named?.proc ?? null,
       local: named?.local ?? null,
       peer: null,
+      peers: [],
+      refused: 0,
       queue: named?.queue ?? null,
       limit: named?.limit ?? null,
       attribution,
@@ -277,6 +317,21 @@ export class ListenOverflowTracker {
     return [event(count, 'several listeners dropped', null, candidates)];
   }
 
+  /** Each client's refused final ACKs since the previous reading (one evicted and back counts from 0). */
+  private refusedSince(now: readonly RefusedAcksNow[]): RefusedAcksNow[] {
+    const grown: RefusedAcksNow[] = [];
+    const next = new Map<string, number>();
+    for (const r of now) {
+      const key = `${r.netns}|${r.local.addr}|${r.local.port}|${r.peer}`;
+      next.set(key, r.count);
+      const before = this.refusedBefore.get(key) ?? 0;
+      const by = r.count >= before ? r.count - before : r.count;
+      if (by > 0) grown.push({ ...r, count: by });
+    }
+    this.refusedBefore = next; // bounded by the kernel's table
+    return grown;
+  }
+
   private count(o: ListenOverflow): void {
     this.total += o.count;
     if (o.proc !== null || o.local !== null) {
@@ -304,7 +359,10 @@ export class ListenOverflowTracker {
       firstAtMs: o.atMs,
       lastAtMs: o.atMs,
       attribution: o.attribution,
+      refusedPeers: new Map(),
     }));
+    for (const p of o.peers) l.refusedPeers.set(p.addr, (l.refusedPeers.get(p.addr) ?? 0) + p.count);
+    if (l.refusedPeers.size > REFUSED_PEERS_SHOWN) l.refusedPeers = new Map(mostRefused(l.refusedPeers).map((p) => [p.addr, p.count]));
     l.attribution = o.attribution;
     l.total += o.count;
     l.window.add(o.atMs, o.count);
@@ -313,6 +371,44 @@ export class ListenOverflowTracker {
     l.lastAtMs = o.atMs;
     if (o.proc) l.proc = o.proc;
   }
+}
+
+/** Whether a client knocking at `at` reached this listener (bound there, or to every address of its family or both). */
+function reaches(listener: Endpoint, at: Endpoint): boolean {
+  if (listener.port !== at.port) return false;
+  if (listener.addr === at.addr || listener.addr === '::') return true;
+  return listener.addr === '0.0.0.0' && !at.addr.includes(':');
+}
+
+/**
+ * The clients refused in one namespace go to the events naming their listener; the rest to the event
+ * naming none (there is one at most per sample: the overflows no drop counter accounted for).
+ */
+function givePeers(events: ListenOverflow[], refused: RefusedAcksNow[]): void {
+  const left = new Set(refused);
+  for (const e of events) {
+    if (!e.local) continue;
+    const mine = refused.filter((r) => left.has(r) && reaches(e.local!, r.local));
+    for (const r of mine) left.delete(r);
+    setPeers(e, mine);
+  }
+  const unnamed = events.find((e) => !e.local);
+  if (unnamed) setPeers(unnamed, [...left]);
+}
+
+function setPeers(e: ListenOverflow, refused: RefusedAcksNow[]): void {
+  const byAddr = new Map<string, number>();
+  for (const r of refused) byAddr.set(r.peer, (byAddr.get(r.peer) ?? 0) + r.count);
+  e.peers = mostRefused(byAddr);
+  e.refused = refused.reduce((n, r) => n + r.count, 0);
+}
+
+/** The most refused clients first (then by address, for a stable order), at most REFUSED_PEERS_SHOWN. */
+export function mostRefused(byAddr: ReadonlyMap<string, number>): RefusedPeer[] {
+  return [...byAddr]
+    .map(([addr, count]) => ({ addr, count }))
+    .sort((a, b) => b.count - a.count || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0))
+    .slice(0, REFUSED_PEERS_SHOWN);
 }
 
 function sameCounters(a: NetstatSample, b: NetstatSample): boolean {

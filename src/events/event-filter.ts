@@ -17,14 +17,20 @@ export interface EventFilter {
 
 /**
  * The filter for a listen_overflow record: its listener's owner and port (or, when it names none,
- * any candidate's); it has no peer, so a --peer filter leaves it out.
+ * any candidate's); a --peer filter keeps it only when a client it names (refused at its final ACK) is
+ * in range: the overflow counters themselves name no peer.
  */
 export function matchesOverflowFilter(
-  o: { proc: { pid: number; comm: string } | null; local: { port: number } | null; candidates: readonly { proc: { pid: number; comm: string } | null; local: { port: number } }[] },
+  o: {
+    proc: { pid: number; comm: string } | null;
+    local: { port: number } | null;
+    candidates: readonly { proc: { pid: number; comm: string } | null; local: { port: number } }[];
+    peers: readonly { addr: string }[];
+  },
   f: EventFilter,
 ): boolean {
   if (f.kinds && !f.kinds.has('listen_overflow')) return false;
-  if (f.peers?.length) return false;
+  if (f.peers?.length && !o.peers.some((p) => f.peers!.some((c) => cidrContains(c, p.addr)))) return false;
   const listeners = o.proc || o.local ? [{ proc: o.proc, local: o.local }] : o.candidates;
   return listeners.some(
     (l) =>

@@ -17,8 +17,9 @@ import { scanProcesses } from '../inventory/process-scan.js';
 import { readListenCounters } from '../inventory/listen-counters.js';
 import { listNetworkNamespaces, type NamespaceRef } from '../inventory/network-namespaces.js';
 import type { ListenerQueueNow, ListenerReading, ListenOverflow } from '../core/listen-overflows.js';
-import type { ListenQueueCount } from '../backends/event-source.js';
+import type { ListenQueueCount, RefusedAckCount } from '../backends/event-source.js';
 import { kernelHz } from '../inventory/kernel-hz.js';
+import { RefusalWatch } from './refusal-watch.js';
 
 /** How long a listing of the network namespaces serves the listen counters' samples. */
 const NAMESPACE_LIST_MS = 10_000;
@@ -35,10 +36,12 @@ const LISTEN_QUEUE_ENTRIES = 4096;
 function listenersNow(source: RunningSource, namespaces: NamespaceRef[]): ListenerReading | 'inventory' {
   let counted: ListenQueueCount[] | undefined;
   let uncounted: number[] = [];
+  let refusedAcks: RefusedAckCount[] | undefined;
   try {
     const counts = source.countSockets();
     counted = counts?.listenQueues;
     uncounted = counts?.uncounted ?? [];
+    refusedAcks = counts?.refusedAcks;
   } catch {
     counted = undefined;
   }
@@ -53,7 +56,14 @@ function listenersNow(source: RunningSource, namespaces: NamespaceRef[]): Listen
     drops: q.drops ?? null,
     listeners: q.listeners,
   }));
-  return { queues, dropsCounted: counted.every((q) => q.drops !== undefined), after, complete: counted.length < LISTEN_QUEUE_ENTRIES, unread: uncounted };
+  return {
+    queues,
+    dropsCounted: counted.every((q) => q.drops !== undefined),
+    after,
+    complete: counted.length < LISTEN_QUEUE_ENTRIES,
+    unread: uncounted,
+    ...(refusedAcks ? { refusedAcks } : {}),
+  };
 }
 
 export interface LiveSessionOptions {
@@ -151,6 +161,7 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
     },
   );
   let namespaces: { list: NamespaceRef[]; atMs: number } = { list: [], atMs: -Infinity };
+  const refusals = new RefusalWatch((on) => source.watchRefusedHandshakes(on));
   const reconcile = () => {
     const taken = inventoryOrProcessesOnly();
     source.seedOwners(taken.inventory);
@@ -176,6 +187,7 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
       // made meanwhile is sampled from the next listing on (its first sample is its baseline anyway).
       if (now - namespaces.atMs >= NAMESPACE_LIST_MS) namespaces = { list: listNetworkNamespaces(), atMs: now };
       const { samples } = readListenCounters(namespaces.list);
+      refusals.sample(now, core.listenOverflows.grew(samples));
       // Read before the walk, and again after it (listenersNow): drops counted while it ran are known.
       return core.applyListenCounters(now, samples, core.listenOverflows.wantsReading(samples) ? listenersNow(source, namespaces.list) : null);
     },

@@ -69,15 +69,18 @@ export function toLostRecord(count: number, total: number, now = Date.now()): Lo
  * A `listen_overflow` line: handshakes the kernel dropped because an accept queue was full, counted in
  * a namespace since the previous sample (see core/listen-overflows.ts). proc and local name the
  * listener only when its own drop counter accounts for them; otherwise null, with the candidates and
- * the reason (attribution).
+ * the reason (attribution). peers: the clients whose final ACK the full queue refused (the kernel names
+ * them since 6.15; a dropped SYN names none), `refused` their refused ACKs.
  */
 export interface ListenOverflowRecord {
   time: string;
   event: 'listen_overflow';
   proc: { pid: number; comm: string } | null;
   local: { addr: string; port: number } | null;
-  /** The counters carry no peer. */
+  /** The counters carry no peer: see peers. */
   peer: null;
+  peers: { addr: string; count: number }[];
+  refused: number;
   count: number;
   drops: number;
   queue: number | null;
@@ -94,6 +97,8 @@ export function toListenOverflowRecord(o: ListenOverflow): ListenOverflowRecord 
     proc: o.proc,
     local: o.local,
     peer: null,
+    peers: o.peers,
+    refused: o.refused,
     count: o.count,
     drops: o.drops,
     queue: o.queue,

@@ -10,7 +10,7 @@
  * sample: the overflows go to the second (its own drop counter grew), never to the full idle one.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,14 @@ async function ssListen(addr: string, port: number): Promise<{ queue: number; li
   const f = stdout.trim().split(/\s+/);
   expect(f[0]).toBe('LISTEN');
   return { queue: Number(f[1]), limit: Number(f[2]) };
+}
+
+/** BPF links of socktrace's kfree_skb programs now (bpftool: links, then their programs' names). */
+async function dropHookLinks(): Promise<number> {
+  const links = JSON.parse((await run('bpftool', ['link', 'show', '--json'])).stdout) as { prog_id: number }[];
+  const progs = JSON.parse((await run('bpftool', ['prog', 'show', '--json'])).stdout) as { id: number; name?: string }[];
+  const names = new Map(progs.map((p) => [p.id, p.name]));
+  return links.filter((l) => /^(btf|tp)_kfree_skb$/.test(names.get(l.prog_id) ?? '')).length;
 }
 
 describeKernel('accept queues', () => {
@@ -167,6 +175,52 @@ describeKernel('accept queues', () => {
     expect(ours.reduce((n, l) => n + l.count, 0)).toBeGreaterThanOrEqual(40); // every client's SYN, at least once
     // Never given to our process for another listener's drops.
     expect(lines.filter((l) => l.proc?.pid === pid && l.local?.port !== port)).toEqual([]);
+  });
+
+  it('names the clients whose final ACK the full queue refused (6.15+), and --peer keeps only theirs', async () => {
+    const ns = netns();
+    // Deferred accept: a handshake completes with the client's first data. Two waves of 4 clients at a
+    // backlog of 4: the first wave fills the queue to 4/4, the second's SYNs still get in, and its data
+    // meets a full queue after the first: 3 final steps refused, each named by its packet.
+    const svc = startActor(['queue-listener', '--host', ns.hostV4, '--backlog', '4', '--defer-accept', '30']);
+    const { port } = (await svc.ready) as { port: number };
+    const format = readFileSync('/sys/kernel/tracing/events/skb/kfree_skb/format', 'utf8');
+    const namesClients = format.includes('"TCP_LISTEN_OVERFLOW"');
+    const all = await startWatch(['--events', 'listen_overflow', '--duration', String(scaled(8))]);
+    const mine = await startWatch(['--events', 'listen_overflow', '--peer', ns.nsV4, '--duration', String(scaled(8))]);
+    const others = await startWatch(['--events', 'listen_overflow', '--peer', '198.19.255.1', '--duration', String(scaled(8))]);
+    await new Promise((r) => setTimeout(r, 1200)); // a first sample: the baseline
+    // At rest the drop hook is not attached (it would run for every dropped packet of the host).
+    if (namesClients) expect(await dropHookLinks()).toBe(0);
+    const clients = startActor(['knocking-clients', '--host', ns.hostV4, '--port', String(port), '--count', '4', '--waves', '2', '--connect-timeout', String(scaled(1))], {
+      prefix: ns.execPrefix,
+    });
+    expect(await clients.ready).toMatchObject({ connected: 8, timedOut: 0 }); // the client's side completes at once
+    // The first overflow attaches it (each watch its own); the refused clients' retransmissions are seen.
+    if (namesClients) await until('the drop hook attached', scaled(5000), async () => (await dropHookLinks()) >= 3);
+    const ended = await Promise.all([all, mine, others].map((w) => w.exited as Promise<{ code: number | null; lines: Record<string, any>[] }>));
+    for (const e of ended) expect(e.code).toBe(0);
+    const ours = (lines: Record<string, any>[]) =>
+      lines.filter((l) => l.event === 'listen_overflow' && (l.local?.port === port || (l.proc === null && l.candidates.some((c: any) => c.local.port === port))));
+    const lines = ours(ended[0]!.lines);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.local?.port === port).every((l) => l.proc?.pid === svc.pid)).toBe(true);
+    expect(lines.every((l) => l.peer === null)).toBe(true);
+    if (!namesClients) {
+      // Before 6.15 no refusal names its client.
+      expect(lines.every((l) => l.peers.length === 0 && l.refused === 0)).toBe(true);
+      expect(ours(ended[1]!.lines)).toEqual([]);
+      return;
+    }
+    const named = lines.flatMap((l) => l.peers as { addr: string; count: number }[]);
+    expect(named.map((p) => p.addr)).toContain(ns.nsV4);
+    expect(named.filter((p) => p.addr === ns.nsV4).reduce((n, p) => n + p.count, 0)).toBeGreaterThanOrEqual(3);
+    for (const l of lines.filter((x) => x.local?.port === port)) expect(l.peers.every((p: any) => p.addr === ns.nsV4)).toBe(true);
+    // --peer: the lines naming that client, and none for a client that never knocked.
+    const filtered = ours(ended[1]!.lines);
+    expect(filtered.length).toBeGreaterThan(0);
+    expect(filtered.every((l) => l.peers.some((p: any) => p.addr === ns.nsV4))).toBe(true);
+    expect(ended[2]!.lines.filter((l) => l.event === 'listen_overflow')).toEqual([]);
   });
 
   it('the daemon counts them for the listener, logs them and finds accept_queue_overflow naming the process', async () => {

@@ -11,6 +11,8 @@ import type { InventorySocket } from '../../src/core/inventory-model.js';
 import { ListenOverflowTracker, type ListenerQueueNow, type ListenerReading, type NetstatSample } from '../../src/core/listen-overflows.js';
 import { SocketCore } from '../../src/core/socket-core.js';
 import { parseListenCounters } from '../../src/inventory/listen-counters.js';
+import { matchesOverflowFilter } from '../../src/events/event-filter.js';
+import { parseCidr } from '../../src/events/cidr.js';
 import { inventorySocket } from '../support/inventory-socket.js';
 
 const T0 = 1_800_000_000_000;
@@ -64,6 +66,8 @@ describe('attribution', () => {
       proc: api,
       local: { addr: '198.18.0.1', port: 8080 },
       peer: null,
+      peers: [],
+      refused: 0,
       queue: 5,
       limit: 4,
       attribution: 'only listener whose drop counter grew',
@@ -198,6 +202,71 @@ describe('attribution', () => {
     sampleAt(t, T0, counters(10), [{ ...listener(api, 8080, 0), netns: 4026532999 }]);
     const [o] = sampleAt(t, T0 + 1000, counters(12), [{ ...listener(api, 8080, 2), netns: 4026532999 }]);
     expect(o).toMatchObject({ count: 2, proc: null, attribution: 'no listener drop counted' });
+  });
+});
+
+describe('clients refused at the final ACK (6.15+)', () => {
+  const refused = (port: number, peer: string, count: number, addr = '198.18.0.1') => ({ netns: NETNS, local: { addr, port }, peer, count });
+  const withRefused = (queues: ListenerQueueNow[], acks: ReturnType<typeof refused>[], c: NetstatSample[]): ListenerReading => ({ ...read(queues, c), refusedAcks: acks });
+
+  it("lists the clients refused since the previous reading at the named listener's port", () => {
+    const t = new ListenOverflowTracker();
+    // Refused before the first reading: part of the baseline, never reported.
+    t.sample(T0, counters(100), withRefused([listener(api, 8080, 0, 5, 4)], [refused(8080, '198.18.0.2', 3)], counters(100)));
+    const acks = [refused(8080, '198.18.0.2', 10), refused(8080, '198.18.0.3', 2), refused(9999, '198.18.0.9', 4)];
+    const [named, ...rest] = t.sample(T0 + 1000, counters(120), withRefused([listener(api, 8080, 20, 5, 4)], acks, counters(120)));
+    expect(rest).toEqual([]);
+    // Only the clients of its port: the one refused at 9999 is not this listener's.
+    expect(named).toMatchObject({ count: 20, local: { port: 8080 }, peer: null, refused: 9 });
+    expect(named!.peers).toEqual([{ addr: '198.18.0.2', count: 7 }, { addr: '198.18.0.3', count: 2 }]);
+    expect([...t.byListener.values()][0]!.refusedPeers).toEqual(new Map([['198.18.0.2', 7], ['198.18.0.3', 2]]));
+  });
+
+  it('puts the clients of another port on the event naming no listener, and counts a client evicted and back from zero', () => {
+    const t = new ListenOverflowTracker();
+    t.sample(T0, counters(100), withRefused([listener(api, 8080, 0, 5, 4), listener(worker, 9090, 0)], [refused(9090, '198.18.0.4', 50)], counters(100)));
+    // Both drop counters grew, by more than the overflows: nobody is named, every client goes to that event.
+    const [o] = t.sample(T0 + 1000, counters(104, 110), withRefused([listener(api, 8080, 3, 5, 4), listener(worker, 9090, 5)], [refused(9090, '198.18.0.4', 2), refused(8080, '198.18.0.5', 1)], counters(104, 110)));
+    expect(o).toMatchObject({ proc: null, attribution: 'several listeners dropped', refused: 3 });
+    expect(o!.peers).toEqual([{ addr: '198.18.0.4', count: 2 }, { addr: '198.18.0.5', count: 1 }]);
+  });
+
+  it('matches a wildcard listener to the addresses of its family, and lists at most 16 clients, the most refused first', () => {
+    const t = new ListenOverflowTracker();
+    const any = { ...listener(api, 8080, 0, 5, 4), local: { addr: '0.0.0.0', port: 8080 } };
+    t.sample(T0, counters(0), withRefused([any], [], counters(0)));
+    const many = Array.from({ length: 20 }, (_, i) => refused(8080, `198.18.1.${i + 1}`, i + 1, '198.18.0.1'));
+    const v6 = refused(8080, '2001:2::2', 100, '2001:2::1');
+    const [o, ...rest] = t.sample(T0 + 1000, counters(310), withRefused([{ ...any, drops: 310 }], [...many, v6], counters(310)));
+    expect(o).toMatchObject({ proc: api, count: 310, refused: 210 }); // the IPv6 client knocked elsewhere
+    expect(o!.peers).toHaveLength(16);
+    expect(o!.peers[0]).toEqual({ addr: '198.18.1.20', count: 20 });
+    expect(rest).toEqual([]);
+  });
+
+  it('names no client where the kernel names none (before 6.15, or the bpftrace backend)', () => {
+    const t = new ListenOverflowTracker();
+    sampleAt(t, T0, counters(10), [listener(api, 8080, 0)]);
+    const [o] = sampleAt(t, T0 + 1000, counters(12), [listener(api, 8080, 2)]);
+    expect(o).toMatchObject({ peers: [], refused: 0, peer: null });
+  });
+
+  it("a --peer filter keeps an overflow only when a client it names is in range", () => {
+    const o = { proc: api, local: { port: 8080 }, candidates: [], peers: [{ addr: '198.18.0.2' }] };
+    expect(matchesOverflowFilter(o, { peers: [parseCidr('198.18.0.0/24')] })).toBe(true);
+    expect(matchesOverflowFilter(o, { peers: [parseCidr('198.19.0.0/16')] })).toBe(false);
+    expect(matchesOverflowFilter({ ...o, peers: [] }, { peers: [parseCidr('198.18.0.0/24')] })).toBe(false);
+    expect(matchesOverflowFilter({ ...o, peers: [] }, {})).toBe(true);
+  });
+
+  it('the finding names the clients refused, most first', () => {
+    const core = new SocketCore(coreConfig());
+    core.applyListenCounters(T0, counters(100), withRefused([listener(api, 8080, 0, 5, 4)], [], counters(100)));
+    core.applyListenCounters(T0 + 1000, counters(166), withRefused([listener(api, 8080, 66, 5, 4)], [refused(8080, '198.18.0.2', 35), refused(8080, '198.18.0.7', 5)], counters(166)));
+    const f = core.summarize(T0 + 2000).findings.find((x) => x.kind === 'accept_queue_overflow')!;
+    expect(f.evidence.refusedClients).toEqual([{ addr: '198.18.0.2', count: 35 }, { addr: '198.18.0.7', count: 5 }]);
+    expect(f.explanation).toMatch(/198\.18\.0\.2 \(35\), 198\.18\.0\.7 \(5\)/);
+    expect(f.explanation).toMatch(/a SYN dropped for a full queue names no client/);
   });
 });
 

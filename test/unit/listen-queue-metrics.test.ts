@@ -47,7 +47,7 @@ it('gauges each process and port, IPv4 and IPv6 summed; past maxProcesses the em
 
 it('counts overflows for the listener they were given to, and with empty labels when none was certain', async () => {
   const m = metrics([], 50);
-  const base = { atMs: 0, netns: 1, drops: 0, peer: null, queue: null, limit: null, candidates: [] };
+  const base = { atMs: 0, netns: 1, drops: 0, peer: null, peers: [], refused: 0, queue: null, limit: null, candidates: [] };
   m.observeOverflows([
     { ...base, count: 66, proc: { pid: 100, comm: 'api' }, local: { addr: '0.0.0.0', port: 8080 }, queue: 5, limit: 4, attribution: 'only listener whose drop counter grew' },
     { ...base, count: 4, proc: null, local: null, attribution: 'several listeners dropped' },

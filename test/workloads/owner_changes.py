@@ -230,6 +230,10 @@ def cmd_queue_listener(a):
     lsock = socket.socket(family, socket.SOCK_STREAM)
     if a.reuseport:
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if a.defer_accept:
+        # A handshake stays a request until data comes: its final step is then a data segment, which a
+        # queue that filled meanwhile refuses (TCP_LISTEN_OVERFLOW, with the client's address).
+        lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, a.defer_accept)
     lsock.bind(sockaddr)
     lsock.listen(a.backlog)
     T.server_ready(lsock)
@@ -313,10 +317,33 @@ def cmd_many_clients(a):
 
 def cmd_knocking_clients(a):
     """Start --count connects at once, each given --connect-timeout seconds; a connect that has not
-    completed by then is closed (its SYNs went unanswered: the listener's queue was full). Hold the rest
-    until SIGUSR1, then close them.
+    completed by then is closed (its SYNs went unanswered: the listener's queue was full). With
+    --waves N, N such rounds, each connected client sending one byte before the next round starts.
+    Hold the rest until SIGUSR1, then close them.
     Lines: {"ready": true, "pid", "connected", "timedOut", "refused"}; {"done": true}."""
     go = wait_signal(signal.SIGUSR1)
+    totals = {"connected": [], "timedOut": 0, "refused": 0}
+    for _ in range(a.waves):
+        connected, timed_out, refused = knock(a)
+        if a.waves > 1:
+            for s in connected:
+                s.send(b"x")
+            time.sleep(0.2)
+        totals["connected"] += connected
+        totals["timedOut"] += timed_out
+        totals["refused"] += refused
+    connected = totals["connected"]
+    T.emit({"ready": True, "pid": os.getpid(), "connected": len(connected), "timedOut": totals["timedOut"], "refused": totals["refused"]})
+    T.set_phase("waiting for SIGUSR1")
+    while not go.wait(0.05):
+        pass
+    for s in connected:
+        s.close()
+    T.emit({"done": True})
+
+
+def knock(a):
+    """One round of --count connects: (the connected sockets, how many timed out, how many were refused)."""
     family, sockaddr = T.resolve(a.host, a.port)
     sel = selectors.DefaultSelector()
     pending = []
@@ -341,13 +368,8 @@ def cmd_knocking_clients(a):
     for s in pending:
         sel.unregister(s)
         s.close()
-    T.emit({"ready": True, "pid": os.getpid(), "connected": len(connected), "timedOut": len(pending), "refused": refused})
-    T.set_phase("waiting for SIGUSR1")
-    while not go.wait(0.05):
-        pass
-    for s in connected:
-        s.close()
-    T.emit({"done": True})
+    sel.close()
+    return connected, len(pending), refused
 
 
 def cmd_churn(a):
@@ -495,11 +517,13 @@ def build_parser():
     sp = command("knocking-clients", cmd_knocking_clients, "--count connects at once, each with a short timeout")
     sp.add_argument("--count", type=T.pos_int, default=1)
     sp.add_argument("--connect-timeout", type=T.nonneg_float, default=1.0)
+    sp.add_argument("--waves", type=T.pos_int, default=1, help="rounds of --count connects, each connected client sending a byte")
 
     sp = command("queue-listener", cmd_queue_listener, "listen, accept nothing until SIGUSR1")
     sp.add_argument("--backlog", type=T.pos_int, default=16)
     sp.add_argument("--reuseport", action="store_true")
     sp.add_argument("--then-accept", action="store_true", help="after SIGUSR1, keep accepting until SIGTERM")
+    sp.add_argument("--defer-accept", type=T.pos_int, default=0, help="TCP_DEFER_ACCEPT seconds: handshakes complete with data")
 
     sp = command("fd-limited-server", cmd_fd_limited_server, "accept until EMFILE, leak everything")
     sp.add_argument("--nofile", type=T.pos_int, default=32)

@@ -309,6 +309,7 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     sweepStats: () => ({ runs: 0, failures: 0, seconds: 0 }),
     countSockets: () => countProcfsSockets(), // no tcp iterator in bpftrace: /proc, as ss reads it
     exchangeTimings: () => null, // the kernel's histograms are the addon's (README: backends compared)
+    watchRefusedHandshakes: () => false, // the counts are the addon's, like the socket walk
     forgetExchangeTimings: () => {},
   };
 }

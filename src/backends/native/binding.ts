@@ -95,6 +95,8 @@ export interface NativeTracer {
   exchangeTimings(): NativeExchangeTimings;
   /** Deletes these histograms (keys as exchangeTimings() gave them); returns how many existed. */
   forgetExchangeTimings(keys: Uint8Array[]): number;
+  /** Attaches or detaches an on-demand hook (HookInfo.onDemand); false: there is none by that name, or it failed to attach. */
+  setOnDemandHook(name: string, on: boolean): boolean;
 }
 
 export interface NativeExchangeTimings {
@@ -111,6 +113,8 @@ export interface NativeSocketCounts {
   /** Listening sockets' accept queues (sk_ack_backlog) and limits (sk_max_ack_backlog), summed per owner, namespace, port and family. */
   listenQueues: { pid: number; netns: number; port: number; family: number; addr: Uint8Array; queue: number; limit: number; listeners: number; drops: number; comm: Uint8Array }[];
   errors: { path: string; message: string }[];
+  /** Clients whose final ACK a full accept queue refused since start, cumulative (6.15+; empty before). */
+  refusedAcks: { netns: number; port: number; family: number; local: Uint8Array; peer: Uint8Array; count: number }[];
 }
 
 export interface NativeRecordLayout {

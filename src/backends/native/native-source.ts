@@ -55,6 +55,8 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
 
   const started = tracer.start(onBatch);
   const counterAttached = !started.notes.some((n) => n.startsWith('the socket counter'));
+  // The refused clients are read with the socket walk: no walk, no use for the hook.
+  const refusalsHook = counterAttached ? started.hooks.find((h) => h.onDemand)?.name : undefined;
   rstReasons = started.rstReasons;
   const info: SourceInfo = {
     backend: 'native',
@@ -106,6 +108,10 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     exchangeTimings: () => (finished ? null : exchangeTimingsOf(tracer.exchangeTimings())),
     forgetExchangeTimings(keys) {
       if (!finished && keys.length > 0) tracer.forgetExchangeTimings(keys);
+    },
+    watchRefusedHandshakes: (on) => {
+      if (finished || !refusalsHook) return false;
+      return tracer.setOnDemandHook(refusalsHook, on) && on;
     },
   };
 }

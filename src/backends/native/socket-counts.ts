@@ -2,7 +2,7 @@
 import type { NativeSocketCounts } from './binding.js';
 import { decodeKernelText } from '../../events/kernel-text.js';
 import { TCP_STATES } from '../../events/tcp-names.js';
-import type { ListenQueueCount, SocketCounts } from '../event-source.js';
+import type { ListenQueueCount, RefusedAckCount, SocketCounts } from '../event-source.js';
 import { AF_INET } from './record-layout.js';
 import { formatIPv4, formatIPv6 } from '../../events/ip-address.js';
 import type { NamespaceRef } from '../../inventory/network-namespaces.js';
@@ -26,7 +26,14 @@ export function socketCountsOf(native: NativeSocketCounts, namespaces: readonly 
     listeners: q.listeners,
     drops: q.drops,
   }));
+  const address = (family: number, bytes: Uint8Array) => (family === AF_INET ? formatIPv4(bytes) : formatIPv6(bytes));
+  const refusedAcks: RefusedAckCount[] = (native.refusedAcks ?? []).map((r) => ({
+    netns: r.netns,
+    local: { addr: address(r.family, r.local), port: r.port },
+    peer: address(r.family, r.peer),
+    count: r.count,
+  }));
   const failed = new Set(native.errors.map((e) => e.path));
   const uncounted = namespaces.filter((n) => failed.has(n.path)).map((n) => n.inode);
-  return { rows, listenQueues, uncounted, problems: native.errors.map((e) => `${e.path}: ${e.message}`) };
+  return { rows, listenQueues, uncounted, refusedAcks, problems: native.errors.map((e) => `${e.path}: ${e.message}`) };
 }

@@ -13,7 +13,8 @@ export function describeHooks(info: SourceInfo): string {
   const byMode = new Map<string, string[]>();
   for (const h of info.hooks) {
     if (h.why.startsWith('not needed')) continue; // fallbacks for hooks this kernel has
-    byMode.set(h.mode, [...(byMode.get(h.mode) ?? []), h.name]);
+    // An on-demand hook is attached only while it is needed (kfree_skb: while accept queues overflow).
+    byMode.set(h.mode, [...(byMode.get(h.mode) ?? []), h.onDemand ? `${h.name}(on demand)` : h.name]);
   }
   const hooks = [...byMode].map(([mode, names]) => `${mode}: ${names.join(' ')}`).join('; ');
   return info.backend === 'native' ? hooks : `${info.backend}; ${hooks}`;
