@@ -97,8 +97,13 @@ int btf_kfree_skb(unsigned long long *ctx)
 SEC("tracepoint/skb/kfree_skb")
 int tp_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 {
-	on_dropped_skb((const struct sk_buff *)ctx->skbaddr, ctx->reason, false);
-	on_refused_ack((const struct sk_buff *)ctx->skbaddr, ctx->reason);
+	/* Read once: reloading a field at a computed offset from ctx is refused by the verifier. */
+	const struct sk_buff *skb = (const struct sk_buff *)ctx->skbaddr;
+	unsigned int reason = ctx->reason;
+
+	barrier_var(skb);
+	on_dropped_skb(skb, reason, false);
+	on_refused_ack(skb, reason);
 	return 0;
 }
 
