@@ -32,8 +32,8 @@ SOCKTRACE_FOLLOWS(reason, err);
 SOCKTRACE_FOLLOWS(err, flags);
 SOCKTRACE_FOLLOWS(flags, owner_comm);
 SOCKTRACE_FOLLOWS(owner_comm, task_comm);
-SOCKTRACE_FOLLOWS(task_comm, _reserved);
-static_assert(sizeof(socktrace_event) == offsetof(socktrace_event, _reserved) + sizeof(unsigned int),
+SOCKTRACE_FOLLOWS(task_comm, owner_start);
+static_assert(sizeof(socktrace_event) == offsetof(socktrace_event, owner_start) + sizeof(unsigned int),
               "no tail padding");
 static_assert(sizeof(socktrace_event) % 8 == 0, "records stay 8-byte aligned back to back");
 
@@ -61,6 +61,7 @@ Napi::Value RecordLayout(const Napi::CallbackInfo& info) {
   LAYOUT_FIELD(fields, socktrace_event, flags);
   LAYOUT_FIELD(fields, socktrace_event, owner_comm);
   LAYOUT_FIELD(fields, socktrace_event, task_comm);
+  LAYOUT_FIELD(fields, socktrace_event, owner_start);
 
   Napi::Object kinds = Napi::Object::New(env);
   kinds.Set("state_change", Napi::Number::New(env, SOCKTRACE_KIND_STATE_CHANGE));

@@ -12,7 +12,7 @@
 #ifndef SOCKTRACE_EVENT_H
 #define SOCKTRACE_EVENT_H
 
-#define SOCKTRACE_ABI_VERSION 7
+#define SOCKTRACE_ABI_VERSION 8
 #define SOCKTRACE_COMM_LEN 16
 #define SOCKTRACE_ADDR_LEN 16
 
@@ -76,7 +76,8 @@ struct socktrace_event {
 	unsigned int flags;              /* SOCKTRACE_FLAG_* */
 	char owner_comm[SOCKTRACE_COMM_LEN];
 	char task_comm[SOCKTRACE_COMM_LEN];
-	unsigned int _reserved;          /* keeps the record a multiple of 8 bytes */
+	unsigned int owner_start;        /* low 32 bits of the owner's start (clock ticks after boot, /proc/<pid>/stat
+	                                  * field 22), 0 when unknown: with owner_pid, which process it was */
 };
 
 /*

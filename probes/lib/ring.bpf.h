@@ -103,7 +103,7 @@ static __always_inline struct socktrace_event *reserve_event(unsigned char kind,
 	e->flags = 0;
 	__builtin_memset(e->owner_comm, 0, sizeof(e->owner_comm));
 	task_comm(task, e->task_comm, btf);
-	e->_reserved = 0;
+	e->owner_start = 0;
 	return e;
 }
 

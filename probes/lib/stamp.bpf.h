@@ -23,6 +23,7 @@ static __always_inline void stamp_from(struct socktrace_event *e, const struct s
 	e->owner_pid = o->pid;
 	e->owner_uid = o->uid;
 	e->owner_cgroup = o->cgroup;
+	e->owner_start = (unsigned int)o->start;
 	e->owner_source = source;
 	__builtin_memcpy(e->owner_comm, comm, sizeof(e->owner_comm));
 }

@@ -77,6 +77,7 @@ export function decodeRecord(view: DataView, bytes: Uint8Array, base: number, op
             comm: decodeKernelText(bytes, base + F.owner_comm.offset, F.owner_comm.size),
             uid: view.getUint32(base + F.owner_uid.offset, true),
             cgroupId: Number(view.getBigUint64(base + F.owner_cgroup.offset, true)),
+            start: view.getUint32(base + F.owner_start.offset, true),
             source: ownerSource,
           },
     task: {

@@ -33,6 +33,8 @@ export interface Owner {
   comm: string;
   uid: number;
   cgroupId: number;
+  /** The low 32 bits of the process's start (clock ticks after boot, /proc/<pid>/stat field 22); 0: unknown. */
+  start?: number;
   source: OwnerSource;
 }
 

@@ -11,6 +11,7 @@ export interface RecordSpec {
   ownerComm?: string | Uint8Array;
   ownerSource?: number;
   ownerCgroup?: bigint;
+  ownerStart?: number;
   taskPid?: number;
   taskComm?: string | Uint8Array;
   netns?: number;
@@ -44,6 +45,7 @@ export function writeRecord(buffer: ArrayBuffer, index: number, spec: RecordSpec
   view.setBigUint64(F.ts_ns.offset, spec.tsNs ?? 1_000_000_000n, true);
   view.setBigUint64(F.sock_id.offset, spec.sockId ?? 0x1001n, true);
   view.setBigUint64(F.owner_cgroup.offset, spec.ownerCgroup ?? 0n, true);
+  view.setUint32(F.owner_start.offset, spec.ownerStart ?? 0, true);
   view.setUint32(F.owner_pid.offset, spec.ownerPid ?? 0, true);
   view.setUint32(F.owner_uid.offset, spec.ownerUid ?? 0, true);
   view.setUint32(F.task_pid.offset, spec.taskPid ?? 0, true);

@@ -13,6 +13,7 @@ describe('decodeBatch', () => {
         ownerUid: 1000,
         ownerComm: 'api-server',
         ownerCgroup: 77n,
+        ownerStart: 4_000_000_123,
         taskPid: 99,
         taskComm: 'curl',
         local: ['198.18.0.1', 8080],
@@ -27,7 +28,7 @@ describe('decodeBatch', () => {
     const e = events[0]!;
     expect(e.kind).toBe('state_change');
     expect(e.sock).toBe('12340000abcd');
-    expect(e.owner).toEqual({ pid: 4242, comm: 'api-server', uid: 1000, cgroupId: 77, source: 'socket' });
+    expect(e.owner).toEqual({ pid: 4242, comm: 'api-server', uid: 1000, cgroupId: 77, start: 4_000_000_123, source: 'socket' });
     expect(e.task).toEqual({ pid: 99, comm: 'curl' });
     expect(e.local).toEqual({ addr: '198.18.0.1', port: 8080 });
     expect(e.peer).toEqual({ addr: '198.18.0.2', port: 51000 });

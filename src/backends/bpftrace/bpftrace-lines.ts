@@ -79,7 +79,7 @@ export const LINE_FIELDS: readonly { name: string; carries: string | null }[] = 
 export const RECORD_FIELDS_NOT_IN_LINE: Readonly<Record<string, string>> = {
   sock_id: 'classic tracepoints cannot generate the socket cookie: the id is made from the address and birth (socketId)',
   owner_cgroup: 'the script does not learn cgroups: owners have cgroupId 0',
-  _reserved: 'padding',
+  owner_start: 'the script keeps no start times: owners have none (0, unknown)',
 };
 
 const FIELD_COUNT = LINE_FIELDS.length;

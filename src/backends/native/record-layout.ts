@@ -3,7 +3,7 @@
  * test/unit/record-layout.test.ts compares every number here with the layout the addon reports,
  * so the two cannot drift apart unnoticed.
  */
-export const RECORD_ABI = 7;
+export const RECORD_ABI = 8;
 export const RECORD_SIZE = 128;
 export const COMM_LENGTH = 16;
 export const ADDR_LENGTH = 16;
@@ -33,6 +33,7 @@ export const FIELDS = {
   flags: { offset: 88, size: 4 },
   owner_comm: { offset: 92, size: 16 },
   task_comm: { offset: 108, size: 16 },
+  owner_start: { offset: 124, size: 4 },
 } as const;
 
 export type FieldName = keyof typeof FIELDS;
