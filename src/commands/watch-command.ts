@@ -2,6 +2,7 @@
 import { matchesFilter, matchesOverflowFilter } from '../events/event-filter.js';
 import { startLiveSession } from '../live/live-session.js';
 import { openJsonLines } from '../output/json-lines.js';
+import { scopedSummary, summaryScope } from '../output/summary-scope.js';
 import { toEventRecord, toListenOverflowRecord, toLostRecord, type EventRecord } from '../output/event-record.js';
 import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
 import { rateLimitKey } from '../daemon/event-log-policy.js';
@@ -75,14 +76,17 @@ export async function watchCommand(argv: string[]): Promise<number> {
   for (const note of [...session.source.info.notes, ...session.startupProblems]) status(note);
   status(`watching (${describeHooks(session.source.info)}); ${session.seeded} pre-existing sockets' owners seeded; stop with Ctrl-C`);
 
+  // Rows and findings as the filters select them (totals stay the host's: the record's scope says so).
+  const scope = summaryScope(options.filter);
+  const writeSummary = (final: boolean) => {
+    session.reconcile();
+    const summary = scopedSummary(session.core.summarize(Date.now()), options.filter);
+    out.write(toSummaryRecord(summary, scope, final));
+    for (const finding of toFindingRecords(summary)) out.warn(finding);
+  };
   let timer: NodeJS.Timeout | undefined;
   if (options.summarySeconds !== undefined) {
-    timer = setInterval(() => {
-      session.reconcile();
-      const summary = session.core.summarize(Date.now());
-      out.write(toSummaryRecord(summary));
-      for (const finding of toFindingRecords(summary)) out.warn(finding);
-    }, options.summarySeconds * 1000);
+    timer = setInterval(() => writeSummary(false), options.summarySeconds * 1000);
   }
 
   const folding = setInterval(() => drainAcceptStorms(false), 1000);
@@ -98,7 +102,15 @@ export async function watchCommand(argv: string[]): Promise<number> {
   }, 1000);
 
   await stopped;
-  if (timer) clearInterval(timer);
+  if (timer) {
+    clearInterval(timer);
+    // The end of a watch is a summary too: what a --duration run found, whatever its period.
+    try {
+      writeSummary(true);
+    } catch (error) {
+      status(`final summary not written: ${(error as Error).message}`);
+    }
+  }
   clearInterval(folding);
   clearInterval(overflows);
   const stats = await session.stop();

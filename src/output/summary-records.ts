@@ -1,5 +1,6 @@
 /** The periodic records of `watch --summary`: one summary line, then one line per finding. */
 import type { CoreSummary, Finding } from '../core/summary-model.js';
+import type { SummaryScope } from './summary-scope.js';
 
 export interface SummaryRecord {
   time: string;
@@ -10,11 +11,15 @@ export interface SummaryRecord {
   processPeers: CoreSummary['processPeers'];
   services: CoreSummary['services'];
   findings: number;
+  /** 'host', or the filters the rows and findings were chosen by (totals stay the host's). */
+  scope: SummaryScope;
+  /** The last summary, at exit. */
+  final?: true;
 }
 
 export type FindingRecord = { time: string; event: 'finding' } & Finding;
 
-export function toSummaryRecord(summary: CoreSummary): SummaryRecord {
+export function toSummaryRecord(summary: CoreSummary, scope: SummaryScope = 'host', final = false): SummaryRecord {
   return {
     time: new Date(summary.atMs).toISOString(),
     event: 'summary',
@@ -24,6 +29,8 @@ export function toSummaryRecord(summary: CoreSummary): SummaryRecord {
     processPeers: summary.processPeers,
     services: summary.services,
     findings: summary.findings.length,
+    scope,
+    ...(final ? { final: true as const } : {}),
   };
 }
 

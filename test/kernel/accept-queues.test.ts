@@ -223,6 +223,30 @@ describeKernel('accept queues', () => {
     expect(ended[2]!.lines.filter((l) => l.event === 'listen_overflow')).toEqual([]);
   });
 
+  it("watch --summary ends with a final summary, and its findings are the filtered port's only", async () => {
+    const { pid, port } = await fullListener();
+    const other = startActor(['queue-listener', '--host', netns().hostV4, '--backlog', '16']);
+    const otherPort = ((await other.ready) as { port: number }).port;
+    // A period longer than the run: the only summary is the one at exit.
+    const args = (p: number) => ['--events', 'listen_overflow', '--port', String(p), '--summary', String(scaled(60)), '--duration', String(scaled(5))];
+    const ours = await startWatch(args(port));
+    const theirs = await startWatch(args(otherPort));
+    await new Promise((r) => setTimeout(r, 1200)); // a first sample: the baseline
+    await knockAgain(port);
+    const [a, b] = (await Promise.all([ours.exited, theirs.exited])) as { code: number | null; lines: Record<string, any>[] }[];
+    for (const w of [a!, b!]) expect(w.code).toBe(0);
+    const summaries = a!.lines.filter((l) => l.event === 'summary');
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ final: true, scope: { ports: [port], totals: 'host' } });
+    expect(summaries[0]!.services.rows.map((s: any) => s.port)).toEqual([port]);
+    const found = a!.lines.filter((l) => l.event === 'finding');
+    expect(found.some((f) => f.kind === 'accept_queue_overflow' && f.subject.pid === pid)).toBe(true);
+    // The other watch saw the same host: not one finding or row about the overflowing port.
+    expect(b!.lines.filter((l) => l.event === 'summary')).toHaveLength(1);
+    expect(b!.lines.filter((l) => l.event === 'finding' && (l.subject.port === port || l.subject.pid === pid))).toEqual([]);
+    expect(b!.lines.find((l) => l.event === 'summary')!.services.rows.map((s: any) => s.port)).toEqual([otherPort]);
+  });
+
   it('the daemon counts them for the listener, logs them and finds accept_queue_overflow naming the process', async () => {
     const { pid, port } = await fullListener();
     const { scrape, logFile } = await startDaemon();
