@@ -181,7 +181,7 @@ export class DaemonMetrics {
 
   constructor(inputs: MetricsInputs) {
     const r = this.registry;
-    this.rsts = new Counter({ name: 'socktrace_rst_total', help: 'TCP resets by direction (sent, received) and kernel reason', labelNames: ['direction', 'reason'], registers: [r] });
+    this.rsts = new Counter({ name: 'socktrace_rst_total', help: "TCP resets by direction (sent, received) and the kernel's reason for sending (UNKNOWN: before Linux 6.10, and always for received ones, whose reason is the peer's)", labelNames: ['direction', 'reason'], registers: [r] });
     this.scrapeFailures = new Counter({ name: 'socktrace_scrape_failures_total', help: 'Scrapes of /metrics that failed (answered 500; the next one retries)', registers: [r] });
     this.reconcileFailures = new Counter({
       name: 'socktrace_reconcile_failures_total',
@@ -472,7 +472,8 @@ export class DaemonMetrics {
       else if (e.kind === 'recv_error') bump(errors, `recv ${e.errno ?? 'UNKNOWN'}`);
     }
     for (const [reason, n] of rsts) {
-      this.rsts.inc(reason === RECEIVED ? { direction: 'received', reason: '' } : { direction: 'sent', reason }, n);
+      // A received RST carries no reason (the peer's kernel had one): named UNKNOWN, never an empty label.
+      this.rsts.inc(reason === RECEIVED ? { direction: 'received', reason: 'UNKNOWN' } : { direction: 'sent', reason }, n);
     }
     for (const { n, ...labels } of accepts.values()) this.acceptErrors.inc(labels, n);
     if (connectRetransmits) this.retransmits.inc({ phase: 'connect' }, connectRetransmits);

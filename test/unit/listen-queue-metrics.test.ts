@@ -56,3 +56,15 @@ it('counts overflows for the listener they were given to, and with empty labels 
   expect(text).toMatch(/^socktrace_listen_overflows_total\{pid="100",comm="api",port="8080"\} 66$/m);
   expect(text).toMatch(/^socktrace_listen_overflows_total\{pid="",comm="",port=""\} 4$/m);
 });
+
+it('names the reason of a received RST UNKNOWN (it is the peer kernel\'s), never an empty label', async () => {
+  const m = metrics([], 50);
+  const rst = (kind: 'rst_received' | 'rst_sent', reason: string | null) =>
+    ({ kind, reason, owner: null, local: { addr: '198.18.0.1', port: 80 }, peer: { addr: '198.18.0.2', port: 5000 } }) as never;
+  m.observe([rst('rst_received', null), rst('rst_received', null), rst('rst_sent', 'NO_SOCKET'), rst('rst_sent', null)]);
+  const text = await m.registry.metrics();
+  expect(text).toMatch(/^socktrace_rst_total\{direction="received",reason="UNKNOWN"\} 2$/m);
+  expect(text).toMatch(/^socktrace_rst_total\{direction="sent",reason="NO_SOCKET"\} 1$/m);
+  expect(text).toMatch(/^socktrace_rst_total\{direction="sent",reason="UNKNOWN"\} 1$/m);
+  expect(text).not.toMatch(/reason=""/);
+});
