@@ -17,6 +17,8 @@ const ratio = (what: string): ThresholdBound => ({ min: 0.01, max: 1, integer: f
 export const THRESHOLD_BOUNDS: Record<keyof FindingThresholds, ThresholdBound> = {
   closeWaitAgeSeconds: { min: 0, max: 30 * 86_400, integer: false, what: 'seconds' },
   closeWaitMinSockets: { min: 1, max: 10_000_000, integer: true, what: 'sockets per process' },
+  closeWaitRisingAgeSeconds: { min: 0.1, max: 30 * 86_400, integer: false, what: 'seconds' },
+  closeWaitRisingMin: { min: 1, max: 10_000_000, integer: true, what: 'sockets per process' },
   writeAfterCloseMin: { min: 1, max: 10_000_000, integer: true, what: 'writes per minute' },
   fdWarnRatio: ratio('a share of RLIMIT_NOFILE'),
   fdCriticalRatio: ratio('a share of RLIMIT_NOFILE'),

@@ -4,6 +4,10 @@ export interface FindingThresholds {
   closeWaitAgeSeconds: number;
   /** A process with at least this many such sockets has a CLOSE_WAIT leak. */
   closeWaitMinSockets: number;
+  /** The early warning: CLOSE_WAIT sockets younger than closeWaitAgeSeconds but at least this old… */
+  closeWaitRisingAgeSeconds: number;
+  /** …at least this many of them held by one process, to warn. */
+  closeWaitRisingMin: number;
   /** Writes after the peer closed, per process in the last minute, that make a finding. */
   writeAfterCloseMin: number;
   /** fds / RLIMIT_NOFILE at or above this: warning; at or above fdCriticalRatio: critical. */
@@ -48,6 +52,8 @@ export interface CoreConfig {
 export const DEFAULT_THRESHOLDS: FindingThresholds = {
   closeWaitAgeSeconds: 60,
   closeWaitMinSockets: 5,
+  closeWaitRisingAgeSeconds: 2,
+  closeWaitRisingMin: 10,
   writeAfterCloseMin: 1,
   fdWarnRatio: 0.8,
   fdCriticalRatio: 0.95,

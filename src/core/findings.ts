@@ -12,6 +12,7 @@ import type { ConnectionStory, Finding, ProcessRollup } from './summary-model.js
 import type { TrackedSocket } from './tracked-socket.js';
 import { linkIncidents } from './incidents.js';
 import { impatientClients } from './impatient-clients.js';
+import { closeWaitRising } from './close-wait-rising.js';
 import { formatDuration } from './format-duration.js';
 
 export { formatDuration };
@@ -426,9 +427,12 @@ function unansweredPeers(core: FindingSource, rollups: Rollups): Finding[] {
 
 export function findFindings(core: FindingSource, rollups: Rollups, nowMs: number): Finding[] {
   const processes = rollups.all.processes;
+  const leaks = closeWaitLeaks(core, processes, nowMs);
+  const leaking = new Set(leaks.map((f) => f.subject.pid!));
   const findings = [
     ...impatientClients(core.config.thresholds, rollups.all.services),
-    ...closeWaitLeaks(core, processes, nowMs),
+    ...leaks,
+    ...closeWaitRising(core.config.thresholds, core.sockets.values(), processes, leaking, nowMs),
     ...acceptFailing(core, processes, nowMs),
     ...acceptQueueOverflows(core, nowMs),
     ...writesAfterPeerClose(core, processes, nowMs),

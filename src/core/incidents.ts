@@ -11,6 +11,7 @@ const CASCADE: readonly FindingKind[] = [
   'impatient_clients',
   'write_after_peer_close',
   'close_wait_leak',
+  'close_wait_rising', // never beside close_wait_leak: the same step, earlier
   'fd_pressure',
   'accept_failing',
   'accept_queue_overflow',
@@ -32,6 +33,8 @@ function clause(f: Finding): string {
       return `it writes answers after its clients have gone (${n(e.lastMinute)} in the last minute, a median ${n(e.medianDelaySeconds)} s after the client closed): they fail with broken pipe`;
     case 'close_wait_leak':
       return `it never closes the connections its clients closed (${n(e.closeWaitTotal)} in CLOSE_WAIT)`;
+    case 'close_wait_rising':
+      return `the connections its clients closed pile up unclosed (${n(e.closeWaitYoung)} in CLOSE_WAIT within ${n(e.oldestSeconds)} s)`;
     case 'fd_pressure':
       return `its file descriptors run out (${n(e.fds)} of ${n(e.fdLimit)} in use)`;
     case 'accept_failing':

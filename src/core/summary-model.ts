@@ -96,6 +96,7 @@ export interface RollupList<T> {
 export type FindingKind =
   | 'impatient_clients'
   | 'close_wait_leak'
+  | 'close_wait_rising'
   | 'write_after_peer_close'
   | 'fd_pressure'
   | 'rst_storm'
