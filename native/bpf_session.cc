@@ -242,6 +242,8 @@ SessionDescription BpfSession::Start(BatchConsumer::Deliver deliver) {
   // .data and .bss are shared with the programs: what crosses the ring can change while they run.
   skel_->data->emit_kinds = options_.emit_kinds;
   skel_->data->emit_states = options_.emit_states;
+  // Before attach: not one unwanted event crosses before the match is in place.
+  skel_->bss->match_fields = WriteMatch(skel_, options_.match);
   skel_->data->remember_closers = options_.remember_closers;
   // Each CPU counts its own submits (cheaper than asking the ring how much waits), so the threshold is
   // shared out: all CPUs together never leave more than it unannounced.

@@ -14,6 +14,7 @@
 #include "close_wait_sweep.h"
 #include "exchange_timings.h"
 #include "hook_plan.h"
+#include "match_filter.h"
 #include "owner_seeding.h"
 #include "socket_counts.h"
 
@@ -38,6 +39,7 @@ struct TracerOptions {
   HookPreference preference = HookPreference::kAuto;
   std::vector<std::string> pretend_missing;  // hooks to plan as absent: exercises fallbacks on new kernels
   std::vector<std::string> disabled_hooks;   // hooks the configuration turned off
+  MatchFilter match;                         // a filtered watch's match, applied in the kernel
 };
 
 // What a started session runs with, as start() describes it.

@@ -52,6 +52,44 @@ void ReadNames(const Napi::Object& options, const char* key, std::vector<std::st
   }
 }
 
+// options.match: { ports?: number[], pids?: number[], comms?: Buffer[], peers?: { addr: Buffer(16), prefixlen }[] }.
+void ReadMatch(Napi::Env env, Napi::Object o, MatchFilter* match) {
+  Napi::Value v = o.Get("match");
+  if (v.IsUndefined()) return;
+  if (!v.IsObject()) throw Napi::TypeError::New(env, "Expected options.match to be an object");
+  Napi::Object m = v.As<Napi::Object>();
+  auto list = [&](const char* name) {
+    Napi::Value l = m.Get(name);
+    if (l.IsUndefined()) return Napi::Array::New(env);
+    if (!l.IsArray()) throw Napi::TypeError::New(env, std::string("Expected options.match.") + name + " to be an array");
+    return l.As<Napi::Array>();
+  };
+  auto number = [&](Napi::Value x, const char* name, double max) {
+    if (!x.IsNumber() || x.As<Napi::Number>().DoubleValue() < 0 || x.As<Napi::Number>().DoubleValue() > max)
+      throw Napi::TypeError::New(env, std::string("Expected options.match.") + name + " to hold numbers from 0 to " + std::to_string(static_cast<uint64_t>(max)));
+    return x.As<Napi::Number>().DoubleValue();
+  };
+  Napi::Array ports = list("ports"), pids = list("pids"), comms = list("comms"), peers = list("peers");
+  for (uint32_t i = 0; i < ports.Length(); i++) match->ports.push_back(static_cast<uint16_t>(number(ports.Get(i), "ports", 65535)));
+  for (uint32_t i = 0; i < pids.Length(); i++) match->pids.push_back(static_cast<uint32_t>(number(pids.Get(i), "pids", 4294967295.0)));
+  for (uint32_t i = 0; i < comms.Length(); i++) {
+    Napi::Value c = comms.Get(i);
+    if (!c.IsBuffer() || c.As<Napi::Buffer<char>>().Length() >= SOCKTRACE_COMM_LEN)
+      throw Napi::TypeError::New(env, "Expected options.match.comms to hold Buffers of at most 15 bytes");
+    match->comms.emplace_back(c.As<Napi::Buffer<char>>().Data(), c.As<Napi::Buffer<char>>().Length());
+  }
+  for (uint32_t i = 0; i < peers.Length(); i++) {
+    Napi::Value p = peers.Get(i);
+    Napi::Value addr = p.IsObject() ? p.As<Napi::Object>().Get("addr") : env.Undefined();
+    if (!addr.IsBuffer() || addr.As<Napi::Buffer<unsigned char>>().Length() != 16)
+      throw Napi::TypeError::New(env, "Expected options.match.peers to hold { addr: a 16-byte Buffer, prefixlen }");
+    PeerPrefix prefix;
+    memcpy(prefix.addr.data(), addr.As<Napi::Buffer<unsigned char>>().Data(), 16);
+    prefix.prefixlen = static_cast<uint32_t>(number(p.As<Napi::Object>().Get("prefixlen"), "peers[].prefixlen", 128));
+    match->peers.push_back(prefix);
+  }
+}
+
 // new Tracer(options): the defaults of TracerOptions where an option is not given.
 TracerOptions ReadOptions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -85,6 +123,7 @@ TracerOptions ReadOptions(const Napi::CallbackInfo& info) {
   }
   ReadNames(o, "pretendMissing", &options.pretend_missing);
   ReadNames(o, "disabledHooks", &options.disabled_hooks);
+  ReadMatch(env, o, &options.match);
   return options;
 }
 

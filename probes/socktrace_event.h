@@ -12,7 +12,7 @@
 #ifndef SOCKTRACE_EVENT_H
 #define SOCKTRACE_EVENT_H
 
-#define SOCKTRACE_ABI_VERSION 8
+#define SOCKTRACE_ABI_VERSION 9
 #define SOCKTRACE_COMM_LEN 16
 #define SOCKTRACE_ADDR_LEN 16
 
@@ -174,6 +174,23 @@ struct socktrace_listen_queue {
 	unsigned int listeners;          /* listening sockets summed here */
 	unsigned int drops;              /* sk_drops: what the listeners dropped since listen(), every accept-queue
 	                                  * overflow included (tcp_listendrop); summed modulo 2^32 */
+};
+
+/*
+ * What a filtered watch asks for (--port, --pid, --comm, --peer), matched in the kernel before an event
+ * crosses: match_fields says which tables apply (SOCKTRACE_MATCH_*); values of one table are
+ * alternatives, tables all must match, as in user space (which filters again, whatever the kernel did).
+ */
+#define SOCKTRACE_MATCH_PORTS 0x1      /* match_ports: the local or the peer port */
+#define SOCKTRACE_MATCH_PIDS 0x2       /* match_pids: the owner's pid */
+#define SOCKTRACE_MATCH_COMMS 0x4      /* match_comms: the owner's name, 16 bytes NUL-padded */
+#define SOCKTRACE_MATCH_PEERS 0x8      /* match_peers: the peer's address, by prefix */
+#define SOCKTRACE_MATCH_ENTRIES 64     /* values per table; more and user space filters that field alone */
+
+/* A peer prefix (LPM trie key): IPv4 as the IPv4-mapped IPv6 address, its prefix length plus 96. */
+struct socktrace_peer_prefix {
+	unsigned int prefixlen;
+	unsigned char addr[SOCKTRACE_ADDR_LEN];
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "tunables.bpf.h"
 #include "rules.bpf.h"
 #include "task.bpf.h"
+#include "match.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -49,8 +50,13 @@ static __always_inline bool wanted(unsigned char kind)
  * finds the records on its next poll. A per-CPU count is an inlined array access, cheaper than
  * asking the ring how much is waiting (a helper call per event).
  */
-static __always_inline void submit(void *e)
+static __always_inline void submit(struct socktrace_event *e)
 {
+	/* A filtered watch's match, now that the record says everything: not wanted, never crosses. */
+	if (!matches(e)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return;
+	}
 	unsigned int zero = 0;
 	struct socktrace_ring_stats *stats = bpf_map_lookup_elem(&ring_stats, &zero);
 	unsigned long long flags = BPF_RB_NO_WAKEUP;

@@ -32,6 +32,8 @@ const volatile unsigned int owner_set_bits = 17;
  */
 volatile unsigned int emit_kinds = 0xffffffff;
 volatile unsigned int emit_states = 0xffffffff;
+/* Which match tables a filtered watch set (SOCKTRACE_MATCH_*; lib/match.bpf.h): set before attach. */
+volatile unsigned int match_fields = 0;
 /*
  * Owners end when their socket changes to CLOSE, rather than at tcp_destroy_sock: user space sets this
  * when it does not attach that hook (the daemon, unless it logs destroy events), saving two hook runs

@@ -3,6 +3,7 @@ import { matchesFilter, matchesOverflowFilter } from '../events/event-filter.js'
 import { startLiveSession } from '../live/live-session.js';
 import { openJsonLines } from '../output/json-lines.js';
 import { scopedSummary, summaryScope } from '../output/summary-scope.js';
+import { kernelMatchFor } from '../events/kernel-match.js';
 import { toEventRecord, toListenOverflowRecord, toLostRecord, type EventRecord } from '../output/event-record.js';
 import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
 import { rateLimitKey } from '../daemon/event-log-policy.js';
@@ -50,8 +51,8 @@ export async function watchCommand(argv: string[]): Promise<number> {
         ringBytes: options.ringBytes,
         hooks: options.hooks,
         backend: options.backend,
-        // Kinds nobody prints stay in the kernel, unless the summary's core needs every event.
-        ...(options.summarySeconds === undefined ? { emitKinds: kindMask(options.filter.kinds) } : {}),
+        // Kinds and sockets nobody prints stay in the kernel, unless the summary's core needs every event.
+        ...(options.summarySeconds === undefined ? { emitKinds: kindMask(options.filter.kinds), match: kernelMatchFor(options.filter) } : {}),
       },
       core: options.core,
       trackState: options.summarySeconds !== undefined,

@@ -2,6 +2,7 @@
  * Loads the native addon and declares its raw interface. The loader tries each place a build can be
  * and, when none loads, names every path it tried and why each failed.
  */
+import type { KernelMatch } from '../../events/kernel-match.js';
 import { layoutMismatch } from './layout-check.js';
 import type { HookInfo, KernelFilter, SweepStats } from '../event-source.js';
 import type { NamespaceRef } from '../../inventory/network-namespaces.js';
@@ -27,6 +28,8 @@ export interface NativeTracerOptions {
   wakeupBytes?: number;
   /** Kinds that cross the ring, as a mask of 1 << kind code (default all). */
   emitKinds?: number;
+  /** A filtered watch's match, applied in the kernel before events cross (default none). */
+  match?: KernelMatch;
   /** State changes that cross the ring: old or new state in this mask of 1 << state (default all). */
   emitStates?: number;
   /** Keep who closed each connection, so RSTs its TIME_WAIT socket sends name them (default true). */

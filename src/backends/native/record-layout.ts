@@ -3,7 +3,7 @@
  * test/unit/record-layout.test.ts compares every number here with the layout the addon reports,
  * so the two cannot drift apart unnoticed.
  */
-export const RECORD_ABI = 8;
+export const RECORD_ABI = 9;
 export const RECORD_SIZE = 128;
 export const COMM_LENGTH = 16;
 export const ADDR_LENGTH = 16;

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A filtered watch's match (--port, --pid, --comm, --peer), applied before a record crosses the ring:
+ * on a busy host a watch of one port then costs the kernel a few lookups per event, and user space
+ * nothing, instead of decoding every event to throw most away.
+ */
+#ifndef SOCKTRACE_LIB_MATCH_BPF_H
+#define SOCKTRACE_LIB_MATCH_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "socktrace_event.h"
+#include "constants.bpf.h"
+#include "tunables.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SOCKTRACE_MATCH_ENTRIES);
+	__type(key, unsigned short);
+	__type(value, unsigned char);
+} match_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SOCKTRACE_MATCH_ENTRIES);
+	__type(key, unsigned int);
+	__type(value, unsigned char);
+} match_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SOCKTRACE_MATCH_ENTRIES);
+	__type(key, char[SOCKTRACE_COMM_LEN]);
+	__type(value, unsigned char);
+} match_comms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SOCKTRACE_MATCH_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* an LPM trie must not be preallocated */
+	__type(key, struct socktrace_peer_prefix);
+	__type(value, unsigned char);
+} match_peers SEC(".maps");
+
+/* Whether the record is one the watch asked for (always, with no match set). */
+static __always_inline bool matches(const struct socktrace_event *e)
+{
+	unsigned int fields = match_fields;
+
+	if (!fields)
+		return true;
+	if (fields & SOCKTRACE_MATCH_PORTS) {
+		unsigned short local = e->sport, peer = e->dport;
+		if (!bpf_map_lookup_elem(&match_ports, &local) && !bpf_map_lookup_elem(&match_ports, &peer))
+			return false;
+	}
+	if (fields & SOCKTRACE_MATCH_PIDS) {
+		unsigned int pid = e->owner_pid;
+		if (!pid || !bpf_map_lookup_elem(&match_pids, &pid))
+			return false;
+	}
+	if ((fields & SOCKTRACE_MATCH_COMMS) && (!e->owner_pid || !bpf_map_lookup_elem(&match_comms, e->owner_comm)))
+		return false;
+	if (fields & SOCKTRACE_MATCH_PEERS) {
+		struct socktrace_peer_prefix key = { .prefixlen = 128 };
+		if (e->family == AF_INET) {
+			key.addr[10] = 0xff;
+			key.addr[11] = 0xff;
+			__builtin_memcpy(&key.addr[12], e->daddr, 4);
+		} else {
+			__builtin_memcpy(key.addr, e->daddr, 16);
+		}
+		if (!bpf_map_lookup_elem(&match_peers, &key))
+			return false;
+	}
+	return true;
+}
+
+#endif /* SOCKTRACE_LIB_MATCH_BPF_H */
