@@ -60,6 +60,8 @@ export const TRACERS = {
   // stdout to /dev/null; ready once it says it is watching (stderr)
   watch: { args: ['watch'], stdout: 'ignore', ready: watching },
   'watch-bpftrace': { args: ['watch', '--backend', 'bpftrace'], stdout: 'ignore', ready: watching },
+  // a watch of one port no churn connection uses, on a host whose other traffic churns: the kernel's match
+  'watch-port': { args: ['watch', '--port', '9'], stdout: 'ignore', ready: watching },
   // its default configuration, metrics off; ready once it logs that it started (stdout)
   daemon: { args: ['daemon', '--metrics', 'off'], stdout: 'pipe', ready: daemonStarted },
   'daemon-bpftrace': { args: ['daemon', '--metrics', 'off', '--backend', 'bpftrace'], stdout: 'pipe', ready: daemonStarted },
