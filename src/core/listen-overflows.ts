@@ -215,15 +215,18 @@ export class ListenOverflowTracker {
     const seen = new Set<number>();
     if (reading) this.dropsCounted = reading.dropsCounted;
     const refused = reading?.refusedAcks ? this.refusedSince(reading.refusedAcks) : [];
+    const told = new Set<number>(); // namespaces whose refused clients went into an event (or a baseline)
     for (const now of counters) {
       seen.add(now.netns);
       const before = this.previous.get(now.netns);
       this.previous.set(now.netns, now);
+      if (!before) told.add(now.netns); // a baseline: what was refused before it is never reported
       const base = this.baselines.get(now.netns);
       const listeners = reading?.dropsCounted && !reading.unread?.includes(now.netns) ? listenersIn(reading.queues, now.netns) : null;
       if (before && now.listenOverflows > before.listenOverflows) {
         const overflows = this.attribute(atMs, now, before, base, listeners, reading);
         givePeers(overflows, refused.filter((r) => r.netns === now.netns));
+        told.add(now.netns);
         for (const o of overflows) this.count(o);
         out.push(...overflows);
       }
@@ -240,6 +243,8 @@ export class ListenOverflowTracker {
         this.baselines.delete(now.netns); // the counters moved unread: the reading no longer matches them
       }
     }
+    // Refusals read before their namespace's counters showed them: kept for its next event.
+    for (const r of refused) if (!told.has(r.netns)) this.refusedBefore.set(refusedKey(r), (this.refusedBefore.get(refusedKey(r)) ?? r.count) - r.count);
     for (const netns of [...this.previous.keys()]) if (!seen.has(netns)) this.previous.delete(netns);
     for (const netns of [...this.baselines.keys()]) if (!seen.has(netns)) this.baselines.delete(netns);
     for (const netns of [...this.unattributed.keys()]) if (!seen.has(netns)) this.unattributed.delete(netns);
@@ -322,7 +327,7 @@ export class ListenOverflowTracker {
     const grown: RefusedAcksNow[] = [];
     const next = new Map<string, number>();
     for (const r of now) {
-      const key = `${r.netns}|${r.local.addr}|${r.local.port}|${r.peer}`;
+      const key = refusedKey(r);
       next.set(key, r.count);
       const before = this.refusedBefore.get(key) ?? 0;
       const by = r.count >= before ? r.count - before : r.count;
@@ -372,6 +377,8 @@ export class ListenOverflowTracker {
     if (o.proc) l.proc = o.proc;
   }
 }
+
+const refusedKey = (r: RefusedAcksNow) => `${r.netns}|${r.local.addr}|${r.local.port}|${r.peer}`;
 
 /** Whether a client knocking at `at` reached this listener (bound there, or to every address of its family or both). */
 function reaches(listener: Endpoint, at: Endpoint): boolean {

@@ -244,6 +244,15 @@ describe('clients refused at the final ACK (6.15+)', () => {
     expect(rest).toEqual([]);
   });
 
+  it('keeps clients read before their namespace counted the overflows for its next event', () => {
+    const t = new ListenOverflowTracker();
+    t.sample(T0, counters(100), withRefused([listener(api, 8080, 0, 5, 4)], [], counters(100)));
+    // A reading while the counters had not moved yet (refused between the counter sample and the walk).
+    expect(t.sample(T0 + 1000, counters(100, 101), withRefused([listener(api, 8080, 0, 5, 4)], [refused(8080, '198.18.0.2', 1)], counters(100, 101)))).toEqual([]);
+    const [o] = t.sample(T0 + 2000, counters(101, 101), withRefused([listener(api, 8080, 1, 5, 4)], [refused(8080, '198.18.0.2', 1)], counters(101, 101)));
+    expect(o).toMatchObject({ count: 1, proc: api, refused: 1, peers: [{ addr: '198.18.0.2', count: 1 }] });
+  });
+
   it('names no client where the kernel names none (before 6.15, or the bpftrace backend)', () => {
     const t = new ListenOverflowTracker();
     sampleAt(t, T0, counters(10), [listener(api, 8080, 0)]);
