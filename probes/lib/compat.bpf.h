@@ -79,6 +79,9 @@ static __always_inline unsigned int sock_drops(const struct sock *sk)
 }
 
 /*
+ * 6.1's verifier refuses a ring-buffer record (alloc_mem) as a map lookup's key ("R2 type=alloc_mem
+ * expected=fp, pkt, pkt_meta, map_key, map_value"): keys are copied to the stack first (lib/match.bpf.h).
+ *
  * kfree_skb's raw arguments are (skb, location, reason) since drop reasons came (5.17); 6.11 added
  * rx_sk after them. sched_process_exit gained group_dead in 6.16: socktrace reads signal->live
  * instead, the same on every version (see on_process_exit).

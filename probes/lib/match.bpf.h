@@ -60,8 +60,13 @@ static __always_inline bool matches(const struct socktrace_event *e)
 		if (!pid || !bpf_map_lookup_elem(&match_pids, &pid))
 			return false;
 	}
-	if ((fields & SOCKTRACE_MATCH_COMMS) && (!e->owner_pid || !bpf_map_lookup_elem(&match_comms, e->owner_comm)))
-		return false;
+	if (fields & SOCKTRACE_MATCH_COMMS) {
+		/* A key on the stack: 6.1's verifier takes no ring record as a map key (see compat.bpf.h). */
+		char comm[SOCKTRACE_COMM_LEN];
+		__builtin_memcpy(comm, e->owner_comm, sizeof(comm));
+		if (!e->owner_pid || !bpf_map_lookup_elem(&match_comms, comm))
+			return false;
+	}
 	if (fields & SOCKTRACE_MATCH_PEERS) {
 		struct socktrace_peer_prefix key = { .prefixlen = 128 };
 		if (e->family == AF_INET) {
