@@ -1,8 +1,11 @@
 /** socktrace top's components on synthetic snapshots (ink-testing-library): rendering and keys. */
+import { EventEmitter } from 'node:events';
+import { render as inkRender } from 'ink';
 import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import { coreConfig } from '../../src/core/core-config.js';
 import type { InventorySocket, ProcessInfo } from '../../src/core/inventory-model.js';
+import type { CoreSummary, ProcessRollup } from '../../src/core/summary-model.js';
 import { SocketCore } from '../../src/core/socket-core.js';
 import { TopApp } from '../../src/top/TopApp.js';
 import { layoutColumns, PROCESS_COLUMNS } from '../../src/top/top-columns.js';
@@ -72,6 +75,123 @@ function show(snapshot: TopSnapshot) {
   unmount = app.unmount;
   frames = app.frames;
   return app;
+}
+
+/** ink-testing-library's screen is 100x24; this one is `columns` x `rows` (ink reads both from stdout). */
+class SizedStdout extends EventEmitter {
+  frames: string[] = [];
+  isTTY = false;
+  constructor(
+    readonly columns: number,
+    readonly rows: number,
+  ) {
+    super();
+  }
+  write = (frame: string) => {
+    this.frames.push(frame);
+    return true;
+  };
+  lastFrame = () => this.frames.at(-1);
+}
+
+class KeyStdin extends EventEmitter {
+  isTTY = true;
+  private data: string | null = null;
+  write = (data: string) => {
+    this.data = data;
+    this.emit('readable');
+    this.emit('data', data);
+  };
+  read = () => {
+    const d = this.data;
+    this.data = null;
+    return d;
+  };
+  setEncoding() {}
+  setRawMode() {}
+  resume() {}
+  pause() {}
+  ref() {}
+  unref() {}
+}
+
+function showAt(snapshot: TopSnapshot, columns: number, rows: number) {
+  const stdout = new SizedStdout(columns, rows);
+  const stdin = new KeyStdin();
+  const instance = inkRender(<TopApp snapshot={snapshot} />, {
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stderr: new SizedStdout(columns, rows) as unknown as NodeJS.WriteStream,
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    debug: true,
+    exitOnCtrlC: false,
+    patchConsole: false,
+  });
+  unmount = () => {
+    instance.unmount();
+    instance.cleanup();
+  };
+  frames = stdout.frames;
+  return { lastFrame: stdout.lastFrame, stdin };
+}
+
+/** The detail pane's text (below the rule), its wrapped lines joined: sentences read whole. */
+function paneText(frame: string): string {
+  const lines = frame.split('\n');
+  const rule = lines.findIndex((l) => /^─{10,}/.test(l));
+  return lines
+    .slice(rule + 1, -1)
+    .map((l) => l.trim())
+    .join(' ')
+    .replace(/\s+/g, ' ');
+}
+
+/** A header line in the pane is followed by what it heads. */
+function expectNoBareHeaders(frame: string): void {
+  const lines = frame.split('\n').map((l) => l.trim());
+  lines.forEach((l, i) => {
+    if (/:$/.test(l)) expect(lines[i + 1] ?? '', `"${l}" heads nothing`).not.toBe('');
+  });
+}
+
+/** The incident's 2 findings with their whole explanations: the longest pane this host gives. */
+const LEAK_REMEDY =
+  'Look for a code path that stops using a connection after read() returns 0 (EOF) or after an error or timeout without closing it; restarting the process only buys time.';
+const FD_REMEDY = 'Fix the leak first; raising LimitNOFILE only delays the outage.';
+
+/** Many live processes, one CLOSE_WAIT each less than the one before: rows in a known order. */
+function crowdSnapshot(n: number): TopSnapshot {
+  const core = new SocketCore(coreConfig({}));
+  const sockets: InventorySocket[] = [];
+  const processes: ProcessInfo[] = [];
+  for (let p = 0; p < n; p++) {
+    processes.push(proc(1000 + p, `p${p}`));
+    for (let i = 0; i < n - p; i++) sockets.push(sock(p * 100 + i, { owners: [1000 + p], state: 'CLOSE_WAIT' }));
+  }
+  core.applyInventory({ takenAtMs: T0, sockets, processes, problems: [] });
+  return buildTopSnapshot(core.summarize(T0), { eventsPerSecond: 1, lostTotal: 0, backend: 'native (tp_btf)', problems: [] });
+}
+
+function selectedLine(frame: string): string {
+  // The selection is drawn inverse; without colors (tests), the pane's title names it.
+  return frame.split('\n').find((l) => /\(pid \d+\)/.test(l)) ?? '';
+}
+
+/** Cells a terminal gives the line (wide CJK: two). */
+function cells(s: string): number {
+  return [...s].reduce((n, c) => n + (/[\u3000-\u9fff\uff00-\uffef]/.test(c) ? 2 : 1), 0);
+}
+
+/** The row's column ends where its title ends, and no line is wider than the screen. */
+function expectAligned(frame: string, titleLine: RegExp, title: RegExp, rowLine: RegExp): string {
+  const lines = frame.split('\n');
+  const header = lines.find((l) => titleLine.test(l))!;
+  const row = lines.find((l) => rowLine.test(l))!;
+  expect(row).toBeDefined();
+  const titleEnd = cells(header.slice(0, header.search(title) + header.match(title)![0].length));
+  expect(cells(row.match(rowLine)![0])).toBe(titleEnd);
+  const width = cells(lines[0]!) + 1;
+  for (const l of lines) expect(cells(l)).toBeLessThanOrEqual(Math.max(width, 99));
+  return row;
 }
 
 function rowOrder(frame: string, names: string[]): string[] {
@@ -212,4 +332,17 @@ describe('socktrace top', () => {
     expect(at60.reduce((n, c) => n + c.width + 1, 2)).toBeLessThanOrEqual(60);
     expect(at60.map((c) => c.id).slice(0, 3)).toEqual(['pid', 'comm', 'cw']);
   });
+
+  it('aligns a row whose name has wide characters, by the cells the terminal draws', () => {
+    const frame = show(sickSnapshot({ 100: '漢字サーバ' })).lastFrame()!;
+    const row = expectAligned(frame, /^\s+PID\s+COMM\s+CLOSE_WAIT↓/, /CLOSE_WAIT↓/, /^\s+100 漢字サーバ\s+7/);
+    expect(row).not.toMatch(/…/);
+  });
+
+  it('cuts a wide name at a character boundary when its column shrinks (60 columns)', () => {
+    const frame = showAt(sickSnapshot({ 100: '漢字サーバ' }), 60, 15).lastFrame()!;
+    const row = expectAligned(frame, /^\s+PID\s+COMM\s+CW↓/, /CW↓/, /^\s+100 [漢字サーバ]+…\s+7/);
+    expect(row).toMatch(/^\s+100 漢字…\s+7/); // COMM is 6 cells here: two wide characters and the ellipsis
+  });
+
 });
