@@ -5,7 +5,8 @@
 import type { ServiceTimings } from '../core/exchange-timings.js';
 import { formatDuration } from '../core/format-duration.js';
 import { acceptQueueFill, acceptQueueText } from '../core/rollups.js';
-import type { CoreSummary, Finding, RollupBase, StateCounts } from '../core/summary-model.js';
+import type { CoreSummary, Finding, ProcessRollup, RollupBase, StateCounts } from '../core/summary-model.js';
+import { serviceFindings } from './detail-lines.js';
 
 export interface AgeCell {
   seconds: number;
@@ -112,11 +113,19 @@ export interface TracerFigures {
   problems: string[];
 }
 
-/** Rows worth a line: something open now, a live process, or activity in the last minute. */
-function current(r: RollupBase & { fds?: number | null }): boolean {
+/** Rows worth a line: something open now, or activity in the last minute. */
+function current(r: RollupBase): boolean {
   const a = r.activity;
   const recent = a.rstSent.perSecond1m + a.rstReceived.perSecond1m + a.errors.perSecond1m + a.opened.perSecond1m + a.closed.perSecond1m;
-  return r.totalSockets > 0 || (r.fds !== undefined && r.fds !== null) || recent > 0;
+  return r.totalSockets > 0 || recent > 0;
+}
+
+/**
+ * Processes worth a line: live ones (the last inventory read their fds), and any still holding sockets.
+ * One gone from /proc with nothing left would be an all-zero row until its minute of counters ran out.
+ */
+function currentProcess(p: ProcessRollup): boolean {
+  return p.totalSockets > 0 || p.fds !== null;
 }
 
 export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): TopSnapshot {
@@ -131,7 +140,7 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
       backend: tracer.backend,
       problems: tracer.problems,
     },
-    processes: summary.processes.rows.filter(current).map((p) => ({
+    processes: summary.processes.rows.filter(currentProcess).map((p) => ({
       ...rowBase(String(p.pid), p, findings.filter((f) => f.subject.pid === p.pid)),
       pid: p.pid,
       comm: p.comm,
@@ -144,7 +153,7 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
       peer: p.peer,
     })),
     services: summary.services.rows.map((s) => ({
-      ...rowBase(`${s.netns}|${s.port}`, s, findings.filter((f) => f.subject.port === s.port)),
+      ...rowBase(`${s.netns}|${s.port}`, s, serviceFindings(findings, { port: s.port, listenerPids: s.listeners.map((l) => l.pid) })),
       port: s.port,
       netns: s.netns,
       listeners: s.listeners.map((l) => `${l.comm}/${l.pid}`).join(','),

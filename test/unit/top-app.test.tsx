@@ -333,6 +333,64 @@ describe('socktrace top', () => {
     expect(at60.map((c) => c.id).slice(0, 3)).toEqual(['pid', 'comm', 'cw']);
   });
 
+  it('gives a long explanation the free space at 120x40: whole, remedy included, no bare headers', () => {
+    const frame = showAt(sickSnapshot({}, T0, 32), 120, 40).lastFrame()!;
+    const pane = paneText(frame);
+    expect(pane).toContain(LEAK_REMEDY);
+    expect(pane).toContain(FD_REMEDY);
+    expect(pane).toMatch(/never called close\(\) on its side/); // the middle of the explanation too
+    expectNoBareHeaders(frame);
+    for (const line of frame.split('\n')) expect(line.length).toBeLessThanOrEqual(119);
+  });
+
+  it('keeps each remedy whole at 80x24, and e expands the pane to the whole explanation', async () => {
+    const { lastFrame, stdin } = showAt(sickSnapshot({}, T0, 32), 80, 24);
+    let pane = paneText(lastFrame()!);
+    expect(pane).toContain(LEAK_REMEDY);
+    expect(pane).toContain(FD_REMEDY);
+    expectNoBareHeaders(lastFrame()!);
+    expect(lastFrame()!.split('\n')).toHaveLength(23);
+    stdin.write('e');
+    await tick();
+    pane = paneText(lastFrame()!);
+    expect(pane).toMatch(/never called close\(\) on its side/);
+    expect(lastFrame()!.split('\n').length).toBeLessThanOrEqual(23);
+  });
+
+  it('scrolls the detail pane with ] and [', async () => {
+    const { lastFrame, stdin } = showAt(sickSnapshot({}, T0, 32), 80, 24);
+    const before = paneText(lastFrame()!);
+    stdin.write(']');
+    await tick();
+    const after = paneText(lastFrame()!);
+    expect(after).not.toBe(before);
+    expect(after).not.toMatch(/^api \(pid 100\) api --serve/); // scrolled past the title
+    stdin.write('[');
+    await tick();
+    expect(paneText(lastFrame()!)).toMatch(/^api \(pid 100\) api --serve/);
+  });
+
+  it('handles every key of a chunk: three arrows or three j in one write move three rows', async () => {
+    const { lastFrame, stdin } = show(crowdSnapshot(6));
+    expect(selectedLine(lastFrame()!)).toMatch(/p0 \(pid 1000\)/);
+    stdin.write('\u001b[B\u001b[B\u001b[B');
+    await tick();
+    expect(selectedLine(lastFrame()!)).toMatch(/p3 \(pid 1003\)/);
+    stdin.write('kkk');
+    await tick();
+    expect(selectedLine(lastFrame()!)).toMatch(/p0 \(pid 1000\)/);
+    stdin.write('jjj');
+    await tick();
+    expect(selectedLine(lastFrame()!)).toMatch(/p3 \(pid 1003\)/);
+  });
+
+  it('moves the sort three columns for three ← in one write', async () => {
+    const { lastFrame, stdin } = show(sickSnapshot());
+    stdin.write('\u001b[D\u001b[D\u001b[D'); // from CLOSE_WAIT: COMM, PID, then round to TIME_WAIT
+    await tick();
+    expect(lastFrame()).toMatch(/TIME_WAIT[↓↑]/);
+  });
+
   it('aligns a row whose name has wide characters, by the cells the terminal draws', () => {
     const frame = show(sickSnapshot({ 100: '漢字サーバ' })).lastFrame()!;
     const row = expectAligned(frame, /^\s+PID\s+COMM\s+CLOSE_WAIT↓/, /CLOSE_WAIT↓/, /^\s+100 漢字サーバ\s+7/);
@@ -345,4 +403,72 @@ describe('socktrace top', () => {
     expect(row).toMatch(/^\s+100 漢字…\s+7/); // COMM is 6 cells here: two wide characters and the ellipsis
   });
 
+  it('keeps lost events and the findings count in the header at 80x24 and 60x15, dropping decoration first', () => {
+    const snap = sickSnapshot();
+    const busy = { ...snap, header: { ...snap.header, backend: 'native (tp_btf+kprobe+fentry)', lostTotal: 1234, eventsPerSecond: 45678 } };
+    for (const [cols, rows] of [
+      [80, 24],
+      [60, 15],
+    ] as const) {
+      const header = showAt(busy, cols, rows).lastFrame()!.split('\n')[0]!;
+      expect(header).toMatch(/lost 1234/);
+      expect(header).toMatch(/findings 2\b/);
+      expect(header).not.toMatch(/…/);
+      unmount?.();
+    }
+  });
+
+  it('drops a process that exited once nothing of it remains', () => {
+    const core = new SocketCore(coreConfig({}));
+    core.applyInventory({ takenAtMs: T0, sockets: [sock(1, {})], processes: [proc(100, 'api')], problems: [] });
+    const summary = core.summarize(T0);
+    const live = summary.processes.rows[0]!;
+    // Gone: no socket, no /proc entry (fds unknown), only the last minute's counters remain.
+    const gone: ProcessRollup = {
+      ...live,
+      pid: 4242,
+      comm: 'gone',
+      fds: null,
+      fdLimit: null,
+      sockets: {},
+      totalSockets: 0,
+      activity: { ...live.activity, closed: { total: 3, perSecond10s: 0.3, perSecond1m: 0.05 } },
+    };
+    const withGone: CoreSummary = { ...summary, processes: { rows: [live, gone], omitted: 0 } };
+    const snap = buildTopSnapshot(withGone, { eventsPerSecond: 1, lostTotal: 0, backend: 'native', problems: [] });
+    expect(snap.processes.map((p) => p.pid)).toEqual([100]);
+  });
+
+  it("shows the findings of a listener's processes in the Services detail", async () => {
+    const { lastFrame, stdin } = show(sickSnapshot({}, T0, 32));
+    stdin.write('\t\t');
+    await tick();
+    const frame = lastFrame()!;
+    expect(frame).toMatch(/port 8080/);
+    expect(frame).toMatch(/\[critical\] CLOSE_WAIT leak: api \(pid 100\)/);
+    expect(frame).not.toMatch(/no findings/);
+  });
+
+  it('says what Enter does now: hide the open pane, then show it', async () => {
+    const { lastFrame, stdin } = show(sickSnapshot());
+    expect(lastFrame()).toMatch(/Enter hide details/);
+    stdin.write('\r');
+    await tick();
+    expect(lastFrame()).toMatch(/Enter show details/);
+    expect(lastFrame()).not.toMatch(/never called close\(\)/);
+  });
+
+  it("explains an RST from a TIME_WAIT remnant in the timeline: late data for a connection closed here", () => {
+    const snap = sickSnapshot();
+    const story = {
+      sock: 's99',
+      owners: [{ pid: 100, comm: 'api' }],
+      local: { addr: '198.18.0.1', port: 8080 },
+      peer: { addr: '198.18.1.1', port: 40099 },
+      state: 'TIME_WAIT',
+      timeline: [{ atMs: T0 - 1000, step: 'rst_sent' as const, detail: 'TCP_TIMEWAIT_SOCKET' }],
+    };
+    const frame = showAt({ ...snap, summary: { ...snap.summary, stories: [story] } }, 120, 40).lastFrame()!;
+    expect(paneText(frame)).toMatch(/latest timeline: \S+ 198\.18\.1\.1:40099 rst_sent TCP_TIMEWAIT_SOCKET \(late data for a connection already closed here: its TIME_WAIT remnant answered with RST\)/);
+  });
 });
