@@ -116,7 +116,7 @@ export function detailBlocks(view: ViewName, row: AnyRow | undefined, snapshot: 
     ownStories = stories.filter((s) => s.owners.some((o) => o.pid === p.pid));
   } else if (view === 'peers') {
     const p = row as PeerRow;
-    title = `peer ${p.peer}`;
+    title = `peer ${p.peer}${p.seenFrom ? `: ${p.seenFrom}` : ''}`;
     findings = snapshot.findings.filter((f) => f.subject.peer === p.peer || f.subject.peer?.startsWith(`${p.peer}:`));
     const procs = processPeers.rows.filter((pp) => pp.peer === p.peer).slice(0, 4);
     related = procs.length

@@ -74,6 +74,9 @@ export const PROCESS_COLUMNS: TopColumn<ProcessRow>[] = [
 
 export const PEER_COLUMNS: TopColumn<PeerRow>[] = [
   { id: 'peer', title: 'PEER', short: 'PEER', narrow: 16, width: 24, align: 'left', sortValue: (r) => r.peer, text: (r) => r.peer, flexible: true },
+  // Which end it is and from where: a service's own address seen from its clients' namespace is a server.
+  { id: 'side', title: 'SIDE', short: 'SIDE', narrow: 6, width: 6, align: 'left', sortValue: (r) => r.side, text: (r) => r.side },
+  { id: 'netns', title: 'NETNS', short: 'NETNS', narrow: 10, width: 12, align: 'right', sortValue: (r) => r.netns, text: (r) => r.netns },
   ...common<PeerRow>(),
   { id: 'opened', title: 'NEW/s', short: 'NEW', narrow: 5, width: 6, align: 'right', sortValue: (r) => r.openedPerSec, text: (r) => rate(r.openedPerSec) },
   ...tail<PeerRow>(),

@@ -4,7 +4,7 @@
  */
 import type { ServiceTimings } from '../core/exchange-timings.js';
 import { formatDuration } from '../core/format-duration.js';
-import { acceptQueueFill, acceptQueueText } from '../core/rollups.js';
+import { acceptQueueFill, acceptQueueText, peerNetnsText, peerSeenText, peerSideText } from '../core/rollups.js';
 import type { CoreSummary, Finding, ProcessRollup, RollupBase, StateCounts } from '../core/summary-model.js';
 import { serviceFindings } from './detail-lines.js';
 
@@ -39,6 +39,11 @@ export interface ProcessRow extends RowBase {
 
 export interface PeerRow extends RowBase {
   peer: string;
+  /** client (of a service here), server (called from here), both, or -; and the namespace(s) it is seen from. */
+  side: string;
+  netns: string;
+  /** The same in words, per namespace, for the detail pane. */
+  seenFrom: string;
 }
 
 export interface ServiceRow extends RowBase {
@@ -151,6 +156,9 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
     peers: summary.peers.rows.filter(current).map((p) => ({
       ...rowBase(p.peer, p, findings.filter((f) => f.subject.peer === p.peer || f.subject.peer?.startsWith(`${p.peer}:`))),
       peer: p.peer,
+      side: peerSideText(p.seenFrom),
+      netns: peerNetnsText(p.seenFrom),
+      seenFrom: peerSeenText(p.seenFrom),
     })),
     services: summary.services.rows.map((s) => ({
       ...rowBase(`${s.netns}|${s.port}`, s, serviceFindings(findings, { port: s.port, listenerPids: s.listeners.map((l) => l.pid) })),

@@ -194,6 +194,23 @@ function expectAligned(frame: string, titleLine: RegExp, title: RegExp, rowLine:
   return row;
 }
 
+/**
+ * The incident's two namespaces: the service (8080, netns 1) with its clients, and in netns 2 a client
+ * process whose sockets see the service's own address as their peer.
+ */
+function twoNamespacesSnapshot(): TopSnapshot {
+  const core = new SocketCore(coreConfig({}));
+  const sockets: InventorySocket[] = [
+    sock(0, { state: 'LISTEN', peer: { addr: '0.0.0.0', port: 0 } }),
+    ...Array.from({ length: 3 }, (_, i) => sock(i + 1, {})),
+    ...Array.from({ length: 4 }, (_, i) =>
+      sock(i + 10, { netns: 2, owners: [500], local: { addr: '198.18.1.9', port: 41000 + i }, peer: { addr: '198.18.0.1', port: 8080 } }),
+    ),
+  ];
+  core.applyInventory({ takenAtMs: T0, sockets, processes: [proc(100, 'api'), proc(500, 'client')], problems: [] });
+  return buildTopSnapshot(core.summarize(T0), { eventsPerSecond: 1, lostTotal: 0, backend: 'native (tp_btf)', problems: [] });
+}
+
 function rowOrder(frame: string, names: string[]): string[] {
   return frame
     .split('\n')
@@ -248,7 +265,7 @@ describe('socktrace top', () => {
     stdin.write('\t');
     await tick();
     expect(lastFrame()).toMatch(/\[Peers\]/);
-    expect(lastFrame()).toMatch(/PEER\s+CLOSE_WAIT/);
+    expect(lastFrame()).toMatch(/PEER\s+SIDE\s+NETNS\s+CW/); // at 100 columns, the narrow titles
     expect(lastFrame()).toMatch(/198\.18\.1\.1/);
     stdin.write('\t');
     await tick();
@@ -470,5 +487,18 @@ describe('socktrace top', () => {
     };
     const frame = showAt({ ...snap, summary: { ...snap.summary, stories: [story] } }, 120, 40).lastFrame()!;
     expect(paneText(frame)).toMatch(/latest timeline: \S+ 198\.18\.1\.1:40099 rst_sent TCP_TIMEWAIT_SOCKET \(late data for a connection already closed here: its TIME_WAIT remnant answered with RST\)/);
+  });
+
+  it('says which side and which namespace each peer is: clients of a service here, servers called', async () => {
+    const { lastFrame, stdin } = show(twoNamespacesSnapshot());
+    stdin.write('\t');
+    await tick();
+    const lines = lastFrame()!.split('\n');
+    expect(lines.find((l) => /PEER\s/.test(l))).toMatch(/PEER\s+SIDE\s+NETNS/);
+    expect(lines.find((l) => /^\s+198\.18\.0\.1\s/.test(l))).toMatch(/198\.18\.0\.1\s+server\s+2\s/);
+    expect(lines.find((l) => /^\s+198\.18\.1\.1\s/.test(l))).toMatch(/198\.18\.1\.1\s+client\s+1\s/);
+    stdin.write('g'); // 198.18.0.1 has the most sockets: first
+    await tick();
+    expect(paneText(lastFrame()!)).toMatch(/a server called from netns 2 \(4 sockets\)/);
   });
 });
