@@ -6,7 +6,7 @@
 import type { ConnectionStory, Finding } from '../core/summary-model.js';
 import type { ViewName } from './top-columns.js';
 import type { PeerRow, ProcessRow, ServiceRow, TopSnapshot } from './top-snapshot.js';
-import { displayWidth } from './terminal-text.js';
+import { displayWidth, terminalSafe } from './terminal-text.js';
 
 export interface PaneLine {
   text: string;
@@ -17,11 +17,14 @@ export type PaneBlock = PaneLine[];
 
 type AnyRow = ProcessRow | PeerRow | ServiceRow;
 
-/** Words into lines of at most `width` cells (a word wider than that gets a line of its own). */
+/**
+ * Words into lines of at most `width` cells (a word wider than that gets a line of its own). Escaped
+ * first: an escape is wider than the character it stands for, and the line must hold it.
+ */
 export function wrapText(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/)) {
+  for (const word of terminalSafe(text).split(/\s+/)) {
     if (!word) continue;
     if (line && displayWidth(line) + 1 + displayWidth(word) > width) {
       lines.push(line);
@@ -140,9 +143,4 @@ export function detailBlocks(view: ViewName, row: AnyRow | undefined, snapshot: 
     timeline,
     findings.length === 0 && related.length === 0 && timeline.length === 0 ? [{ text: 'no findings, no recent RSTs or errors', tone: 'dim' as const }] : [],
   ].filter((b): b is PaneBlock => b.length > 0);
-}
-
-/** Every line of the pane, whole. */
-export function detailLines(view: ViewName, row: AnyRow | undefined, snapshot: TopSnapshot, width: number): PaneLine[] {
-  return detailBlocks(view, row, snapshot, width).flat();
 }

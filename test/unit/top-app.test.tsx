@@ -501,4 +501,13 @@ describe('socktrace top', () => {
     await tick();
     expect(paneText(lastFrame()!)).toMatch(/a server called from netns 2 \(4 sockets\)/);
   });
+
+  it('wraps explanations after escaping: an escaped name in an explanation is never cut', () => {
+    const frame = showAt(sickSnapshot({ 100: 'a\u0007b\u0007c\u0007d' }, T0, 32), 120, 40).lastFrame()!;
+    const pane = frame.split('\n').slice(frame.split('\n').findIndex((l) => /^─{10}/.test(l)) + 1);
+    const explanation = pane.filter((l) => /^  \S/.test(l));
+    expect(explanation.length).toBeGreaterThan(3);
+    for (const l of explanation) expect(l).not.toMatch(/…/);
+    expect(paneText(frame)).toContain('a\\u{7}b\\u{7}c\\u{7}d (pid 100) has 7 sockets in CLOSE_WAIT');
+  });
 });
