@@ -510,4 +510,14 @@ describe('socktrace top', () => {
     for (const l of explanation) expect(l).not.toMatch(/…/);
     expect(paneText(frame)).toContain('a\\u{7}b\\u{7}c\\u{7}d (pid 100) has 7 sockets in CLOSE_WAIT');
   });
+
+  it('keeps peer addresses whole at 80 columns: columns drop from the right first', async () => {
+    const { lastFrame, stdin } = showAt(twoNamespacesSnapshot(), 80, 24);
+    stdin.write('\t');
+    await tick();
+    const lines = lastFrame()!.split('\n');
+    expect(lines.find((l) => /^\s+PEER/.test(l))).toMatch(/PEER\s+SIDE\s+NETNS\s+CW/);
+    expect(lines.some((l) => /^\s+198\.18\.0\.1\s+server\s+2\s/.test(l))).toBe(true);
+    expect(lines.some((l) => /^\s+198\.18\.1\.1\s+client\s+1\s/.test(l))).toBe(true);
+  });
 });
