@@ -190,7 +190,7 @@ function frameOf(ui: UiState, snapshot: TopSnapshot, width: number, height: numb
   if (ui.showDetail && available >= 6) {
     const full = detailBlocks(ui.view, current, shown, width).flat();
     paneHeight = ui.expanded
-      ? available - Math.min(tableWanted, 3)
+      ? available - 1 // the table keeps the selected row
       : Math.min(1 + full.length, Math.max(available - tableWanted, Math.ceil(available * 0.6)));
     const room = paneHeight - 1;
     maxScroll = Math.max(0, full.length - room);
