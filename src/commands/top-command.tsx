@@ -27,7 +27,8 @@ Options:
 ${CORE_USAGE}
   -h, --help             show this help
 
-Keys: Tab view, arrows move and sort, / filter, Space pause, Enter details, ? help, q quit.`;
+Keys: Tab view, arrows move and sort, / filter, Space pause, Enter hide/show details, e expand them,
+[ ] scroll them, ? help, q quit.`;
 
 const ENTER_ALTERNATE_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALTERNATE_SCREEN = '\x1b[?1049l';

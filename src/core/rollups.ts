@@ -11,6 +11,7 @@ import type {
   CloseWaitStats,
   ListenerQueue,
   PeerRollup,
+  PeerSide,
   ProcessPeerRollup,
   ProcessRollup,
   RollupBase,
@@ -91,6 +92,25 @@ export function acceptQueueFill(queues: readonly AcceptQueue[]): number {
   return queues.reduce((m, q) => (q.limit ? Math.max(m, q.length / q.limit) : m), 0);
 }
 
+/** A peer's side for a table: "client" (of a service here), "server" (called from here), "both"; "-" unknown. */
+export function peerSideText(seen: readonly PeerSide[]): string {
+  const sides = new Set(seen.map((x) => x.side));
+  return sides.size === 0 ? '-' : sides.size > 1 ? 'both' : [...sides][0]!;
+}
+
+/** The namespace it is seen from for a table, "4026531840"; "4026531840+1" when more; "-" unknown. */
+export function peerNetnsText(seen: readonly PeerSide[]): string {
+  const ns = [...new Set(seen.map((x) => x.netns))];
+  return ns.length === 0 ? '-' : `${ns[0]}${ns.length > 1 ? `+${ns.length - 1}` : ''}`;
+}
+
+/** In words: "a client of a service here in netns 1 (3 sockets); a server called from netns 2 (4 sockets)". */
+export function peerSeenText(seen: readonly PeerSide[]): string {
+  return seen
+    .map((x) => `${x.side === 'client' ? 'a client of a service here in' : 'a server called from'} netns ${x.netns} (${x.sockets} socket${x.sockets === 1 ? '' : 's'})`)
+    .join('; ');
+}
+
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
@@ -160,6 +180,7 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
   const names = new Map<number, string>();
   const serviceListeners = new Map<string, OwnerRef[]>();
   const serviceQueues = new Map<string, ListenerQueue[]>();
+  const peerSides = new Map<string, Map<string, PeerSide>>();
 
   for (const s of core.sockets.values()) {
     byState[s.state] = (byState[s.state] ?? 0) + 1;
@@ -169,8 +190,17 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
       tally(processes, o.pid).add(s, nowMs);
       if (peer) tally(processPeers, processPeerKey(o.pid, peer)).add(s, nowMs);
     }
-    if (peer) tally(peers, peer).add(s, nowMs);
     const service = core.serviceOf(s);
+    if (peer) {
+      tally(peers, peer).add(s, nowMs);
+      // A socket on a listening port was accepted: its peer is a client; any other socket connected out.
+      const side = service ? 'client' : 'server';
+      const sides = peerSides.get(peer) ?? new Map<string, PeerSide>();
+      const entry = sides.get(`${s.netns}|${side}`) ?? { netns: s.netns, side, sockets: 0 };
+      entry.sockets++;
+      sides.set(`${s.netns}|${side}`, entry);
+      peerSides.set(peer, sides);
+    }
     if (service) {
       tally(services, service).add(s, nowMs);
       if (s.state === 'LISTEN') {
@@ -207,7 +237,11 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
       processRows.push({ pid: info.pid, comm: info.comm, cmdline: info.cmdline, fds: info.fds, fdLimit: info.fdLimit, ...base(EMPTY_TALLY, undefined, nowMs) });
     }
   }
-  const peerRows: PeerRollup[] = [...peers].map(([peer, t]) => ({ peer, ...base(t, core.byPeer.get(peer), nowMs) }));
+  const peerRows: PeerRollup[] = [...peers].map(([peer, t]) => ({
+    peer,
+    seenFrom: [...(peerSides.get(peer)?.values() ?? [])].sort((a, b) => b.sockets - a.sockets || a.netns - b.netns || a.side.localeCompare(b.side)),
+    ...base(t, core.byPeer.get(peer), nowMs),
+  }));
   const processPeerRows: ProcessPeerRollup[] = [...processPeers].map(([key, t]) => {
     const cut = key.indexOf('|');
     const pid = Number(key.slice(0, cut));

@@ -61,8 +61,22 @@ export interface ProcessRollup extends RollupBase {
   fdLimit: number | null;
 }
 
+/**
+ * Which side of its connections a peer address is, from which network namespace: `client` when it
+ * connected to a listening port there (a client of a service here), `server` when a socket there
+ * connected to it (a server the host calls). The same address can be both, from different namespaces
+ * (a service's own address, seen from its clients' namespace).
+ */
+export interface PeerSide {
+  netns: number;
+  side: 'client' | 'server';
+  sockets: number;
+}
+
 export interface PeerRollup extends RollupBase {
   peer: string;
+  /** Its sockets by namespace and side, the most first; empty when only counters remain. */
+  seenFrom: PeerSide[];
 }
 
 export interface ProcessPeerRollup extends RollupBase {

@@ -1,6 +1,6 @@
 /** The readable `socktrace snapshot`: host totals, processes, services, peers, findings. */
 import { formatDuration } from '../core/findings.js';
-import { acceptQueueText } from '../core/rollups.js';
+import { acceptQueueText, peerNetnsText, peerSideText } from '../core/rollups.js';
 import type { CloseWaitStats, CoreSummary, RollupList } from '../core/summary-model.js';
 import { renderTable, type Column } from './text-table.js';
 
@@ -50,10 +50,13 @@ export function renderSnapshotTable(summary: CoreSummary, problems: string[]): s
   ];
   out.push(renderTable(summary.services.rows, serviceColumns) + omitted(summary.services));
 
+  // SIDE: client (of a service here) or server (called from here), from the namespace NETNS.
   out.push('', 'PEERS');
   out.push(
     renderTable(summary.peers.rows, [
       { title: 'PEER', cell: (p) => p.peer },
+      { title: 'SIDE', cell: (p) => peerSideText(p.seenFrom) },
+      { title: 'NETNS', cell: (p) => peerNetnsText(p.seenFrom), align: 'right' },
       { title: 'SOCKETS', cell: (p) => p.totalSockets, align: 'right' },
       { title: 'CLOSE_WAIT', cell: (p) => p.closeWait.count, align: 'right' },
       { title: 'ESTAB', cell: (p) => p.sockets.ESTABLISHED ?? 0, align: 'right' },

@@ -13,6 +13,8 @@ export interface TopColumn<R> {
   text: (row: R) => string;
   /** Wide columns shrink first when the terminal is narrow. */
   flexible?: boolean;
+  /** Never narrower than this (an address cut short names no one): columns drop from the right first. */
+  min?: number;
 }
 
 export type ViewName = 'processes' | 'peers' | 'services';
@@ -73,7 +75,10 @@ export const PROCESS_COLUMNS: TopColumn<ProcessRow>[] = [
 ];
 
 export const PEER_COLUMNS: TopColumn<PeerRow>[] = [
-  { id: 'peer', title: 'PEER', short: 'PEER', narrow: 16, width: 24, align: 'left', sortValue: (r) => r.peer, text: (r) => r.peer, flexible: true },
+  { id: 'peer', title: 'PEER', short: 'PEER', narrow: 15, width: 24, min: 15, align: 'left', sortValue: (r) => r.peer, text: (r) => r.peer, flexible: true },
+  // Which end it is and from where: a service's own address seen from its clients' namespace is a server.
+  { id: 'side', title: 'SIDE', short: 'SIDE', narrow: 6, width: 6, align: 'left', sortValue: (r) => r.side, text: (r) => r.side },
+  { id: 'netns', title: 'NETNS', short: 'NETNS', narrow: 10, width: 10, align: 'right', sortValue: (r) => r.netns, text: (r) => r.netns },
   ...common<PeerRow>(),
   { id: 'opened', title: 'NEW/s', short: 'NEW', narrow: 5, width: 6, align: 'right', sortValue: (r) => r.openedPerSec, text: (r) => rate(r.openedPerSec) },
   ...tail<PeerRow>(),
@@ -101,8 +106,9 @@ export function layoutColumns<R>(columns: TopColumn<R>[], width: number): TopCol
     let excess = total(cols) - width;
     for (const c of cols) {
       if (excess <= 0) break;
-      if (!c.flexible || c.width <= floor) continue;
-      const give = Math.min(excess, c.width - floor);
+      const least = Math.max(floor, c.min ?? 0);
+      if (!c.flexible || c.width <= least) continue;
+      const give = Math.min(excess, c.width - least);
       c.width -= give;
       excess -= give;
     }

@@ -4,8 +4,9 @@
  */
 import type { ServiceTimings } from '../core/exchange-timings.js';
 import { formatDuration } from '../core/format-duration.js';
-import { acceptQueueFill, acceptQueueText } from '../core/rollups.js';
-import type { CoreSummary, Finding, RollupBase, StateCounts } from '../core/summary-model.js';
+import { acceptQueueFill, acceptQueueText, peerNetnsText, peerSeenText, peerSideText } from '../core/rollups.js';
+import type { CoreSummary, Finding, ProcessRollup, RollupBase, StateCounts } from '../core/summary-model.js';
+import { serviceFindings } from './detail-lines.js';
 
 export interface AgeCell {
   seconds: number;
@@ -38,6 +39,11 @@ export interface ProcessRow extends RowBase {
 
 export interface PeerRow extends RowBase {
   peer: string;
+  /** client (of a service here), server (called from here), both, or -; and the namespace(s) it is seen from. */
+  side: string;
+  netns: string;
+  /** The same in words, per namespace, for the detail pane. */
+  seenFrom: string;
 }
 
 export interface ServiceRow extends RowBase {
@@ -112,11 +118,19 @@ export interface TracerFigures {
   problems: string[];
 }
 
-/** Rows worth a line: something open now, a live process, or activity in the last minute. */
-function current(r: RollupBase & { fds?: number | null }): boolean {
+/** Rows worth a line: something open now, or activity in the last minute. */
+function current(r: RollupBase): boolean {
   const a = r.activity;
   const recent = a.rstSent.perSecond1m + a.rstReceived.perSecond1m + a.errors.perSecond1m + a.opened.perSecond1m + a.closed.perSecond1m;
-  return r.totalSockets > 0 || (r.fds !== undefined && r.fds !== null) || recent > 0;
+  return r.totalSockets > 0 || recent > 0;
+}
+
+/**
+ * Processes worth a line: live ones (the last inventory read their fds), and any still holding sockets.
+ * One gone from /proc with nothing left would be an all-zero row until its minute of counters ran out.
+ */
+function currentProcess(p: ProcessRollup): boolean {
+  return p.totalSockets > 0 || p.fds !== null;
 }
 
 export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): TopSnapshot {
@@ -131,7 +145,7 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
       backend: tracer.backend,
       problems: tracer.problems,
     },
-    processes: summary.processes.rows.filter(current).map((p) => ({
+    processes: summary.processes.rows.filter(currentProcess).map((p) => ({
       ...rowBase(String(p.pid), p, findings.filter((f) => f.subject.pid === p.pid)),
       pid: p.pid,
       comm: p.comm,
@@ -142,9 +156,12 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
     peers: summary.peers.rows.filter(current).map((p) => ({
       ...rowBase(p.peer, p, findings.filter((f) => f.subject.peer === p.peer || f.subject.peer?.startsWith(`${p.peer}:`))),
       peer: p.peer,
+      side: peerSideText(p.seenFrom),
+      netns: peerNetnsText(p.seenFrom),
+      seenFrom: peerSeenText(p.seenFrom),
     })),
     services: summary.services.rows.map((s) => ({
-      ...rowBase(`${s.netns}|${s.port}`, s, findings.filter((f) => f.subject.port === s.port)),
+      ...rowBase(`${s.netns}|${s.port}`, s, serviceFindings(findings, { port: s.port, listenerPids: s.listeners.map((l) => l.pid) })),
       port: s.port,
       netns: s.netns,
       listeners: s.listeners.map((l) => `${l.comm}/${l.pid}`).join(','),

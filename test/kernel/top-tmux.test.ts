@@ -1,6 +1,6 @@
 /**
  * The real `socktrace top` in a real terminal (tmux), while a real server leaks CLOSE_WAIT sockets:
- * the server's row must appear with its count, and q must quit.
+ * the server's row must appear with its count, keys sent together must each count, and q must quit.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -55,6 +55,11 @@ describeKernel('socktrace top under tmux', () => {
     expect(shown).toMatch(/socktrace top/);
     expect(shown).toMatch(/\[Processes\]/);
     expect(shown).toMatch(new RegExp(`python3? \\(pid ${srv.pid}\\)`)); // the detail pane follows the selection
+
+    // Keys sent together (as a held key repeats) each count: three ← move the sort three columns,
+    // from CLOSE_WAIT past COMM and PID round to TIME_WAIT.
+    await run('tmux', ['send-keys', '-t', session, 'Left', 'Left', 'Left']);
+    await waitForScreen(/sort: TIME_WAIT/, 5000);
 
     await run('tmux', ['send-keys', '-t', session, 'Tab']);
     await waitForScreen(/\[Peers\]/, 5000);
