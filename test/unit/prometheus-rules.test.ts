@@ -116,6 +116,13 @@ describe('the alert rules', () => {
   });
 });
 
+it("packaging/README.md's alert table lists every rule, with its for: and severity, and no other", () => {
+  const text = readFileSync(new URL('../../packaging/README.md', import.meta.url), 'utf8');
+  const documented = [...text.matchAll(/^\| `(Socktrace\w+)` \| [^|]+ \| (\w+) \| ([^|]+) \|$/gm)].map((m) => `${m[1]} ${m[2]} ${m[3]!.trim()}`);
+  const shipped = rules.map((r) => `${r.alert} ${r.for} ${r.labels?.severity ?? "the finding's"}`);
+  expect(documented.sort()).toEqual(shipped.sort());
+});
+
 describe("the Kubernetes scrape configuration finds the DaemonSet's pods", () => {
   it('in its namespace, by its pod label, on its metrics port and path', () => {
     const docs = parseAllDocuments(readFileSync(kubernetes, 'utf8')).map((d) => d.toJS());
