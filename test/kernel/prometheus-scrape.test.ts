@@ -4,7 +4,9 @@
  * loaded. A server started before the daemon leaks CLOSE_WAITs from clients in a network namespace of
  * the test's own (half of them before the daemon starts, half after). Prometheus's HTTP API must give
  * the server's CLOSE_WAIT count (its pid label) as `ss -tnp` counts them, every rule must evaluate
- * without error against the real series, and SocktraceCloseWaitLeak must fire for the server.
+ * without error against the real series, SocktraceCloseWaitLeak must fire for the server, and every
+ * query of packaging/grafana's dashboard must evaluate without error (its CLOSE_WAIT panel showing
+ * the server).
  *
  * The leak alert waits for a socket older than 5 minutes and then 10 more: the rules Prometheus loads
  * here are a copy in which that one rule's age threshold is 2 s and its for: 3 s (the expression is
@@ -26,6 +28,7 @@ import { scaled } from '../support/time-scale.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const rulesFile = fileURLToPath(new URL('../../packaging/prometheus/socktrace-rules.yml', import.meta.url));
+const dashboardFile = fileURLToPath(new URL('../../packaging/grafana/socktrace-dashboard.json', import.meta.url));
 const LEAKS = 6; // SocktraceCloseWaitLeak needs 5
 
 const havePrometheus = spawnSync('prometheus', ['--version']).status === 0;
@@ -40,6 +43,11 @@ function rulesForTest(): string {
   leak.expr = leak.expr.replace(/> 300\b/, '> 2');
   leak.for = '3s';
   return stringify(doc);
+}
+
+interface Instant {
+  metric: Record<string, string>;
+  value: [number, string];
 }
 
 interface Series {
@@ -71,7 +79,7 @@ describePrometheus('Prometheus scraping the daemon', () => {
   });
 
   it(
-    "gives a leaking server's CLOSE_WAITs by pid as ss counts them, evaluates every rule, and fires the leak alert",
+    "gives a leaking server's CLOSE_WAITs by pid as ss counts them, evaluates every rule and dashboard query, and fires the leak alert",
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'socktrace-prometheus-'));
       dirs.push(dir);
@@ -169,6 +177,26 @@ describePrometheus('Prometheus scraping the daemon', () => {
       expect(alert.labels).toMatchObject({ comm: 'python3', state: 'CLOSE_WAIT', severity: 'warning' });
       expect(alert.annotations.summary).toBe(`CLOSE_WAIT leak: python3 (pid ${server.pid}) on 127.0.0.1:${metricsPort} holds ${LEAKS} connections its peers closed`);
       expect(alert.annotations.description).toMatch(/the oldest for [\d.]+s:/);
+
+      // Every query of the Grafana dashboard, as Grafana would send it for this host.
+      const instance = `127.0.0.1:${metricsPort}`;
+      const dashboard = JSON.parse(readFileSync(dashboardFile, 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[] };
+      const failed: string[] = [];
+      const results = new Map<string, Instant[]>();
+      for (const p of dashboard.panels) {
+        for (const t of p.targets ?? []) {
+          const expr = t.expr.replaceAll('$instance', instance).replaceAll('$__rate_interval', '1m');
+          try {
+            results.set(p.title, [...(results.get(p.title) ?? []), ...(await api<{ result: Instant[] }>(`/api/v1/query?query=${encodeURIComponent(expr)}`)).result]);
+          } catch (error) {
+            failed.push(`${p.title}: ${(error as Error).message}`);
+          }
+        }
+      }
+      expect(failed).toEqual([]);
+      expect(results.get('CLOSE_WAIT sockets by process')?.find((r) => r.metric.pid === String(server.pid))?.value[1]).toBe(String(LEAKS));
+      const hosts = await api<{ result: Instant[] }>(`/api/v1/query?query=${encodeURIComponent('up{job="socktrace"}')}`);
+      expect(hosts.result.map((r) => r.metric.instance)).toEqual([instance]);
     },
     scaled(150_000),
   );

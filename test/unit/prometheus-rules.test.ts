@@ -40,6 +40,25 @@ function served(): Map<string, Set<string>> {
   return new Map(metrics.registry.getMetricsAsArray().map((m) => [m.name, new Set((m as unknown as { labelNames?: string[] }).labelNames ?? [])]));
 }
 
+const metrics = served();
+
+/** An expression names only served metrics with their own labels (and instance, job), and groups on those. */
+function expectServedNames(where: string, expr: string): void {
+  const labels = new Set(['instance', 'job']);
+  for (const m of expr.matchAll(/\b(socktrace_\w+|up)\s*(\{[^}]*\})?/g)) {
+    const name = m[1]!;
+    if (name === 'up') continue;
+    expect(metrics.has(name), `${where}: ${name} is not a socktrace metric`).toBe(true);
+    for (const l of metrics.get(name)!) labels.add(l);
+    for (const l of (m[2] ?? '').matchAll(/(\w+)\s*(=~|!~|!=|=)/g)) {
+      expect(metrics.get(name)!.has(l[1]!) || ['instance', 'job'].includes(l[1]!), `${where}: ${name} has no label ${l[1]}`).toBe(true);
+    }
+  }
+  for (const m of expr.matchAll(/\b(?:by|on|without|ignoring)\s*\(([^)]*)\)/g)) {
+    for (const l of m[1]!.split(',').map((s) => s.trim())) expect(labels.has(l), `${where}: ${l}`).toBe(true);
+  }
+}
+
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
 const havePromtool = promtool.status === 0;
 const onCI = process.env.CI === 'true';
@@ -70,31 +89,12 @@ describe.skipIf(!havePromtool && !onCI)(`promtool${havePromtool ? '' : ' [skippe
 });
 
 describe('the alert rules', () => {
-  const metrics = served();
-
-  it('name only metrics the daemon serves (and up), with their own labels', () => {
-    for (const r of rules) {
-      for (const m of r.expr.matchAll(/\b(socktrace_\w+|up)\s*(\{[^}]*\})?/g)) {
-        const name = m[1]!;
-        if (name === 'up') continue;
-        expect(metrics.has(name), `${r.alert}: ${name} is not a socktrace metric`).toBe(true);
-        for (const l of (m[2] ?? '').matchAll(/(\w+)\s*(=~|!~|!=|=)/g)) {
-          expect(metrics.get(name)!.has(l[1]!) || ['instance', 'job'].includes(l[1]!), `${r.alert}: ${name} has no label ${l[1]}`).toBe(true);
-        }
-      }
-    }
+  it('name only metrics the daemon serves (and up), with their own labels, and group and join on those', () => {
+    for (const r of rules) expectServedNames(r.alert!, r.expr);
   });
 
-  it('group and join only on labels their metrics carry (and instance, job)', () => {
-    for (const r of rules) {
-      const labels = new Set(['instance', 'job']);
-      for (const m of r.expr.matchAll(/\bsocktrace_\w+/g)) for (const l of metrics.get(m[0]) ?? []) labels.add(l);
-      for (const m of r.expr.matchAll(/\b(?:by|on|without|ignoring)\s*\(([^)]*)\)/g)) {
-        for (const l of m[1]!.split(',').map((s) => s.trim())) expect(labels.has(l), `${r.alert}: ${l}`).toBe(true);
-      }
-      // A pid names a process on one host only: a join on pid must hold the host too.
-      for (const m of r.expr.matchAll(/\bon\s*\(([^)]*)\)/g)) if (m[1]!.includes('pid')) expect(m[1], r.alert).toContain('instance');
-    }
+  it('join per-process series on the host too (a pid names a process on one host only)', () => {
+    for (const r of rules) for (const m of r.expr.matchAll(/\bon\s*\(([^)]*)\)/g)) if (m[1]!.includes('pid')) expect(m[1], r.alert).toContain('instance');
   });
 
   it('are all alerts, each with a summary, a description, a for: duration and a severity', () => {
@@ -153,5 +153,40 @@ describe("the Kubernetes scrape configuration finds the DaemonSet's pods", () =>
     const k8s = parse(readFileSync(`${dir}prometheus-kubernetes.yml`, 'utf8'));
     expect(k8s.rule_files).toEqual(host.rule_files);
     expect(host.scrape_configs[0].job_name).toBe('socktrace');
+  });
+});
+
+describe('the Grafana dashboard', () => {
+  const dashboard = JSON.parse(readFileSync(fileURLToPath(new URL('../../packaging/grafana/socktrace-dashboard.json', import.meta.url)), 'utf8')) as {
+    templating: { list: { name: string; query: string | { query: string } }[] };
+    panels: { id: number; type: string; title: string; gridPos: { x: number; y: number; w: number; h: number }; targets?: { expr: string }[] }[];
+  };
+  const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: p.title, expr: t.expr })));
+
+  it('queries only metrics the daemon serves, with their own labels, and only variables it defines', () => {
+    expect(exprs.length).toBeGreaterThan(0);
+    const variables = new Set([...dashboard.templating.list.map((v) => v.name), '__rate_interval']);
+    for (const { where, expr } of exprs) {
+      expectServedNames(where, expr);
+      for (const v of expr.matchAll(/\$(\w+)/g)) expect(variables.has(v[1]!), `${where}: $${v[1]}`).toBe(true);
+    }
+    // Hosts come from the scrape job the rules expect.
+    const instance = dashboard.templating.list.find((v) => v.name === 'instance')!;
+    expect(typeof instance.query === 'string' ? instance.query : instance.query.query).toBe('label_values(up{job="socktrace"}, instance)');
+  });
+
+  it('lays its panels out without overlap, within 24 columns, each with its own id', () => {
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const cells = new Set<string>();
+    for (const p of dashboard.panels) {
+      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          expect(cells.has(`${x},${y}`), `${p.title} overlaps at ${x},${y}`).toBe(false);
+          cells.add(`${x},${y}`);
+        }
+      }
+    }
   });
 });
