@@ -81,6 +81,7 @@ describePrometheus('Prometheus scraping the daemon', () => {
   it(
     "gives a leaking server's CLOSE_WAITs by pid as ss counts them, evaluates every rule and dashboard query, and fires the leak alert",
     async () => {
+      expect(havePrometheus, 'prometheus --version failed: install Debian\'s prometheus package (scripts/setup does)').toBe(true);
       const dir = mkdtempSync(join(tmpdir(), 'socktrace-prometheus-'));
       dirs.push(dir);
       const hold = scaled(120);
@@ -97,6 +98,7 @@ describePrometheus('Prometheus scraping the daemon', () => {
       const daemon = spawn(process.execPath, [bin, 'daemon', '--config', join(dir, 'daemon.yaml')], { stdio: ['ignore', 'ignore', 'pipe'] });
       children.push(daemon);
       let daemonErr = '';
+      daemon.on('error', (e) => (daemonErr += `\n${e.message}`));
       daemon.stderr!.on('data', (b: Buffer) => (daemonErr = (daemonErr + b.toString()).slice(-4000)));
       await until('the daemon to serve metrics', scaled(15_000), async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).ok, 200).catch((e: Error) => {
         throw new Error(`${e.message}\ndaemon stderr: ${daemonErr}`);
@@ -123,6 +125,7 @@ describePrometheus('Prometheus scraping the daemon', () => {
       );
       children.push(prometheus);
       let promErr = '';
+      prometheus.on('error', (e) => (promErr += `\n${e.message}`));
       prometheus.stderr!.on('data', (b: Buffer) => (promErr = (promErr + b.toString()).slice(-4000)));
       const api = async <T>(path: string): Promise<T> => {
         const body = (await (await fetch(`http://127.0.0.1:${promPort}${path}`)).json()) as { status: string; data: T; error?: string };
