@@ -64,7 +64,7 @@ describePrometheus('Prometheus scraping the daemon', () => {
       children.splice(0).map(
         (c) =>
           new Promise<void>((resolve) => {
-            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return resolve();
             const kill = setTimeout(() => c.kill('SIGKILL'), 5000);
             c.once('exit', () => {
               clearTimeout(kill);
