@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createConnection, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { bareHostArgs, leakProbe, unexpectedLibraries, type BareHost } from './bare-host.js';
+import { bareHostArgs, checkout, leakProbe, unexpectedLibraries, type BareHost } from './bare-host.js';
 import { scaled } from './time-scale.js';
 import { until } from './until.js';
 
@@ -36,6 +36,8 @@ export function installedCliChecks(install: () => Promise<Installed>, installTim
 
   beforeAll(async () => {
     inst = await install();
+    // The namespace hides the checkout: an install inside it (TMPDIR there) would vanish with it.
+    expect(`${inst.addon}/`.startsWith(`${checkout}/`), `${inst.addon} is inside the checkout`).toBe(false);
     server = createServer((s) => s.on('error', () => {}).resume());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as { port: number }).port;
