@@ -119,7 +119,7 @@ export type AddonLoad = { loaded: true; path: string } | { loaded: false; error:
 
 export function addonCheck(addon: AddonLoad): Check {
   if (addon.loaded) return { name: 'native addon', ok: true, detail: addon.path };
-  const fix = 'build it: bash scripts/setup (or npm run build)';
+  const fix = "build it from a checkout: bash scripts/setup (or npm run build); the package's prebuild is for linux-x64 with glibc";
   return { name: 'native addon', ok: false, detail: addon.error.split('\n')[0]!, fix };
 }
 

@@ -5,7 +5,7 @@
 import { endQuietlyWhenReaderLeaves } from './console/quiet-epipe.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { candidatePaths, loadBinding, type NativeBinding } from '../backends/native/binding.js';
+import { loadBinding, loadedBindingPath, type NativeBinding } from '../backends/native/binding.js';
 import { parseCommandArgs } from './options/command-args.js';
 import { checkBpftraceBackend } from '../backends/bpftrace/bpftrace-source.js';
 import { BACKENDS, type Backend } from '../backends/start-source.js';
@@ -96,7 +96,7 @@ export async function gatherFacts(load: boolean): Promise<DoctorFacts> {
   let addon: AddonLoad;
   try {
     binding = loadBinding();
-    addon = { loaded: true, path: candidatePaths().find((p) => existsSync(p)) ?? 'loaded' };
+    addon = { loaded: true, path: loadedBindingPath() ?? 'loaded' };
   } catch (error) {
     addon = { loaded: false, error: (error as Error).message };
   }

@@ -106,7 +106,7 @@ describe('each check', () => {
       loadTest: null,
     };
     const report = judge(facts, 'auto');
-    expect(check(report.checks, 'native addon')).toMatchObject({ ok: false, degraded: true, fix: 'build it: bash scripts/setup (or npm run build)' });
+    expect(check(report.checks, 'native addon')).toMatchObject({ ok: false, degraded: true, fix: "build it from a checkout: bash scripts/setup (or npm run build); the package's prebuild is for linux-x64 with glibc" });
     expect(check(report.checks, 'ring buffer')).toBeUndefined();
     expect(check(report.checks, 'tcp:tcp_send_reset')?.detail).toBe('RSTs sent, with the kernel reason (6.10+): classic tracepoint');
     expect(report.backend).toBe('bpftrace: the native addon is missing, so --backend auto uses bpftrace');

@@ -27,3 +27,19 @@ it("the DaemonSet's ConfigMap holds a valid configuration that differs only in t
   const pod = (docs[2] as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template;
   expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9637', 'prometheus.io/path': '/metrics' });
 });
+
+it("the package's files list carries what the installed CLI reads at run time", async () => {
+  const { RULE_HEADERS } = await import('../../src/backends/bpftrace/probe-rules.js');
+  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { files: string[]; private?: boolean; bin: Record<string, string> };
+  expect(pkg.private).toBeUndefined();
+  const shipped = (path: string) => pkg.files.some((f) => !f.startsWith('!') && (path === f || (f.endsWith('/') && path.startsWith(f))));
+  // The bpftrace backend's parts and the headers it reads its rules from (probe-rules.ts).
+  for (const header of [RULE_HEADERS.rules, ...RULE_HEADERS.numbers]) expect(shipped(`probes/${header}`), header).toBe(true);
+  expect(shipped('probes/bpftrace/ticks-and-end.bt')).toBe(true);
+  // The compiled CLI, its entry point and the prebuilt addon the loader looks for first.
+  expect(shipped('dist/commands/main.js')).toBe(true);
+  expect(shipped(pkg.bin.socktrace!)).toBe(true);
+  expect(shipped('prebuilds/linux-x64/node.napi.glibc.node')).toBe(true);
+  // The loader tells a checkout from an installed package by CMakeLists.txt: it must stay out.
+  expect(shipped('CMakeLists.txt')).toBe(false);
+});

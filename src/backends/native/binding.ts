@@ -179,7 +179,8 @@ export class BindingLoadError extends Error {
   readonly code = 'ERR_SOCKTRACE_ADDON';
   constructor(readonly attempts: { path: string; error: string }[]) {
     super(
-      'the native addon could not be loaded. Build it with `npm run build` (scripts/setup does). Tried:\n' +
+      'the native addon could not be loaded. An installed package carries it in prebuilds/ (linux-x64); in a ' +
+        'checkout, build it with `npm run build` (scripts/setup does). Tried:\n' +
         attempts.map((a) => `  ${a.path}: ${a.error}`).join('\n'),
     );
   }
@@ -187,19 +188,37 @@ export class BindingLoadError extends Error {
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-export function candidatePaths(): string[] {
-  const paths: string[] = [];
-  // A build named explicitly is the one meant: no silent fallback to another.
-  if (process.env.SOCKTRACE_ADDON) return [resolve(process.env.SOCKTRACE_ADDON)];
-  paths.push(resolve(packageRoot, 'build', 'Release', 'socktrace.node'));
-  paths.push(resolve(packageRoot, 'build', 'Debug', 'socktrace.node'));
-  return paths;
+/**
+ * The prebuild's place, after the Node-API convention (prebuildify, node-gyp-build): one directory per
+ * platform-arch, the tags in the name. `napi`: built against Node-API only, so any Node of this
+ * platform loads it; `glibc`: it links glibc (and libstdc++, libgcc) and nothing else.
+ */
+export function prebuildPath(root = packageRoot, platform: string = process.platform, arch: string = process.arch): string {
+  return resolve(root, 'prebuilds', `${platform}-${arch}`, 'node.napi.glibc.node');
 }
 
-let cached: NativeBinding | undefined;
+/**
+ * Where the addon may be, in the order tried. An installed package has only its prebuild; a checkout
+ * (it has CMakeLists.txt, which the package leaves out) tries its own build first, since a prebuild
+ * there is whatever `npm pack` last staged and may be older than the build.
+ */
+export function candidatePaths(root = packageRoot): string[] {
+  // A build named explicitly is the one meant: no silent fallback to another.
+  if (process.env.SOCKTRACE_ADDON) return [resolve(process.env.SOCKTRACE_ADDON)];
+  const builds = [resolve(root, 'build', 'Release', 'socktrace.node'), resolve(root, 'build', 'Debug', 'socktrace.node')];
+  const checkout = existsSync(resolve(root, 'CMakeLists.txt'));
+  return checkout ? [...builds, prebuildPath(root)] : [prebuildPath(root), ...builds];
+}
+
+let cached: { binding: NativeBinding; path: string } | undefined;
+
+/** The path the addon was loaded from; undefined before loadBinding() succeeded. */
+export function loadedBindingPath(): string | undefined {
+  return cached?.path;
+}
 
 export function loadBinding(): NativeBinding {
-  if (cached) return cached;
+  if (cached) return cached.binding;
   const require = createRequire(import.meta.url);
   const attempts: { path: string; error: string }[] = [];
   for (const path of candidatePaths()) {
@@ -214,8 +233,8 @@ export function loadBinding(): NativeBinding {
         attempts.push({ path, error: mismatch });
         continue;
       }
-      cached = binding;
-      return cached;
+      cached = { binding, path };
+      return binding;
     } catch (error) {
       attempts.push({ path, error: error instanceof Error ? error.message : String(error) });
     }
