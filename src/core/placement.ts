@@ -42,7 +42,8 @@ const UID = '([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-
 const POD_SEGMENT = new RegExp(`^(?:[A-Za-z0-9_.:@-]*-)?pod${UID}\\.slice$|^pod${UID}$`);
 
 /** What systemd accepts in a unit name, and the unit types that hold processes (a slice holds units). */
-const UNIT_SEGMENT = /^[A-Za-z0-9:_.@\\-]{1,249}\.(?:service|scope|socket|mount|swap)$/;
+const UNIT_SEGMENT = /^[A-Za-z0-9:_.@\\-]+\.(?:service|scope|socket|mount|swap)$/;
+const UNIT_NAME_MAX = 255;
 
 interface Line {
   hierarchy: string;
@@ -89,7 +90,7 @@ function containerOf(segment: string, parent: string | undefined, underKubepods:
 /** A unit's name from its cgroup: systemd prefixes `_` to names that would clash with the kernel's files. */
 function unitOf(segment: string): string | null {
   const name = segment.startsWith('_') ? segment.slice(1) : segment;
-  return UNIT_SEGMENT.test(name) && !MONITOR_SEGMENT.test(name) ? name : null;
+  return name.length <= UNIT_NAME_MAX && UNIT_SEGMENT.test(name) && !MONITOR_SEGMENT.test(name) ? name : null;
 }
 
 function readPath(path: string): Found {

@@ -62,6 +62,8 @@ const ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1
 const MAX_ERROR_CHARS = 400;
 
 class RefreshError extends Error {}
+/** stop() during a refresh: not the API's failure. */
+class Stopped extends RefreshError {}
 
 export class KubernetesPodDirectory {
   private readonly disabledReason: string | null;
@@ -132,7 +134,7 @@ export class KubernetesPodDirectory {
     this.running = false;
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.abortCurrent?.(new RefreshError('stopped'));
+    this.abortCurrent?.(new Stopped('stopped'));
   }
 
   /** The pod with this uid (as the cgroup shows it), from the cache; null when not (yet) known. */
@@ -177,6 +179,7 @@ export class KubernetesPodDirectory {
         this.lastSuccessAt = this.now();
       })
       .catch((error: unknown) => {
+        if (error instanceof Stopped) return;
         this.failures++;
         this.consecutiveFailures++;
         this.lastError = escapeUntrustedText(String((error as Error)?.message ?? error)).slice(0, MAX_ERROR_CHARS);

@@ -281,6 +281,17 @@ describe('failures are counted and kept, never thrown, and the last list stays',
     expect(d.status()).toMatchObject({ failures: 1, pods: 4, lastError: 'GET /api/v1/pods: no answer within 300 ms' });
   });
 
+  it('stop() ends a refresh under way without counting it as a failure', async () => {
+    respond = () => {}; // never answers
+    const d = directory();
+    d.start();
+    await until('the request', 5_000, () => seen.length === 1);
+    const under = d.refresh();
+    d.stop();
+    await under;
+    expect(d.status()).toMatchObject({ refreshes: 0, failures: 0, lastError: null });
+  });
+
   it('an API that is not there', async () => {
     const d = directory({ baseUrl: 'https://127.0.0.1:1' });
     await d.refresh();
