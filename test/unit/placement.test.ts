@@ -243,6 +243,17 @@ describe('Kubernetes', () => {
   });
 });
 
+describe('containerd without the kubelet', () => {
+  it('nerdctl, systemd driver', () => {
+    expect(parseCgroupFile(v2(`/system.slice/nerdctl-${ID}.scope`))).toEqual({
+      cgroup: `/system.slice/nerdctl-${ID}.scope`,
+      unit: null,
+      container: { runtime: 'containerd', id: ID },
+      pod: null,
+    });
+  });
+});
+
 describe('podman', () => {
   it('rootful: libpod-<id>.scope and its crun sub-cgroup', () => {
     expect(parseCgroupFile(v2(`/machine.slice/libpod-${ID}.scope/container`))).toEqual({
