@@ -18,13 +18,13 @@ it('packaging/socktrace.yaml is valid and spells out exactly the defaults', () =
 
 it("the DaemonSet's ConfigMap holds a valid configuration that differs only in the metrics address", () => {
   const docs = parseAllDocuments(readFileSync(new URL('packaging/kubernetes/daemonset.yaml', root), 'utf8')).map((d) => d.toJS());
-  expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ConfigMap', 'DaemonSet']);
+  expect(docs.map((d) => d.kind)).toEqual(['Namespace', 'ConfigMap', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'DaemonSet']);
   const configMap = docs[1] as { data: Record<string, string> };
   const text = Object.values(configMap.data)[0]!;
   const parsed = validate(parseAllDocuments(text)[0]!.toJS(), DAEMON_SCHEMA, '') as DaemonConfigPatch;
   const merged = mergeConfig(DEFAULT_DAEMON_CONFIG, parsed);
   expect(merged).toEqual({ ...DEFAULT_DAEMON_CONFIG, metrics: { ...DEFAULT_DAEMON_CONFIG.metrics, listen: '0.0.0.0:9637' } });
-  const pod = (docs[2] as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template;
+  const pod = (docs.find((d) => d.kind === 'DaemonSet') as { spec: { template: { metadata: { annotations: Record<string, string> } } } }).spec.template;
   expect(pod.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9637', 'prometheus.io/path': '/metrics' });
 });
 
@@ -42,4 +42,18 @@ it("the package's files list carries what the installed CLI reads at run time", 
   expect(shipped('prebuilds/linux-x64/node.napi.glibc.node')).toBe(true);
   // The loader tells a checkout from an installed package by CMakeLists.txt: it must stay out.
   expect(shipped('CMakeLists.txt')).toBe(false);
+});
+
+it('the DaemonSet may list pods and nothing else, with a token of its own, and knows its node', () => {
+  const docs = parseAllDocuments(readFileSync(new URL('packaging/kubernetes/daemonset.yaml', root), 'utf8')).map((d) => d.toJS());
+  const of = (kind: string) => docs.find((d) => d.kind === kind);
+  expect(of('ServiceAccount').metadata).toMatchObject({ name: 'socktrace', namespace: 'socktrace' });
+  expect(of('ClusterRole').rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]);
+  expect(of('ClusterRoleBinding')).toMatchObject({
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: of('ClusterRole').metadata.name },
+    subjects: [{ kind: 'ServiceAccount', name: 'socktrace', namespace: 'socktrace' }],
+  });
+  const spec = of('DaemonSet').spec.template.spec;
+  expect(spec).toMatchObject({ serviceAccountName: 'socktrace', automountServiceAccountToken: true });
+  expect(spec.containers[0].env).toContainEqual({ name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } });
 });
