@@ -17,7 +17,9 @@ import { LogPathError } from '../daemon/log-path.js';
 import { coreConfig } from '../core/core-config.js';
 import type { CoreSummary } from '../core/summary-model.js';
 import { startLiveSession, type LiveSession } from '../live/live-session.js';
-import { toEventRecord, toListenOverflowRecord, toLostRecord } from '../output/event-record.js';
+import { toEventRecord, toListenOverflowRecord, toLostRecord, type PlacementOf } from '../output/event-record.js';
+import { PlacementReader } from '../inventory/process-placement.js';
+import { podNames } from '../inventory/pod-names.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { toSummaryRecord } from '../output/summary-records.js';
 import { sampleWallClock } from '../events/monotonic-clock.js';
@@ -143,6 +145,9 @@ class Daemon {
   private cachedSummary: { atMs: number; summary: CoreSummary } | null = null;
   private readonly findingChanges = new FindingChanges();
   private readonly clock = sampleWallClock();
+  /** Where each owner lives (cgroup, unit, container, pod), for its log lines. */
+  private readonly placements = new PlacementReader(podNames());
+  private readonly placementOf: PlacementOf = (o) => this.placements.of(o.pid, o.start, o.comm);
   private serveLimits: ServeLimits = DEFAULT_SERVE_LIMITS;
 
   constructor(
@@ -189,7 +194,7 @@ class Daemon {
         onEvents: (events) => {
           this.metrics.observe(events);
           const now = Date.now();
-          const recordOf = (e: SockEvent) => toEventRecord(e, this.clock) as unknown as Record<string, unknown>;
+          const recordOf = (e: SockEvent) => toEventRecord(e, this.clock, this.placementOf) as unknown as Record<string, unknown>;
           for (const e of events) {
             if (!shouldLog(e, this.config.log)) continue;
             if (this.limiter.admit(rateLimitKey(e), () => recordOf(e), now)) this.log.logger.info(recordOf(e));

@@ -4,7 +4,9 @@ import { startLiveSession } from '../live/live-session.js';
 import { openJsonLines } from '../output/json-lines.js';
 import { scopedSummary, summaryScope } from '../output/summary-scope.js';
 import { kernelMatchFor } from '../events/kernel-match.js';
-import { toEventRecord, toListenOverflowRecord, toLostRecord, type EventRecord } from '../output/event-record.js';
+import { toEventRecord, toListenOverflowRecord, toLostRecord, type EventRecord, type PlacementOf } from '../output/event-record.js';
+import { PlacementReader } from '../inventory/process-placement.js';
+import { podNames } from '../inventory/pod-names.js';
 import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
 import { rateLimitKey } from '../daemon/event-log-policy.js';
 import { eventLineMaker } from '../output/event-line.js';
@@ -30,13 +32,16 @@ export async function watchCommand(argv: string[]): Promise<number> {
   let source: RunningSource | undefined;
   const out = openJsonLines(process.stdout, { onBackedUp: () => source?.pause(), onDrained: () => source?.resume() });
   const clock = sampleWallClock();
-  const lineOf = eventLineMaker(clock);
+  // Where each owner lives (cgroup, unit, container, pod), read once per process from /proc.
+  const placements = new PlacementReader(podNames());
+  const placementOf: PlacementOf = (o) => placements.of(o.pid, o.start, o.comm);
+  const lineOf = eventLineMaker(clock, placementOf);
   // A service out of fds retries accept() every few ms: one line a second per process, listener and
   // errno, then one folded line with the count (as the daemon folds its storms).
   const acceptStorms = new RateLimiter<EventRecord>(1000, 1);
   const wanted = (e: SockEvent) => {
     if (!matchesFilter(e, options.filter)) return null;
-    if (e.kind === 'accept_error' && !acceptStorms.admit(rateLimitKey(e), () => toEventRecord(e, clock), Date.now())) return null;
+    if (e.kind === 'accept_error' && !acceptStorms.admit(rateLimitKey(e), () => toEventRecord(e, clock, placementOf), Date.now())) return null;
     return lineOf(e);
   };
   const drainAcceptStorms = (everything: boolean) => {

@@ -443,5 +443,11 @@ export function findFindings(core: FindingSource, rollups: Rollups, nowMs: numbe
     ...unansweredPeers(core, rollups),
   ];
   linkIncidents(findings);
+  // An alert names the culprit by its container or pod too, not only by a pid.
+  const placements = new Map(processes.map((p) => [p.pid, p.placement]));
+  for (const f of findings) {
+    const where = f.subject.pid === undefined ? null : placements.get(f.subject.pid);
+    if (where) f.subject.where = where;
+  }
   return findings.sort((a, b) => (a.severity === b.severity ? 0 : a.severity === 'critical' ? -1 : 1));
 }

@@ -1,4 +1,5 @@
 /** What the core is told about the host at a moment: sockets that exist and the processes holding them. */
+import type { Placement } from './placement.js';
 import type { Endpoint } from '../events/sock-event.js';
 import type { TcpState } from '../events/tcp-names.js';
 
@@ -15,6 +16,8 @@ export interface ProcessInfo {
   fdLimit: number | null;
   /** Start time in clock ticks after boot (/proc/<pid>/stat field 22): with the pid, the process's identity. */
   startTicks?: number;
+  /** Where it lives: cgroup, systemd unit, container, pod (null or absent: unknown). */
+  placement?: Placement | null;
 }
 
 /**

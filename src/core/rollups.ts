@@ -228,13 +228,22 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
       cmdline: info?.cmdline ?? '',
       fds: info?.fds ?? null,
       fdLimit: info?.fdLimit ?? null,
+      placement: info?.placement ?? null,
       ...base(t, core.byProcess.get(pid), nowMs),
     };
   });
   // Processes near their fd limit matter even with no socket trouble.
   for (const info of core.processes.values()) {
     if (!processes.has(info.pid) && info.fdLimit && info.fds >= info.fdLimit * 0.5) {
-      processRows.push({ pid: info.pid, comm: info.comm, cmdline: info.cmdline, fds: info.fds, fdLimit: info.fdLimit, ...base(EMPTY_TALLY, undefined, nowMs) });
+      processRows.push({
+        pid: info.pid,
+        comm: info.comm,
+        cmdline: info.cmdline,
+        fds: info.fds,
+        fdLimit: info.fdLimit,
+        placement: info.placement ?? null,
+        ...base(EMPTY_TALLY, undefined, nowMs),
+      });
     }
   }
   const peerRows: PeerRollup[] = [...peers].map(([peer, t]) => ({

@@ -1,4 +1,5 @@
 /** What the core reports: rollups per process, peer, process-peer pair and service, and findings. */
+import type { Placement } from './placement.js';
 import type { ServiceTimings } from './exchange-timings.js';
 import type { Endpoint } from '../events/sock-event.js';
 import type { AcceptQueue } from './inventory-model.js';
@@ -59,6 +60,8 @@ export interface ProcessRollup extends RollupBase {
   cmdline: string;
   fds: number | null;
   fdLimit: number | null;
+  /** Where it lives (cgroup, unit, container, pod) at the last inventory; null: unknown. */
+  placement: Placement | null;
 }
 
 /**
@@ -139,7 +142,8 @@ export interface Finding {
   title: string;
   /** Plain language for a tired on-call engineer: what it means and what to do. */
   explanation: string;
-  subject: { pid?: number; comm?: string; peer?: string; port?: number; local?: string };
+  /** where: the process's cgroup, unit, container and pod, when its pid is named and known. */
+  subject: { pid?: number; comm?: string; peer?: string; port?: number; local?: string; where?: Placement };
   evidence: Record<string, unknown>;
   /** Set when this finding is one side of an outage other findings see too. */
   incident?: Incident;

@@ -340,6 +340,35 @@ export class DaemonMetrics {
         for (const p of rows.slice(0, inputs.maxProcesses())) this.set({ pid: String(p.pid), comm: p.comm }, p.closeWait.oldestSeconds!);
       },
     });
+    // Where processes live, as labels to join on (one series per process, so no other series grows).
+    new Gauge({
+      name: 'socktrace_process_info',
+      help:
+        'Where each process with sockets lives, always 1: join on pid (group_left) to give any per-process series its systemd unit, ' +
+        'container and Kubernetes pod (the metrics.maxProcesses processes with the most sockets; empty labels where unknown)',
+      labelNames: ['pid', 'comm', 'unit', 'container_runtime', 'container_id', 'k8s_namespace', 'k8s_pod', 'k8s_pod_uid'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const rows = [...inputs.summary().processes.rows].sort((a, b) => b.totalSockets - a.totalSockets);
+        for (const p of rows.slice(0, inputs.maxProcesses())) {
+          const where = p.placement;
+          this.set(
+            {
+              pid: String(p.pid),
+              comm: p.comm,
+              unit: where?.unit ?? '',
+              container_runtime: where?.container?.runtime ?? '',
+              container_id: where?.container?.id.slice(0, 12) ?? '',
+              k8s_namespace: where?.pod?.namespace ?? '',
+              k8s_pod: where?.pod?.name ?? '',
+              k8s_pod_uid: where?.pod?.uid ?? '',
+            },
+            1,
+          );
+        }
+      },
+    });
     // Services' answer times over the last minute, from the kernel's histograms (one series per quantile).
     const servicesTimed = () => {
       const rows = inputs.summary().services.rows.filter((s) => s.timings !== null);

@@ -5,6 +5,8 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { ProcessInfo } from '../core/inventory-model.js';
 import { decodeKernelText } from '../events/kernel-text.js';
+import { readPlacement, withPodNames, type PodNames } from './process-placement.js';
+import { podNames } from './pod-names.js';
 
 export interface ProcessScan {
   processes: ProcessInfo[];
@@ -47,7 +49,7 @@ function cmdlineOf(raw: Buffer | null): string {
   return raw.length > CMDLINE_MAX ? `${text}…` : text;
 }
 
-export function scanProcesses(procRoot = '/proc'): ProcessScan {
+export function scanProcesses(procRoot = '/proc', pods: PodNames | null = podNames()): ProcessScan {
   const processes: ProcessInfo[] = [];
   const socketOwners = new Map<number, number[]>();
   let unreadable = 0;
@@ -89,6 +91,7 @@ export function scanProcesses(procRoot = '/proc'): ProcessScan {
       fds: fds.length,
       fdLimit: parseFdLimit(readText(`${dir}/limits`)?.toString('latin1') ?? ''),
       startTicks: parseStartTicks(readText(`${dir}/stat`)?.toString('latin1') ?? ''),
+      placement: withPodNames(readPlacement(pid, procRoot), pods),
     });
   }
   return { processes, socketOwners, unreadable };

@@ -6,12 +6,23 @@
  */
 import type { SockEvent } from '../events/sock-event.js';
 import type { WallClock } from '../events/monotonic-clock.js';
+import type { Placement } from '../core/placement.js';
+import { placementFields, type PlacementOf } from './event-record.js';
 
 /** A JSON string literal. Names are escaped already (events/kernel-text.ts) but may hold \ and ". */
 const quote = JSON.stringify as (text: string) => string;
 
 /** Returns the line maker for one clock; it remembers the last millisecond's ISO text (events bunch). */
-export function eventLineMaker(clock: WallClock): (e: SockEvent) => string {
+export function eventLineMaker(clock: WallClock, placementOf?: PlacementOf): (e: SockEvent) => string {
+  // A placement's text, made once per placement (the reader hands back the same object while cached).
+  const texts = new WeakMap<Placement, string>();
+  const unknown = placementText(null);
+  const placed = (p: Placement | null) => {
+    if (!p) return unknown;
+    let text = texts.get(p);
+    if (text === undefined) texts.set(p, (text = placementText(p)));
+    return text;
+  };
   let lastMs = Number.NaN;
   let lastIso = '';
   const isoOf = (ms: number) => {
@@ -26,7 +37,7 @@ export function eventLineMaker(clock: WallClock): (e: SockEvent) => string {
     const o = e.owner;
     let line =
       `{"level":"info","time":"${isoOf(clock.toEpochMs(e.tsNs))}","event":"${e.kind}","proc":` +
-      (o ? `{"pid":${o.pid},"comm":${quote(o.comm)},"uid":${o.uid},"via":"${o.source}"}` : 'null') +
+      (o ? `{"pid":${o.pid},"comm":${quote(o.comm)},"uid":${o.uid},"via":"${o.source}"${placementOf ? placed(placementOf(o)) : ''}}` : 'null') +
       `,"local":{"addr":"${e.local.addr}","port":${e.local.port}},"peer":{"addr":"${e.peer.addr}","port":${e.peer.port}}` +
       `,"sock":${e.noSocket || e.sock === '0' ? 'null' : `"${e.sock}"`}` +
       `,"task":{"pid":${e.task.pid},"comm":${quote(e.task.comm)}},"netns":${e.netns}`;
@@ -39,4 +50,9 @@ export function eventLineMaker(clock: WallClock): (e: SockEvent) => string {
     if (e.unanswered) line += ',"unanswered":true';
     return `${line}}\n`;
   };
+}
+
+/** The placement fields as they follow `via` in a line (keys in placementFields' order). */
+function placementText(p: Placement | null): string {
+  return `,${JSON.stringify(placementFields(p)).slice(1, -1)}`;
 }

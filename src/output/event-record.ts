@@ -2,14 +2,30 @@
  * The JSON shape of one event: a contract for log pipelines (see README "Event fields").
  * Every string in it is already escaped (events/kernel-text.ts); JSON.stringify does the rest.
  */
-import type { SockEvent } from '../events/sock-event.js';
+import type { Owner, SockEvent } from '../events/sock-event.js';
+import type { Placement } from '../core/placement.js';
 import type { WallClock } from '../events/monotonic-clock.js';
 import type { ListenOverflow } from '../core/listen-overflows.js';
+
+/** Where a process lives (null each where unknown): present on `proc` where a placement reader is given. */
+export interface PlacementFields {
+  cgroup: string | null;
+  unit: string | null;
+  container: Placement['container'];
+  pod: Placement['pod'];
+}
+
+/** Where an owner lives, as the caller knows it (see inventory/process-placement.ts). */
+export type PlacementOf = (owner: Owner) => Placement | null;
+
+export function placementFields(p: Placement | null): PlacementFields {
+  return { cgroup: p?.cgroup ?? null, unit: p?.unit ?? null, container: p?.container ?? null, pod: p?.pod ?? null };
+}
 
 export interface EventRecord {
   time: string;
   event: string;
-  proc: { pid: number; comm: string; uid: number; via: string } | null;
+  proc: ({ pid: number; comm: string; uid: number; via: string } & Partial<PlacementFields>) | null;
   local: { addr: string; port: number };
   peer: { addr: string; port: number };
   /** null when there is no socket (an RST answering a packet to a closed port). */
@@ -29,11 +45,12 @@ export interface EventRecord {
   netns: number;
 }
 
-export function toEventRecord(e: SockEvent, clock: WallClock): EventRecord {
+export function toEventRecord(e: SockEvent, clock: WallClock, placementOf?: PlacementOf): EventRecord {
+  const o = e.owner;
   const record: EventRecord = {
     time: new Date(clock.toEpochMs(e.tsNs)).toISOString(),
     event: e.kind,
-    proc: e.owner ? { pid: e.owner.pid, comm: e.owner.comm, uid: e.owner.uid, via: e.owner.source } : null,
+    proc: o ? { pid: o.pid, comm: o.comm, uid: o.uid, via: o.source, ...(placementOf ? placementFields(placementOf(o)) : {}) } : null,
     local: e.local,
     peer: e.peer,
     sock: e.noSocket || e.sock === '0' ? null : e.sock,

@@ -3,6 +3,7 @@ import { formatDuration } from '../core/findings.js';
 import { acceptQueueText, peerNetnsText, peerSideText } from '../core/rollups.js';
 import type { CloseWaitStats, CoreSummary, RollupList } from '../core/summary-model.js';
 import { renderTable, type Column } from './text-table.js';
+import { describePlacement } from '../core/describe-placement.js';
 
 function oldest(cw: CloseWaitStats): string {
   if (cw.oldestSeconds === null) return '-';
@@ -35,6 +36,7 @@ export function renderSnapshotTable(summary: CoreSummary, problems: string[]): s
       { title: 'TIME_WAIT', cell: (p) => p.sockets.TIME_WAIT ?? 0, align: 'right' },
       { title: 'LISTEN', cell: (p) => p.sockets.LISTEN ?? 0, align: 'right' },
       { title: 'FDS/LIMIT', cell: (p) => (p.fds === null ? '-' : `${p.fds}/${p.fdLimit ?? '∞'}`), align: 'right' },
+      { title: 'WHERE', cell: (p) => describePlacement(p.placement) },
     ]) + omitted(summary.processes),
   );
 

@@ -108,7 +108,7 @@ export function detailBlocks(view: ViewName, row: AnyRow | undefined, snapshot: 
   let ownStories: ConnectionStory[];
   if (view === 'processes') {
     const p = row as ProcessRow;
-    title = `${p.comm} (pid ${p.pid})${p.cmdline ? `  ${p.cmdline}` : ''}`;
+    title = `${p.comm} (pid ${p.pid})${p.where !== '-' ? ` in ${p.where}` : ''}${p.cmdline ? `  ${p.cmdline}` : ''}`;
     findings = snapshot.findings.filter((f) => f.subject.pid === p.pid);
     const peers = processPeers.rows.filter((pp) => pp.pid === p.pid).slice(0, 4);
     related = peers.length

@@ -2,6 +2,7 @@
  * What `socktrace top` shows, as plain data: built from a core summary plus the tracer's own figures.
  * The components render this and nothing else, so they can be tested on synthetic snapshots.
  */
+import { describePlacement } from '../core/describe-placement.js';
 import type { ServiceTimings } from '../core/exchange-timings.js';
 import { formatDuration } from '../core/format-duration.js';
 import { acceptQueueFill, acceptQueueText, peerNetnsText, peerSeenText, peerSideText } from '../core/rollups.js';
@@ -35,6 +36,8 @@ export interface ProcessRow extends RowBase {
   cmdline: string;
   fds: number | null;
   fdLimit: number | null;
+  /** Its pod, container or systemd unit in a few words ('-': unknown). */
+  where: string;
 }
 
 export interface PeerRow extends RowBase {
@@ -150,6 +153,7 @@ export function buildTopSnapshot(summary: CoreSummary, tracer: TracerFigures): T
       pid: p.pid,
       comm: p.comm,
       cmdline: p.cmdline,
+      where: describePlacement(p.placement),
       fds: p.fds,
       fdLimit: p.fdLimit,
     })),

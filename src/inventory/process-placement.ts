@@ -1,0 +1,83 @@
+/**
+ * Where a process lives — its cgroup, systemd unit, container and pod (core/placement.ts parses) —
+ * read from /proc/<pid>/cgroup, once per process and again after a while (a process may be moved).
+ * A pid is checked against the owner's start time from the kernel before anything of it is read: a
+ * pid reused by another process meanwhile gets no placement, never the newcomer's.
+ */
+import { readFileSync } from 'node:fs';
+import { parseCgroupFile, type Placement } from '../core/placement.js';
+import { BoundedMap } from '../core/bounded-map.js';
+import { parseStartTicks } from './process-scan.js';
+
+/** Fills a pod's name and namespace from its uid where a directory knows them. */
+export interface PodNames {
+  lookup(uid: string): { name: string; namespace: string } | null;
+}
+
+const REREAD_MS = 30_000;
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+/** A placement with the pod's name and namespace filled in where `pods` knows them. */
+export function withPodNames(placement: Placement | null, pods: PodNames | null): Placement | null {
+  if (!placement?.pod || !pods || placement.pod.name !== null) return placement;
+  const named = pods.lookup(placement.pod.uid);
+  return named ? { ...placement, pod: { ...placement.pod, ...named } } : placement;
+}
+
+/** /proc/<pid>/cgroup parsed, null when unreadable (the process is gone). */
+export function readPlacement(pid: number, procRoot = '/proc'): Placement | null {
+  const text = readText(`${procRoot}/${pid}/cgroup`);
+  return text === null ? null : parseCgroupFile(text);
+}
+
+export class PlacementReader {
+  /** By pid: the process it was read for (start, or name without one), its placement, when read. */
+  private readonly cache: BoundedMap<number, { start: number; comm: string; placement: Placement | null; atMs: number }>;
+
+  constructor(
+    private readonly pods: PodNames | null = null,
+    private readonly procRoot = '/proc',
+    capacity = 4096,
+  ) {
+    this.cache = new BoundedMap(capacity);
+  }
+
+  /**
+   * The placement of process `pid` that started at `start` (the low 32 bits of its start in clock
+   * ticks, as events carry it; 0 or absent: unknown, then the name must match `comm` instead). Null
+   * when unknown, gone, or the pid now belongs to another process.
+   */
+  of(pid: number, start: number | undefined, comm: string, nowMs = Date.now()): Placement | null {
+    const hit = this.cache.touch(pid);
+    // The same object while cached: callers may keep what they made of it (a line's text).
+    if (hit && hit.start === (start ?? 0) && (start || hit.comm === comm) && nowMs - hit.atMs < REREAD_MS) return hit.placement;
+    const placement = withPodNames(this.read(pid, start, comm), this.pods);
+    this.cache.set(pid, { start: start ?? 0, comm, placement, atMs: nowMs });
+    return placement;
+  }
+
+  private read(pid: number, start: number | undefined, comm: string): Placement | null {
+    const dir = `${this.procRoot}/${pid}`;
+    const stat = readText(`${dir}/stat`);
+    if (stat === null) return null;
+    if (start) {
+      const ticks = parseStartTicks(stat);
+      if (ticks === undefined || ticks % 2 ** 32 !== start) return null; // another process now
+    } else {
+      // No start time (the bpftrace backend): the name in stat must still be the owner's.
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (name !== comm) return null;
+    }
+    const placement = readPlacement(pid, this.procRoot);
+    // Read after the cgroup file: had the pid changed hands in between, the start would differ.
+    const again = readText(`${dir}/stat`);
+    return again !== null && parseStartTicks(again) === parseStartTicks(stat) ? placement : null;
+  }
+}
