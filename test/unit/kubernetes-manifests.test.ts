@@ -38,3 +38,20 @@ it('the schema check catches a misspelled field, a wrong type and a bad value in
   expect(d!.join('\n')).toMatch(/containerPort must be integer/);
   expect(e!.join('\n')).toMatch(/spec\/template\/spec must have required property containers/);
 }, 60_000);
+
+it("the DaemonSet runs the image's entrypoint (socktrace) with the ConfigMap where it mounts it", () => {
+  const docs = load('daemonset.yaml');
+  const pod = docs.find((d) => d.kind === 'DaemonSet')!.spec.template.spec;
+  const container = pod.containers.find((c: { name: string }) => c.name === 'socktrace');
+  // No command: packaging/Containerfile's ENTRYPOINT is socktrace itself.
+  expect(container.command).toBeUndefined();
+  const containerfile = readFileSync(new URL('../Containerfile', dir), 'utf8');
+  expect(containerfile).toMatch(/^ENTRYPOINT \["\/usr\/local\/bin\/socktrace"\]$/m);
+  expect(container.args.slice(0, 2)).toEqual(['daemon', '--config']);
+  const config: string = container.args[2];
+  const volume = pod.volumes.find((v: { configMap?: unknown }) => v.configMap);
+  const mount = container.volumeMounts.find((m: { name: string }) => m.name === volume.name);
+  expect(config.startsWith(`${mount.mountPath}/`)).toBe(true);
+  const configMap = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === volume.configMap.name)!;
+  expect(Object.keys(configMap.data)).toContain(config.slice(mount.mountPath.length + 1));
+});
