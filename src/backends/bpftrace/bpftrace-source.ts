@@ -16,14 +16,8 @@ import { kernelCountsTracepointMisses, tracepointMisses, uncountedMissesNote } f
 import { parseBpftraceLine } from './bpftrace-lines.js';
 import { bpftraceVersionProblem } from './bpftrace-requirements.js';
 import { readScriptPlan, scriptText, type ScriptPlan } from './bpftrace-script.js';
+import { DEFAULT_START_PATIENCE, watchStart, type StartPatience } from './start-patience.js';
 import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from '../event-source.js';
-
-/**
- * A bound for a bpftrace that hangs, not a speed goal: compiling and attaching the script takes ~11 s
- * on this 2-core machine, and far longer on a small or emulated CPU (under qemu without KVM, 6.1's
- * guest needed more than 60 s).
- */
-const START_TIMEOUT_MS = 180_000;
 
 export interface BpftraceSourceOptions {
   /** Total perf buffer size over all CPUs (default 8M): where bpftrace's losses happen and are counted. */
@@ -32,8 +26,8 @@ export interface BpftraceSourceOptions {
   ownerEntries?: number;
   emitKinds?: number;
   emitStates?: number;
-  /** How long to wait for bpftrace to compile and attach (default START_TIMEOUT_MS). */
-  startTimeoutMs?: number;
+  /** How long to wait for bpftrace to compile and attach (default DEFAULT_START_PATIENCE: while it works, up to a cap). */
+  startPatience?: Partial<StartPatience>;
   /** Tracepoints (by name) to plan the script without, as if the kernel lacked them (tests of the other parts). */
   pretendMissing?: readonly string[];
 }
@@ -215,15 +209,18 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     }
     return result;
   });
-  const timeout = setTimeout(() => {
-    if (started) return;
-    child.kill('SIGKILL');
-    failedToStart(new BpftraceError(`bpftrace did not attach within ${(options.startTimeoutMs ?? START_TIMEOUT_MS) / 1000} s: ${why()}`));
-  }, options.startTimeoutMs ?? START_TIMEOUT_MS);
+  const stopWatching =
+    child.pid === undefined
+      ? () => {}
+      : watchStart(child.pid, { ...DEFAULT_START_PATIENCE, ...options.startPatience }, (whyNot) => {
+          if (started) return;
+          child.kill('SIGKILL');
+          failedToStart(new BpftraceError(`bpftrace did not attach, and was killed: ${whyNot}; it said: ${why()}`));
+        });
   try {
     await ready;
   } finally {
-    clearTimeout(timeout);
+    stopWatching();
   }
 
   const info: SourceInfo = {
