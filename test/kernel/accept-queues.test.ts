@@ -22,6 +22,7 @@ import { freePort } from '../support/free-port.js';
 import { describeKernel } from '../support/kernel-gate.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
+import { BPFTRACE_START_MS, withBpftraceStarts } from '../support/bpftrace-start.js';
 import { until } from '../support/until.js';
 import { logLines } from '../support/log-lines.js';
 import { killWatches, startWatch } from '../support/watch-process.js';
@@ -139,14 +140,13 @@ describeKernel('accept queues', () => {
     expect(ss).toEqual({ queue: 5, limit: 4 });
   });
 
-  // Compiling bpftrace's script takes ~11 s here, more on a busy host: beyond the default 30 s.
-  it('the daemon on the bpftrace backend gauges them too', { timeout: scaled(150_000) }, async () => {
+  it('the daemon on the bpftrace backend gauges them too', { timeout: withBpftraceStarts(60_000) }, async () => {
     const { pid, port } = await fullListener();
     const { scrape } = await startDaemon('bpftrace');
     const labels = `\\{pid="${pid}",comm="python3",port="${port}"\\}`;
     const queue = new RegExp(`^socktrace_listen_queue${labels} (\\d+)$`, 'm');
     const limit = new RegExp(`^socktrace_listen_queue_limit${labels} (\\d+)$`, 'm');
-    const text = await until('the listener gauged', scaled(90_000), async () => {
+    const text = await until('the listener gauged', scaled(30_000) + BPFTRACE_START_MS, async () => {
       const t = await scrape();
       return queue.test(t) && limit.test(t) ? t : false;
     });

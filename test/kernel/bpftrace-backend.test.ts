@@ -252,6 +252,29 @@ describeKernel('the bpftrace backend', () => {
     expect(stats.lost).toBe(0);
   }, withBpftraceStarts(30_000));
 
+  it('delivers what happened before stop though bpftrace is still working through a backlog then', async () => {
+    // A slow bpftrace (an emulated CPU, a busy host) lags behind its perf buffers: here it is stopped
+    // through a storm of 10000 send errors on CPU 0 (they fit in its buffers), let go, and stop() begins
+    // as the first of them arrive.
+    const onCpu0 = { prefix: ['taskset', '-c', '0'], timeoutMs: scaled(60_000) + BPFTRACE_START_MS };
+    const storm = startActor(['epipe-storm', '--seconds', '1', '--rate', '10000', '--timeout', String(scaled(30) + BPFTRACE_START_MS / 1000)], onCpu0);
+    const { pid } = (await storm.ready) as { pid: number };
+    const trace = await startBpftraceTrace({ emitKinds: 1 << 4, ringBytes: 32 << 20 }); // send errors only
+    await new Promise((r) => setTimeout(r, scaled(1500))); // settled into its polling loop
+    process.kill(trace.info.pid!, 'SIGSTOP');
+    let errors: number;
+    try {
+      process.kill(pid, 'SIGUSR1');
+      ({ errors } = (await storm.done) as { errors: number });
+    } finally {
+      process.kill(trace.info.pid!, 'SIGCONT');
+    }
+    await trace.waitFor((e) => e.owner?.pid === pid, scaled(5000), 'the first send error');
+    const stats = await trace.stop();
+    const delivered = trace.events.filter((e) => e.kind === 'send_error' && e.owner?.pid === pid).length;
+    expect({ delivered, lost: stats.lost }).toEqual({ delivered: errors, lost: 0 });
+  }, withBpftraceStarts(60_000));
+
   it('takes bpftrace down with a SIGKILLed socktrace, leaving nothing attached', async () => {
     const before = await bpftracePids();
     const child = spawn(process.execPath, [bin, 'watch', '--backend', 'bpftrace'], { stdio: ['ignore', 'ignore', 'pipe'] });

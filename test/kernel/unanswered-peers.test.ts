@@ -13,6 +13,7 @@ import { PEER_TROUBLE_PATH, startActor as startWorkload, stopAllActors, type Act
 import { describeKernel } from '../support/kernel-gate.js';
 import { useNetnsPeer } from '../support/netns-fixture.js';
 import { scaled } from '../support/time-scale.js';
+import { withBpftraceStarts } from '../support/bpftrace-start.js';
 import { until } from '../support/until.js';
 import { startBpftraceTrace, startLiveTrace, startTrace, stopAllTraces } from '../support/trace-session.js';
 import type { SockEvent } from '../../src/events/sock-event.js';
@@ -92,8 +93,7 @@ describeKernel('a peer that does not answer', () => {
     expect(finding).toMatchObject({ subject: { pid: client.pid, peer: netns().nsV4 }, evidence: { lastMinute: 1 } });
   });
 
-  // Compiling bpftrace's script takes ~11 s here, more on a busy host: beyond the default 30 s.
-  it('the bpftrace backend reports the same SYNs and data sent again and connects timed out, naming the same owners', { timeout: scaled(150_000) }, async () => {
+  it('the bpftrace backend reports the same SYNs and data sent again and connects timed out, naming the same owners', { timeout: withBpftraceStarts(60_000) }, async () => {
     const native = startTrace();
     const bt = await startBpftraceTrace();
     const since = process.hrtime.bigint(); // CLOCK_MONOTONIC, as the events' time: what both traced

@@ -51,7 +51,8 @@ export async function startLiveTrace(options: NativeSourceOptions = {}): Promise
 /** The same, through the bpftrace backend (resolves once bpftrace has attached). */
 export async function startBpftraceTrace(options: BpftraceSourceOptions = {}): Promise<TraceSession> {
   const collected = collect();
-  const slow = { startTimeoutMs: BPFTRACE_START_MS, ...options }; // compiling takes longer on an emulated CPU
+  // socktrace waits while bpftrace compiles; the cap turns a start beyond the test's budget into its error.
+  const slow = { ...options, startPatience: { capMs: BPFTRACE_START_MS, ...options.startPatience } };
   return sessionOf(await startBpftraceSource(slow, collected.handlers), collected);
 }
 

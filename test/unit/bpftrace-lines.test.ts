@@ -102,7 +102,7 @@ describe('bpftrace output', () => {
     expect(parseBpftraceLine('{"type": "map", "data": {"@owner": {}}}', context)).toEqual({ type: 'ignored' });
     const t = parseBpftraceLine('{"type": "map", "data": {"@transitions": {"1": 4, "8": 2, "10": 1}}}', context);
     expect(t).toEqual({ type: 'transitions', counts: [0, 4, 0, 0, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0, 0] });
-    expect(parseBpftraceLine('{"type": "printf", "data": "H\\t1\\n"}', context)).toEqual({ type: 'heartbeat', cpu: 1 });
+    expect(parseBpftraceLine('{"type": "printf", "data": "H\\t1\\t36028797018963968\\n"}', context)).toEqual({ type: 'heartbeat', cpu: 1, ns: 36028797018963968n });
     expect(parseBpftraceLine('{"type": "printf", "data": "T1\\n"}', context)).toEqual({ type: 'tick' });
   });
 });

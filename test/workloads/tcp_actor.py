@@ -514,9 +514,9 @@ def cmd_epipe_storm(a):
     burst = 256 if a.rate == 0 else max(1, min(256, int(a.rate / 1000)))
     while time.monotonic() < end:
         if a.rate > 0:  # paced: wait until this burst is due
-            due = start + errors / a.rate
-            if due > time.monotonic():
-                time.sleep(due - time.monotonic())
+            wait = start + errors / a.rate - time.monotonic()
+            if wait > 0:  # read once: a slow CPU can pass the due time between a check and the sleep
+                time.sleep(wait)
         for _ in range(burst):
             try:
                 send(b"x", socket.MSG_NOSIGNAL)

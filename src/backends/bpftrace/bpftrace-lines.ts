@@ -15,8 +15,8 @@ export type BpftraceLine =
   | { type: 'attached'; probes: number }
   /** The script's tick, once a second (see probes/bpftrace/ticks-and-end.bt). */
   | { type: 'tick' }
-  /** The script's heartbeat from one CPU (see probes/bpftrace/ticks-and-end.bt). */
-  | { type: 'heartbeat'; cpu: number }
+  /** The script's heartbeat from one CPU, with the kernel's CLOCK_MONOTONIC then (see probes/bpftrace/ticks-and-end.bt). */
+  | { type: 'heartbeat'; cpu: number; ns: bigint }
   /** State changes so far by new state (index = TCP state), crossed or not; printed each second. */
   | { type: 'transitions'; counts: number[] }
   /** The script's reckoning at exit: how many event lines its probes produced. */
@@ -97,8 +97,8 @@ export function parseBpftraceLine(line: string, context: BpftraceLineContext): B
   switch (message.type) {
     case 'printf': {
       if (data === 'T1\n') return { type: 'tick' };
-      const beat = typeof data === 'string' ? /^H\t(\d+)\n$/.exec(data) : null;
-      if (beat) return { type: 'heartbeat', cpu: Number(beat[1]) };
+      const beat = typeof data === 'string' ? /^H\t(\d+)\t(\d+)\n$/.exec(data) : null;
+      if (beat) return { type: 'heartbeat', cpu: Number(beat[1]), ns: BigInt(beat[2]!) };
       const event = typeof data === 'string' ? parseEventText(data, context) : null;
       return event ? { type: 'event', event } : { type: 'unknown', text: line };
     }

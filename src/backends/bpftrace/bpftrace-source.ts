@@ -16,14 +16,8 @@ import { kernelCountsTracepointMisses, tracepointMisses, uncountedMissesNote } f
 import { parseBpftraceLine } from './bpftrace-lines.js';
 import { bpftraceVersionProblem } from './bpftrace-requirements.js';
 import { readScriptPlan, scriptText, type ScriptPlan } from './bpftrace-script.js';
+import { DEFAULT_START_PATIENCE, watchStart, type StartPatience } from './start-patience.js';
 import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from '../event-source.js';
-
-/**
- * A bound for a bpftrace that hangs, not a speed goal: compiling and attaching the script takes ~11 s
- * on this 2-core machine, and far longer on a small or emulated CPU (under qemu without KVM, 6.1's
- * guest needed more than 60 s).
- */
-const START_TIMEOUT_MS = 180_000;
 
 export interface BpftraceSourceOptions {
   /** Total perf buffer size over all CPUs (default 8M): where bpftrace's losses happen and are counted. */
@@ -32,18 +26,21 @@ export interface BpftraceSourceOptions {
   ownerEntries?: number;
   emitKinds?: number;
   emitStates?: number;
-  /** How long to wait for bpftrace to compile and attach (default START_TIMEOUT_MS). */
-  startTimeoutMs?: number;
+  /** How long to wait for bpftrace to compile and attach (default DEFAULT_START_PATIENCE: while it works, up to a cap). */
+  startPatience?: Partial<StartPatience>;
   /** Tracepoints (by name) to plan the script without, as if the kernel lacked them (tests of the other parts). */
   pretendMissing?: readonly string[];
 }
 
 /** How long bpftrace may take, after stop, to deliver what its buffers hold. */
 const STOP_DRAIN_MS = 10_000;
-/** How long stop() waits for each busy CPU's next heartbeat (ten a second on a CPU that runs). */
-const STOP_HEARTBEAT_MS = 500;
-/** A CPU without a heartbeat for this long is idle: stop() does not wait for it. */
-const STOP_IDLE_CPU_MS = 300;
+/**
+ * How long stop() lets bpftrace catch up with what happened before it, while it delivers (a slow
+ * bpftrace, on a small or emulated CPU or a busy host, can be seconds behind its perf buffers).
+ */
+const STOP_CATCH_UP_MS = 30_000;
+/** bpftrace delivering nothing for this long during stop() has nothing more to deliver, or is stuck. */
+const STOP_QUIET_MS = 2_000;
 
 export class BpftraceError extends Error {
   readonly code = 'ERR_SOCKTRACE_BPFTRACE';
@@ -105,9 +102,11 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   // Event lines received (filtered or not), and the script's own count of those it produced, which
   // it prints at exit: the difference is what was dropped without a lost-report.
   let received = 0;
-  // Heartbeats per CPU, and a waiter stop() sets to learn when each CPU has beaten again.
-  const beats = new Map<number, number>();
+  // Each CPU's last heartbeat: when it was written (kernel CLOCK_MONOTONIC) and when it arrived, the
+  // time any line last arrived, and a waiter stop() sets to learn of each heartbeat.
+  const lastBeatNs = new Map<number, bigint>();
   const lastBeatAt = new Map<number, number>();
+  let lastLineAt = Date.now();
   let onBeat: (() => void) | null = null;
   let sent: number | undefined;
   // Losses three ways: bpftrace's lost-event reports, the reckoning at exit, and program runs the
@@ -160,6 +159,7 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
   child.stdout!.on('data', (chunk: string) => {
     const lines = (partial + chunk).split('\n');
     partial = lines.pop() ?? '';
+    lastLineAt = Date.now();
     const batch: SockEvent[] = [];
     for (const line of lines) {
       if (line.trim() === '') continue;
@@ -185,9 +185,9 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
         sent ??= parsed.count; // END prints it; bpftrace then prints its maps, the cleared count as 0
 
       } else if (parsed.type === 'heartbeat') {
-        // Makes each CPU's perf buffer report its drops promptly, and tells stop() when a CPU's buffer
-        // has delivered everything written into it before.
-        beats.set(parsed.cpu, (beats.get(parsed.cpu) ?? 0) + 1);
+        // Makes each CPU's perf buffer report its drops promptly, and tells stop() how far bpftrace has
+        // delivered what each CPU wrote.
+        lastBeatNs.set(parsed.cpu, parsed.ns);
         lastBeatAt.set(parsed.cpu, Date.now());
         onBeat?.();
       } else if (parsed.type === 'attached') {
@@ -215,15 +215,18 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     }
     return result;
   });
-  const timeout = setTimeout(() => {
-    if (started) return;
-    child.kill('SIGKILL');
-    failedToStart(new BpftraceError(`bpftrace did not attach within ${(options.startTimeoutMs ?? START_TIMEOUT_MS) / 1000} s: ${why()}`));
-  }, options.startTimeoutMs ?? START_TIMEOUT_MS);
+  const stopWatching =
+    child.pid === undefined
+      ? () => {}
+      : watchStart(child.pid, { ...DEFAULT_START_PATIENCE, ...options.startPatience }, (whyNot) => {
+          if (started) return;
+          child.kill('SIGKILL');
+          failedToStart(new BpftraceError(`bpftrace did not attach, and was killed: ${whyNot}; it said: ${why()}`));
+        });
   try {
     await ready;
   } finally {
-    clearTimeout(timeout);
+    stopWatching();
   }
 
   const info: SourceInfo = {
@@ -239,24 +242,33 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     closeWaitDelayMs: 0,
     rstReasons,
   };
-  const everyBusyCpuBeatsAgain = () =>
+  /**
+   * Waits until bpftrace has delivered everything written before `since` (CLOCK_MONOTONIC, as the
+   * script's nsecs): a CPU's heartbeat comes after all that CPU wrote before it, so each CPU is done
+   * once a heartbeat written after `since` has arrived. A CPU whose heartbeats stopped arriving while
+   * another is done has nothing waiting (bpftrace reads every buffer that has data in each round).
+   * Gives up when bpftrace delivers nothing for STOP_QUIET_MS (stuck) or after
+   * STOP_CATCH_UP_MS: what it had not delivered by then is lost, and counted at exit.
+   */
+  const caughtUp = (since: bigint) =>
     new Promise<void>((resolve) => {
-      // A CPU silent for a while is idle (its timer does not fire there): what it wrote before was read
-      // long ago. The others are waited for, a few heartbeats at most.
-      const now = Date.now();
-      const busy = [...lastBeatAt].filter(([, at]) => now - at < STOP_IDLE_CPU_MS).map(([cpu]) => cpu);
-      const before = new Map(busy.map((cpu) => [cpu, beats.get(cpu) ?? 0]));
-      const done = () => {
-        clearTimeout(timer);
+      const began = Date.now();
+      const finish = () => {
+        clearInterval(timer);
         onBeat = null;
         resolve();
       };
-      const timer = setTimeout(done, STOP_HEARTBEAT_MS);
-      onBeat = () => {
-        if ([...before].every(([cpu, n]) => (beats.get(cpu) ?? 0) > n)) done();
+      const check = () => {
+        const now = Date.now();
+        const done = [...lastBeatNs].filter(([, ns]) => ns >= since).map(([cpu]) => cpu);
+        const idle = (cpu: number) => done.length > 0 && now - (lastBeatAt.get(cpu) ?? 0) >= STOP_QUIET_MS;
+        if ([...lastBeatNs.keys()].every((cpu) => done.includes(cpu) || idle(cpu))) finish();
+        else if (now - lastLineAt >= STOP_QUIET_MS || now - began >= STOP_CATCH_UP_MS) finish();
       };
-      onBeat();
-      void exited.then(done);
+      const timer = setInterval(check, 50);
+      onBeat = check;
+      check();
+      void exited.then(finish);
     });
   let final: Promise<SourceStats> | undefined;
   return {
@@ -267,10 +279,11 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     stop() {
       final ??= (async () => {
         child.stdout!.resume(); // a paused consumer still gets what bpftrace delivers at exit
-        // bpftrace exits on SIGTERM without reading its perf buffers again: what the probes wrote just
-        // before would be lost (and counted). A CPU's next heartbeat comes after everything that CPU
-        // wrote before it, so once every busy CPU has beaten again, what happened before stop() is here.
-        await everyBusyCpuBeatsAgain();
+        // bpftrace 0.17 drops every event it reads after SIGTERM until it has detached (it finalizes
+        // at the first one): what it had not delivered by then would be lost (and counted at exit).
+        // So first let it deliver what happened before stop(), however far behind it is.
+        lastLineAt = Date.now();
+        await caughtUp(process.hrtime.bigint());
         stopping = true;
         readMisses(); // while bpftrace still holds its programs
         // bpftrace detaches, delivers what its perf buffers still hold, clears its maps (END) and
