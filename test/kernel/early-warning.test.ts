@@ -38,12 +38,14 @@ describeKernel('early warning of a CLOSE_WAIT leak', () => {
     for (let i = 0; i < 12; i++) {
       startActor(['client-impatient', '--host', netns().hostV4, '--port', String(port), '--wait', '0'], { prefix: netns().execPrefix });
     }
+    // All twelve: a slow host may show the warning first with ten or eleven, as clients still connect.
+    const warning = new RegExp(`CLOSE_WAIT rising: python3? \\(pid ${srv.pid}\\), 12 in`);
     let last = '';
-    while (!/CLOSE_WAIT rising/.test(last) && Date.now() - startedAt < scaled(20_000)) {
+    while (!warning.test(last) && Date.now() - startedAt < scaled(20_000)) {
       await sleep(250);
       last = await screen().catch(() => last);
     }
-    expect(last).toMatch(new RegExp(`CLOSE_WAIT rising: python3? \\(pid ${srv.pid}\\), 12 in`));
+    expect(last).toMatch(warning);
     expect(last).toMatch(new RegExp(`all from ${netns().nsV4.replaceAll('.', '\\.')}`));
     expect(Date.now() - startedAt).toBeLessThan(scaled(20_000)); // well before the minute close_wait_leak needs
     expect(last).not.toMatch(/CLOSE_WAIT leak:/);

@@ -28,17 +28,18 @@ describeKernel('filters in the kernel', () => {
     const { port } = (await svc.ready) as { port: number };
     process.kill(svc.pid, 'SIGUSR1'); // accept (and close) every connection from now on
     await svc.next((l) => 'drained' in l);
-    const churn = startActor(['churn', '--count', '1500', '--parallel', '8', '--wait', '0.01', '--delay', '0.01', '--leak-every', '1000000'], {
-      script: OWNER_CHANGES_PATH,
-      timeoutMs: scaled(120_000),
-    });
-    const duration = String(scaled(6));
+    const duration = String(scaled(8));
+    // Every watch attached before the churn starts (a slow host takes long to load four at once).
     const watches = await Promise.all([
       startWatch(['--port', String(port), '--duration', duration]),
       startWatch(['--pid', String(svc.pid), '--duration', duration]),
       startWatch(['--peer', netns().nsV4, '--duration', duration]),
       startWatch(['--duration', duration]), // unfiltered: the churn is there
     ]);
+    const churn = startActor(['churn', '--count', '1500', '--parallel', '8', '--wait', '0.01', '--delay', '0.01', '--leak-every', '1000000'], {
+      script: OWNER_CHANGES_PATH,
+      timeoutMs: scaled(120_000),
+    });
     await new Promise((r) => setTimeout(r, scaled(1500)));
     await startActor(['many-clients', '--host', netns().hostV4, '--port', String(port), '--count', '3', '--timeout', String(scaled(30))], {
       script: OWNER_CHANGES_PATH,
