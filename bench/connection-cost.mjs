@@ -118,7 +118,9 @@ try {
     for (const name of tracers) {
       const tracer = startTracer(name);
       await tracer.ready;
-      await new Promise((r) => setTimeout(r, 500)); // start-up work (inventory, seeding) is not per connection
+      // Start-up work (inventory, seeding, the first reading of every listener a second in, which walks
+      // every socket, TIME_WAIT ones from earlier rounds included) is not per connection.
+      await new Promise((r) => setTimeout(r, 2500));
       const programs = heldPrograms(descendants(tracer.pid));
       const bpf0 = bpfCost(programs);
       const cpu0 = cpuNs(tracer.pid);
