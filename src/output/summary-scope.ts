@@ -37,11 +37,16 @@ function keep<T>(list: RollupList<T>, wanted: (row: T) => boolean): RollupList<T
   return { rows: list.rows.filter(wanted), omitted: list.omitted };
 }
 
-/** A finding is kept when its subject matches every filter it names a field for, and names one for each. */
-function findingWanted(f: EventFilter, finding: Finding): boolean {
+/**
+ * A finding is kept when its subject matches every filter: by its own port and peer where it names
+ * them, else by its process (one on the filtered port, or talking to the filtered peer).
+ */
+function findingWanted(f: EventFilter, finding: Finding, portPids: Set<number>, peerPids: Set<number>): boolean {
   const s = finding.subject;
   const port = s.port ?? (s.local ? Number(s.local.slice(s.local.lastIndexOf(':') + 1)) : undefined);
-  return byProcess(f, s.pid, s.comm) && byPort(f, port) && byPeer(f, s.peer);
+  const portOk = port !== undefined ? byPort(f, port) : !f.ports?.length || (s.pid !== undefined && portPids.has(s.pid));
+  const peerOk = s.peer !== undefined ? byPeer(f, s.peer) : !f.peers?.length || (s.pid !== undefined && peerPids.has(s.pid));
+  return byProcess(f, s.pid, s.comm) && portOk && peerOk;
 }
 
 export function scopedSummary(summary: CoreSummary, f: EventFilter): CoreSummary {
@@ -50,21 +55,25 @@ export function scopedSummary(summary: CoreSummary, f: EventFilter): CoreSummary
     summary.services,
     (s) => byPort(f, s.port) && (!(f.pids?.length || f.comms?.length) || s.listeners.some((l) => byProcess(f, l.pid, l.comm))) && !f.peers?.length,
   );
-  // A process or pair has no port: under --port, those behind the services kept.
-  const listening = new Set(services.rows.flatMap((s) => s.listeners.map((l) => l.pid)));
-  const portOk = (pid: number) => !f.ports?.length || listening.has(pid);
+  const stories = summary.stories.filter(
+    (s) =>
+      (!f.ports?.length || byPort(f, s.local.port) || byPort(f, s.peer.port)) &&
+      byPeer(f, s.peer.addr) &&
+      (!(f.pids?.length || f.comms?.length) || s.owners.some((o) => byProcess(f, o.pid, o.comm))),
+  );
+  // A process or pair has no port: under --port, those behind the services kept, or that owned a
+  // connection on the port that ended badly (its listener may be gone by now).
+  const onPort = new Set([...services.rows.flatMap((s) => s.listeners.map((l) => l.pid)), ...stories.flatMap((s) => s.owners.map((o) => o.pid))]);
+  const portOk = (pid: number) => !f.ports?.length || onPort.has(pid);
+  const processPeers = keep(summary.processPeers, (p) => byProcess(f, p.pid, p.comm) && byPeer(f, p.peer) && portOk(p.pid));
+  const withPeer = new Set(processPeers.rows.map((p) => p.pid));
   return {
     ...summary,
-    processes: keep(summary.processes, (p) => byProcess(f, p.pid, p.comm) && portOk(p.pid) && !f.peers?.length),
+    processes: keep(summary.processes, (p) => byProcess(f, p.pid, p.comm) && portOk(p.pid) && (!f.peers?.length || withPeer.has(p.pid))),
     peers: keep(summary.peers, (p) => byPeer(f, p.peer) && !f.pids?.length && !f.comms?.length && !f.ports?.length),
-    processPeers: keep(summary.processPeers, (p) => byProcess(f, p.pid, p.comm) && byPeer(f, p.peer) && portOk(p.pid)),
+    processPeers,
     services,
-    findings: summary.findings.filter((x) => findingWanted(f, x)),
-    stories: summary.stories.filter(
-      (s) =>
-        (!f.ports?.length || byPort(f, s.local.port) || byPort(f, s.peer.port)) &&
-        byPeer(f, s.peer.addr) &&
-        (!(f.pids?.length || f.comms?.length) || s.owners.some((o) => byProcess(f, o.pid, o.comm))),
-    ),
+    findings: summary.findings.filter((x) => findingWanted(f, x, onPort, withPeer)),
+    stories,
   };
 }

@@ -32,6 +32,9 @@ it('without filters: the whole host, said so', () => {
 });
 
 it("--port keeps that port's services, their processes and their findings, never another port's", () => {
+  // A process whose finding names no port counts when it is on the port (write_after_peer_close).
+  const withLate = { ...summary, findings: [...summary.findings, finding('write_after_peer_close', { pid: 100, comm: 'api' }), finding('write_after_peer_close', { pid: 200, comm: 'web' })] };
+  expect(scopedSummary(withLate, { ports: [8080] }).findings.map((x) => `${x.kind} ${x.subject.pid}`)).toEqual(['close_wait_leak 100', 'write_after_peer_close 100']);
   const f = { ports: [8080] };
   const s = scopedSummary(summary, f);
   expect(s.services.rows.map((r) => r.port)).toEqual([8080]);
@@ -48,8 +51,9 @@ it('--pid, --comm and --peer select by what each row and finding names', () => {
   expect(scopedSummary(summary, { pids: [200] }).findings.map((x) => x.kind)).toEqual(['accept_queue_overflow', 'connect_timeouts']);
   expect(scopedSummary(summary, { comms: ['api'] }).services.rows.map((r) => r.port)).toEqual([8080]);
   const byPeer = scopedSummary(summary, { peers: [parseCidr('198.19.0.0/16')] });
-  expect(byPeer.findings.map((x) => x.kind)).toEqual(['connect_timeouts']);
+  // The peer's own finding, and those of the process that talks to it; nothing of api's.
+  expect(byPeer.findings.map((x) => x.kind)).toEqual(['accept_queue_overflow', 'connect_timeouts']);
   expect(byPeer.peers.rows.map((r) => r.peer)).toEqual(['198.19.0.9']);
-  expect(byPeer.processes.rows).toEqual([]);
+  expect(byPeer.processes.rows.map((r) => r.pid)).toEqual([200]);
   expect(summaryScope({ peers: [parseCidr('198.19.0.0/16')] })).toEqual({ peers: ['198.19.0.0/16'], totals: 'host' });
 });

@@ -44,7 +44,7 @@ export function cpuTicks(pid: number): number | null {
   return times.reduce((a, b) => a + b, 0);
 }
 
-const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
  * Watches a starting process: calls giveUp once with why (a stall or the cap, with how long it waited
