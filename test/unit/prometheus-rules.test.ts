@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { DaemonMetrics } from '../../src/daemon/metrics.js';
+import { servedMetrics } from '../support/served-metrics.js';
 
 const dir = fileURLToPath(new URL('../../packaging/prometheus/', import.meta.url));
 const kubernetes = fileURLToPath(new URL('../../packaging/kubernetes/daemonset.yaml', import.meta.url));
@@ -26,18 +26,7 @@ const rules = (parse(readFileSync(`${dir}socktrace-rules.yml`, 'utf8')) as { gro
 
 /** Every metric the daemon serves, with its label names. */
 function served(): Map<string, Set<string>> {
-  const metrics = new DaemonMetrics({
-    summary: () => {
-      throw new Error('not scraped');
-    },
-    stats: () => ({ events: 0, batches: 0, lost: 0, rejected: 0, produced: 0 }),
-    transitions: () => new Array<number>(16).fill(0),
-    ownerEvictions: () => 0,
-    sweepStats: () => ({ runs: 0, failures: 0, seconds: 0 }),
-    socketCounts: () => null,
-    maxProcesses: () => 10,
-  });
-  return new Map(metrics.registry.getMetricsAsArray().map((m) => [m.name, new Set((m as unknown as { labelNames?: string[] }).labelNames ?? [])]));
+  return new Map([...servedMetrics()].map(([name, labels]) => [name, new Set(labels)]));
 }
 
 const metrics = served();
