@@ -63,7 +63,12 @@ static __always_inline bool matches(const struct socktrace_event *e)
 	if (fields & SOCKTRACE_MATCH_COMMS) {
 		/* A key on the stack: 6.1's verifier takes no ring record as a map key (see compat.bpf.h). */
 		char comm[SOCKTRACE_COMM_LEN];
-		__builtin_memcpy(comm, e->owner_comm, sizeof(comm));
+		bool ended = false;
+		/* Zeroed after its NUL, as user space writes the key: stray bytes there must not hide a match. */
+		for (int i = 0; i < SOCKTRACE_COMM_LEN; i++) {
+			ended = ended || !e->owner_comm[i];
+			comm[i] = ended ? 0 : e->owner_comm[i];
+		}
 		if (!e->owner_pid || !bpf_map_lookup_elem(&match_comms, comm))
 			return false;
 	}

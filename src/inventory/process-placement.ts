@@ -38,8 +38,11 @@ export function readPlacement(pid: number, procRoot = '/proc'): Placement | null
 }
 
 export class PlacementReader {
-  /** By pid: the process it was read for (start, or name without one), its placement, when read. */
-  private readonly cache: BoundedMap<number, { start: number; comm: string; placement: Placement | null; atMs: number }>;
+  /**
+   * By pid: the process it was read for (its start as events carry it, 0 without one; the start read
+   * from /proc then, to check again), its placement, when read.
+   */
+  private readonly cache: BoundedMap<number, { start: number; ticks: number | undefined; comm: string; placement: Placement | null; atMs: number }>;
 
   constructor(
     private readonly pods: PodNames | null = null,
@@ -56,28 +59,39 @@ export class PlacementReader {
    */
   of(pid: number, start: number | undefined, comm: string, nowMs = Date.now()): Placement | null {
     const hit = this.cache.touch(pid);
-    // The same object while cached: callers may keep what they made of it (a line's text).
-    if (hit && hit.start === (start ?? 0) && (start || hit.comm === comm) && nowMs - hit.atMs < REREAD_MS) return hit.placement;
-    const placement = withPodNames(this.read(pid, start, comm), this.pods);
-    this.cache.set(pid, { start: start ?? 0, comm, placement, atMs: nowMs });
-    return placement;
+    // The same object while cached: callers may keep what they made of it (a line's text). Without a
+    // start from the event, the pid may have changed hands since the read: /proc's start is checked again.
+    if (hit && hit.start === (start ?? 0) && (start || (hit.comm === comm && this.startTicks(pid) === hit.ticks)) && nowMs - hit.atMs < REREAD_MS) {
+      return hit.placement;
+    }
+    const { placement, ticks } = this.read(pid, start, comm);
+    const named = withPodNames(placement, this.pods);
+    this.cache.set(pid, { start: start ?? 0, ticks, comm, placement: named, atMs: nowMs });
+    return named;
   }
 
-  private read(pid: number, start: number | undefined, comm: string): Placement | null {
+  private startTicks(pid: number): number | undefined {
+    const stat = readText(`${this.procRoot}/${pid}/stat`);
+    return stat === null ? undefined : parseStartTicks(stat);
+  }
+
+  private read(pid: number, start: number | undefined, comm: string): { placement: Placement | null; ticks: number | undefined } {
+    const none = { placement: null, ticks: undefined };
     const dir = `${this.procRoot}/${pid}`;
     const stat = readText(`${dir}/stat`);
-    if (stat === null) return null;
+    if (stat === null) return none;
     if (start) {
       const ticks = parseStartTicks(stat);
-      if (ticks === undefined || ticks % 2 ** 32 !== start) return null; // another process now
+      if (ticks === undefined || ticks % 2 ** 32 !== start) return none; // another process now
     } else {
       // No start time (the bpftrace backend): the name in stat must still be the owner's.
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (name !== comm) return null;
+      if (name !== comm) return none;
     }
     const placement = readPlacement(pid, this.procRoot);
     // Read after the cgroup file: had the pid changed hands in between, the start would differ.
     const again = readText(`${dir}/stat`);
-    return again !== null && parseStartTicks(again) === parseStartTicks(stat) ? placement : null;
+    const ticks = parseStartTicks(stat);
+    return again !== null && parseStartTicks(again) === ticks ? { placement, ticks } : none;
   }
 }

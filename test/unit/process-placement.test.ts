@@ -34,6 +34,16 @@ it("reads the owner's placement, and nothing for a process that reused its pid",
   expect(reader.of(999, start, 'gone', 0)).toBeNull();
 });
 
+it('without a start from the event, checks on every use that the pid is still the process it read', () => {
+  root = mkdtempSync(join(tmpdir(), 'socktrace-proc-'));
+  proc(100, 'python3', 77, `0::/system.slice/docker-${DOCKER}.scope\n`);
+  const reader = new PlacementReader(null, root);
+  expect(reader.of(100, 0, 'python3', 0)).toMatchObject({ container: { id: DOCKER } });
+  // The pid reused by another python3, in another container, within the 30 s the first read is kept.
+  proc(100, 'python3', 99, `0::/system.slice/docker-${'b'.repeat(64)}.scope\n`);
+  expect(reader.of(100, 0, 'python3', 1000)).toMatchObject({ container: { id: 'b'.repeat(64) } });
+});
+
 it('reads a process once, and again after 30 s (it may have been moved)', () => {
   root = mkdtempSync(join(tmpdir(), 'socktrace-proc-'));
   proc(100, 'api', 77, '0::/system.slice/api.service\n');
