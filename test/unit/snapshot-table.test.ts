@@ -4,24 +4,13 @@ import { coreConfig } from '../../src/core/core-config.js';
 import type { InventorySocket } from '../../src/core/inventory-model.js';
 import { SocketCore } from '../../src/core/socket-core.js';
 import { renderSnapshotTable } from '../../src/output/snapshot-table.js';
+import { inventorySocket } from '../support/inventory-socket.js';
 
 const T0 = 1_800_000_000_000;
 
-function sock(n: number, over: Partial<InventorySocket>): InventorySocket {
-  return {
-    sock: `s${n}`,
-    family: 4,
-    netns: 1,
-    local: { addr: '198.18.0.1', port: 8080 },
-    peer: { addr: '198.18.1.1', port: 40000 + n },
-    state: 'ESTABLISHED',
-    inode: n,
-    uid: 0,
-    owners: [100],
-    ageLowerBoundMs: null,
-    ...over,
-  };
-}
+/** Socket n of pid 100's service on 198.18.0.1:8080 (its own peer port and inode). */
+const sock = (n: number, over: Partial<InventorySocket>): InventorySocket =>
+  inventorySocket({ sock: `s${n}`, peer: { addr: '198.18.1.1', port: 40000 + n }, inode: n, ...over });
 
 it("PEERS says each peer's side and namespace, as top does", () => {
   const core = new SocketCore(coreConfig({}));

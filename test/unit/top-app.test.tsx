@@ -10,6 +10,7 @@ import { SocketCore } from '../../src/core/socket-core.js';
 import { TopApp } from '../../src/top/TopApp.js';
 import { layoutColumns, PROCESS_COLUMNS } from '../../src/top/top-columns.js';
 import { buildTopSnapshot, type TopSnapshot } from '../../src/top/top-snapshot.js';
+import { inventorySocket } from '../support/inventory-socket.js';
 
 const T0 = 1_800_000_000_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,21 +27,9 @@ async function tick(): Promise<void> {
   await sleep(5);
 }
 
-function sock(n: number, over: Partial<InventorySocket>): InventorySocket {
-  return {
-    sock: `s${n}`,
-    family: 4,
-    netns: 1,
-    local: { addr: '198.18.0.1', port: 8080 },
-    peer: { addr: `198.18.1.${n % 3}`, port: 40000 + n },
-    state: 'ESTABLISHED',
-    inode: n,
-    uid: 0,
-    owners: [100],
-    ageLowerBoundMs: null,
-    ...over,
-  };
-}
+/** Socket n of pid 100's service on 198.18.0.1:8080 (its own peer port and inode). */
+const sock = (n: number, over: Partial<InventorySocket>): InventorySocket =>
+  inventorySocket({ sock: `s${n}`, peer: { addr: `198.18.1.${n % 3}`, port: 40000 + n }, inode: n, ...over });
 
 function proc(pid: number, comm: string, fds = 20, fdLimit = 1024): ProcessInfo {
   return { pid, comm, cmdline: `${comm} --serve`, uid: 0, fds, fdLimit };
