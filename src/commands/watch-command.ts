@@ -5,7 +5,7 @@ import { openJsonLines } from '../output/json-lines.js';
 import { scopedSummary, summaryScope } from '../output/summary-scope.js';
 import { kernelMatchFor } from '../events/kernel-match.js';
 import { toEventRecord, toListenOverflowRecord, toLostRecord, type EventRecord, type PlacementOf } from '../output/event-record.js';
-import { PlacementReader } from '../inventory/process-placement.js';
+import { hostCgroupIds, PlacementReader } from '../inventory/process-placement.js';
 import { podNames } from '../inventory/pod-names.js';
 import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
 import { rateLimitKey } from '../daemon/event-log-policy.js';
@@ -33,8 +33,8 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const out = openJsonLines(process.stdout, { onBackedUp: () => source?.pause(), onDrained: () => source?.resume() });
   const clock = sampleWallClock();
   // Where each owner lives (cgroup, unit, container, pod), read once per process from /proc.
-  const placements = new PlacementReader(podNames());
-  const placementOf: PlacementOf = (o) => placements.of(o.pid, o.start, o.comm);
+  const placements = new PlacementReader(podNames(), '/proc', hostCgroupIds());
+  const placementOf: PlacementOf = (o) => placements.of(o);
   const lineOf = eventLineMaker(clock, placementOf);
   // A service out of fds retries accept() every few ms: one line a second per process, listener and
   // errno, then one folded line with the count (as the daemon folds its storms).

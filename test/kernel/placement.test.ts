@@ -59,8 +59,8 @@ describeKernel('placement', () => {
     }
   }
 
-  /** Makes the cgroup `path` (each level) under the test's top dir and moves `pid` into it. */
-  function moveInto(path: string, pid: number): string {
+  /** Makes the cgroup `path` (each level) under the test's top dir: its directory and its path as /proc shows it. */
+  function makeCgroup(path: string): { dir: string; cgroup: string } {
     let dir = join(mount, top);
     for (const part of ['', ...path.split('/').filter(Boolean)]) {
       dir = part ? join(dir, part) : dir;
@@ -71,8 +71,14 @@ describeKernel('placement', () => {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
     }
+    return { dir, cgroup: `/${top}/${path}` };
+  }
+
+  /** Makes the cgroup `path` and moves `pid` into it. */
+  function moveInto(path: string, pid: number): string {
+    const { dir, cgroup } = makeCgroup(path);
     writeFileSync(join(dir, 'cgroup.procs'), String(pid));
-    return `/${top}/${path}`;
+    return cgroup;
   }
 
   /** A listener started before socktrace, moved into `path`, and three clients from the namespace. */
@@ -109,6 +115,39 @@ describeKernel('placement', () => {
     expect(row?.placement).toMatchObject({ cgroup, container: { runtime: 'docker', id: CONTAINER } });
     const table = (await run(process.execPath, [bin, 'snapshot'])).stdout;
     expect(table.split('\n').find((l) => new RegExp(`^\\s*${pid}\\s`).test(l))).toMatch(/docker c0ffeec0ffee\s*$/);
+  });
+
+  it('names the container of a client gone before watch read its events, by the cgroup id the kernel stamped', async () => {
+    // A service in the host namespace; the client runs in a Docker-like cgroup from its first instruction.
+    const svc = startActor(['queue-listener', '--host', netns().hostV4, '--backlog', '16', '--timeout', String(scaled(60))], {
+      script: OWNER_CHANGES_PATH,
+      timeoutMs: scaled(90_000),
+    });
+    const { port } = (await svc.ready) as { port: number };
+    const { dir, cgroup } = makeCgroup(`system.slice/docker-${CONTAINER}.scope`);
+    const watch = await startWatch(['--port', String(port), '--duration', String(scaled(10))]);
+    // watch falls behind (stopped): the client connects, closes and exits, and is reaped, before a line of it is made.
+    process.kill(watch.pid, 'SIGSTOP');
+    let clientPid = 0;
+    try {
+      const client = startActor(['many-clients', '--host', netns().hostV4, '--port', String(port), '--count', '3', '--timeout', String(scaled(30))], {
+        script: OWNER_CHANGES_PATH,
+        prefix: ['sh', '-c', `echo $$ > ${join(dir, 'cgroup.procs')} && exec "$@"`, 'sh'],
+        timeoutMs: scaled(60_000),
+      });
+      await client.ready;
+      clientPid = client.pid;
+      process.kill(client.pid, 'SIGUSR1');
+      await client.done;
+      await client.exited;
+    } finally {
+      process.kill(watch.pid, 'SIGCONT');
+    }
+    const { code, lines } = (await watch.exited) as { code: number | null; lines: Record<string, any>[] };
+    expect(code).toBe(0);
+    const owned = lines.filter((l) => l.proc?.pid === clientPid);
+    expect(owned.length).toBeGreaterThanOrEqual(3); // at least each connect
+    for (const l of owned) expect(l.proc).toMatchObject({ cgroup, container: { runtime: 'docker', id: CONTAINER } });
   });
 
   it("the daemon's socktrace_process_info gives a Kubernetes pod's service its pod uid and container", async () => {

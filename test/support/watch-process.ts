@@ -8,6 +8,8 @@ const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const running = new Set<ChildProcess>();
 
 export interface WatchProcess {
+  /** Its pid (to stop and continue it: a watch that falls behind). */
+  pid: number;
   /** Resolves at its exit with its exit code, its JSON lines and its stderr. */
   exited: Promise<{ code: number | null; lines: Record<string, unknown>[]; stderr: string }>;
 }
@@ -31,7 +33,7 @@ export async function startWatch(args: string[]): Promise<WatchProcess> {
     }),
   );
   await until('watch started', scaled(20_000), () => err.includes('watching'));
-  return { exited };
+  return { pid: child.pid!, exited };
 }
 
 /** Kills every watch still running (for afterEach). */
