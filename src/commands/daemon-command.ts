@@ -18,8 +18,8 @@ import { coreConfig } from '../core/core-config.js';
 import type { CoreSummary } from '../core/summary-model.js';
 import { startLiveSession, type LiveSession } from '../live/live-session.js';
 import { toEventRecord, toListenOverflowRecord, toLostRecord, type PlacementOf } from '../output/event-record.js';
-import { PlacementReader } from '../inventory/process-placement.js';
-import { podNames } from '../inventory/pod-names.js';
+import { hostCgroupIds, PlacementReader } from '../inventory/process-placement.js';
+import { podDirectory, podNames } from '../inventory/pod-names.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { toSummaryRecord } from '../output/summary-records.js';
 import { sampleWallClock } from '../events/monotonic-clock.js';
@@ -146,8 +146,8 @@ class Daemon {
   private readonly findingChanges = new FindingChanges();
   private readonly clock = sampleWallClock();
   /** Where each owner lives (cgroup, unit, container, pod), for its log lines. */
-  private readonly placements = new PlacementReader(podNames());
-  private readonly placementOf: PlacementOf = (o) => this.placements.of(o.pid, o.start, o.comm);
+  private readonly placements = new PlacementReader(podNames(), '/proc', hostCgroupIds());
+  private readonly placementOf: PlacementOf = (o) => this.placements.of(o);
   private serveLimits: ServeLimits = DEFAULT_SERVE_LIMITS;
 
   constructor(
@@ -172,6 +172,7 @@ class Daemon {
       sweepStats: () => this.session.source.sweepStats(),
       socketCounts: () => this.session.source.countSockets(),
       maxProcesses: () => this.config.metrics.maxProcesses,
+      podDirectory: () => podDirectory().status(),
     });
     this.session = await startLiveSession(
       {

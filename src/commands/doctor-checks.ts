@@ -7,6 +7,8 @@ import type { HookInfo } from '../backends/event-source.js';
 import type { NativeHook, NativeBinding } from '../backends/native/binding.js';
 import type { Backend } from '../backends/start-source.js';
 import { MIN_BPFTRACE_TEXT } from '../backends/bpftrace/bpftrace-requirements.js';
+import type { CgroupMounts } from '../inventory/cgroup-paths.js';
+import type { PodDirectoryStatus } from '../inventory/kubernetes-pods.js';
 
 export interface Check {
   name: string;
@@ -307,6 +309,10 @@ export interface DoctorFacts {
   bpftraceInstalled: string | null;
   /** What checking the bpftrace backend said; null when not asked (see bpftraceNeedsAsking). */
   bpftrace: { version: string; parts: string[]; notes?: string[] } | { error: string } | null;
+  /** What /proc/self/mountinfo says of cgroups (absent in recordings made before it was gathered). */
+  cgroups?: CgroupMounts;
+  /** The Kubernetes pod directory after one listing (absent: not gathered). */
+  pods?: PodDirectoryStatus;
 }
 
 export interface DoctorReport {
@@ -314,6 +320,46 @@ export interface DoctorReport {
   hooks: HookInfo[] | null;
   backend: string;
   canRun: boolean;
+}
+
+/** How owners are placed in cgroups, units, containers: never required, since /proc/<pid>/cgroup always works. */
+export function cgroupPlacementCheck(m: CgroupMounts): Check {
+  const name = 'cgroup placement';
+  if (m.unified === null) {
+    return {
+      name,
+      ok: true,
+      degraded: true,
+      detail: 'no cgroup2 mount of the hierarchy\'s root: processes are placed from /proc/<pid>/cgroup only, and one gone before its events are read is not placed',
+      fix: 'mount the host\'s cgroup tree (the DaemonSet mounts /sys/fs/cgroup at /host/sys/fs/cgroup)',
+    };
+  }
+  return {
+    name,
+    ok: true,
+    detail: m.v1
+      ? `cgroup v1 hierarchies and v2 at ${m.unified}: placed from /proc/<pid>/cgroup, and by the cgroup id the kernel stamps on an owner gone before its events are read`
+      : `cgroup v2 at ${m.unified}: placed by the cgroup id the kernel stamps on each owner`,
+  };
+}
+
+/** Pod names from the Kubernetes API: only a concern inside a cluster, where a failing listing leaves pods named by uid. */
+export function podNamesCheck(p: PodDirectoryStatus): Check {
+  const name = 'pod names';
+  if (!p.inCluster) return { name, ok: true, detail: 'not in a Kubernetes pod: pods (if any) are named by their uid alone' };
+  if (!p.enabled) {
+    return { name, ok: true, degraded: true, detail: `pods are named by their uid alone: ${p.disabledReason}`, fix: 'run socktrace with packaging/kubernetes/daemonset.yaml (its ServiceAccount and NODE_NAME)' };
+  }
+  if (p.lastSuccessAt === null) {
+    return {
+      name,
+      ok: true,
+      degraded: true,
+      detail: `listing the pods of node ${p.nodeName} failed: ${p.lastError ?? 'no answer'}`,
+      fix: "the ServiceAccount needs get, list and watch on pods (the DaemonSet's ClusterRole), and the API server must be reachable",
+    };
+  }
+  return { name, ok: true, detail: `${p.pods} pods of node ${p.nodeName} listed from the Kubernetes API` };
 }
 
 /** Every check, in doctor's order, on facts gathered from a host (or recorded). */
@@ -337,6 +383,8 @@ export function judge(facts: DoctorFacts, choice: Backend): DoctorReport {
     checks.push(tested.check);
     hooks = tested.hooks;
   }
+  if (facts.cgroups) checks.push(cgroupPlacementCheck(facts.cgroups));
+  if (facts.pods) checks.push(podNamesCheck(facts.pods));
   const bpftrace = bpftraceCheck(facts.bpftraceInstalled, missingCaps, facts.bpftrace);
   const verdict = backendVerdict(checks, bpftrace, choice, {
     addonLoaded: facts.addon.loaded,

@@ -12,6 +12,8 @@ import { BACKENDS, type Backend } from '../backends/start-source.js';
 import { parseChoice } from './options/option-values.js';
 import { tracefsDir } from '../backends/tracefs.js';
 import { HOOK_TABLE } from '../backends/native/hook-table.js';
+import { readCgroupMounts } from '../inventory/cgroup-paths.js';
+import { podDirectory } from '../inventory/pod-names.js';
 import {
   bpftraceNeedsAsking,
   type AddonLoad,
@@ -112,6 +114,8 @@ export async function gatherFacts(load: boolean): Promise<DoctorFacts> {
   const tested = load && binding && root ? loadTest(binding) : null;
   const installed = installedBpftrace();
   const asked = bpftraceNeedsAsking(installed, missingLoadCaps(caps)) ? await askBpftrace() : null;
+  const pods = podDirectory();
+  await pods.refresh(); // one listing (bounded by its request timeout); nothing when not in a cluster
   return {
     release: release(),
     btf: existsSync('/sys/kernel/btf/vmlinux'),
@@ -126,6 +130,8 @@ export async function gatherFacts(load: boolean): Promise<DoctorFacts> {
     loadTest: tested,
     bpftraceInstalled: installed,
     bpftrace: asked,
+    cgroups: readCgroupMounts(),
+    pods: pods.status(),
   };
 }
 

@@ -3,6 +3,7 @@
  * core when scraped. Per-process series are bounded: the `maxProcesses` with the most sockets get their
  * own, the rest are summed under comm="other".
  */
+import type { PodDirectoryStatus } from '../inventory/kubernetes-pods.js';
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ServiceTimings } from '../core/exchange-timings.js';
@@ -27,6 +28,8 @@ export interface MetricsInputs {
   /** Every socket now, counted in the kernel by owner and state; null where the backend cannot. */
   socketCounts(): SocketCounts | null;
   maxProcesses(): number;
+  /** The Kubernetes pod directory's health; absent or out of a cluster: no pod directory series. */
+  podDirectory?(): PodDirectoryStatus;
 }
 
 /** Sockets by state, and by process and state, for the gauges: from one count taken at the scrape. */
@@ -424,6 +427,46 @@ export class DaemonMetrics {
         this.set({ what: 'peer' }, m.peer);
         this.set({ what: 'lost' }, m.lost);
         this.set({ what: 'late' }, m.late);
+      },
+    });
+    // Pod names come from the Kubernetes API: series only in a cluster, labelled with the node listed.
+    const podDirectory = () => {
+      const status = inputs.podDirectory?.();
+      return status?.inCluster ? status : null;
+    };
+    new Gauge({
+      name: 'socktrace_pod_directory_up',
+      help: "1 when the last listing of this node's pods from the Kubernetes API worked, 0 when it failed or cannot run (pods are then named by uid alone; socktrace doctor says why). Only in a Kubernetes pod",
+      labelNames: ['node'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const p = podDirectory();
+        if (p) this.set({ node: p.nodeName ?? '' }, p.enabled && p.consecutiveFailures === 0 && p.lastSuccessAt !== null ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'socktrace_pod_directory_pods',
+      help: "Pods of this node known from the Kubernetes API's last listing. Only in a Kubernetes pod",
+      labelNames: ['node'],
+      registers: [r],
+      collect() {
+        this.reset();
+        const p = podDirectory();
+        if (p) this.set({ node: p.nodeName ?? '' }, p.pods);
+      },
+    });
+    let lastPodFailures = 0;
+    new Counter({
+      name: 'socktrace_pod_directory_failures_total',
+      help: "Listings of this node's pods from the Kubernetes API that failed. Only in a Kubernetes pod",
+      labelNames: ['node'],
+      registers: [r],
+      collect() {
+        const p = podDirectory();
+        if (!p) return;
+        this.inc({ node: p.nodeName ?? '' }, Math.max(0, p.failures - lastPodFailures));
+        lastPodFailures = Math.max(lastPodFailures, p.failures);
       },
     });
     new Gauge({

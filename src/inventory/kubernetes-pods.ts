@@ -39,6 +39,8 @@ export interface PodDirectoryOptions {
 }
 
 export interface PodDirectoryStatus {
+  /** Whether this process runs in a Kubernetes pod (KUBERNETES_SERVICE_HOST/PORT set). */
+  inCluster: boolean;
   enabled: boolean;
   /** Why the directory is disabled; null when enabled. */
   disabledReason: string | null;
@@ -151,6 +153,7 @@ export class KubernetesPodDirectory {
 
   status(): PodDirectoryStatus {
     return {
+      inCluster: this.baseUrl !== null,
       enabled: this.enabled,
       disabledReason: this.disabledReason,
       nodeName: this.nodeName,
