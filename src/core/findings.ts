@@ -19,7 +19,7 @@ export { formatDuration };
 
 export interface FindingSource {
   readonly config: CoreConfig;
-  readonly sockets: { values(): IterableIterator<TrackedSocket> };
+  readonly sockets: { readonly size: number; values(): IterableIterator<TrackedSocket> };
   readonly byProcess: BoundedMap<number, ActivityCounters>;
   readonly listenOverflows: ListenOverflowTracker;
   story(sock: string): ConnectionStory | null;
@@ -350,22 +350,51 @@ function churn(core: FindingSource, rollups: Rollups): Finding[] {
   return findings;
 }
 
-/** One local address holding most ephemeral ports toward one remote address and port. */
+/** A map's entry for `key`, made by `make` when absent. */
+function entryOf<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) map.set(key, (value = make()));
+  return value;
+}
+
+interface PortUse {
+  netns: number;
+  local: string;
+  peerAddr: string;
+  peerPort: number;
+  timeWait: number;
+  total: number;
+}
+
+/** One local address holding most ephemeral ports toward one remote address and port, in one namespace. */
 function ephemeralPortPressure(core: FindingSource): Finding[] {
   const t = core.config.thresholds;
-  const perTuple = new Map<string, { local: string; peer: string; timeWait: number; total: number }>();
+  const limit = core.config.ephemeralPorts * t.ephemeralPortShare;
+  // No tuple can reach the limit with fewer sockets in the table (most hosts): no walk at all.
+  if (core.sockets.size < limit) return [];
+  // Ports are a namespace's own. Keyed level by level on the socket's own values: a summary of a busy
+  // host walks every socket, and a key string made for each cost more than the rest of the walk.
+  const uses = new Map<number, Map<number, Map<string, Map<string, PortUse>>>>();
   for (const s of core.sockets.values()) {
     if (!hasPeer(s) || s.state === 'LISTEN') continue;
-    const key = `${s.local.addr} ${s.peer.addr}:${s.peer.port}`;
-    const entry = perTuple.get(key) ?? { local: s.local.addr, peer: `${s.peer.addr}:${s.peer.port}`, timeWait: 0, total: 0 };
-    entry.total++;
-    if (s.state === 'TIME_WAIT') entry.timeWait++;
-    perTuple.set(key, entry);
+    const byPeerAddr = entryOf(entryOf(uses, s.netns, () => new Map()), s.peer.port, () => new Map());
+    const use = entryOf(entryOf(byPeerAddr, s.peer.addr, () => new Map()), s.local.addr, () => ({
+      netns: s.netns,
+      local: s.local.addr,
+      peerAddr: s.peer.addr,
+      peerPort: s.peer.port,
+      timeWait: 0,
+      total: 0,
+    }));
+    use.total++;
+    if (s.state === 'TIME_WAIT') use.timeWait++;
   }
-  const limit = core.config.ephemeralPorts * t.ephemeralPortShare;
-  return [...perTuple.values()]
-    .filter((e) => e.total >= limit)
-    .map((e) => ({
+  const crowded: (PortUse & { peer: string })[] = [];
+  for (const byPort of uses.values())
+    for (const byPeerAddr of byPort.values())
+      for (const byLocal of byPeerAddr.values())
+        for (const u of byLocal.values()) if (u.total >= limit) crowded.push({ ...u, peer: `${u.peerAddr}:${u.peerPort}` });
+  return crowded.map((e) => ({
       kind: 'ephemeral_port_pressure' as const,
       severity: e.total >= core.config.ephemeralPorts * 0.9 ? ('critical' as const) : ('warning' as const),
       title: `Ephemeral ports running out: ${e.total} sockets from ${e.local} to ${e.peer}`,
@@ -375,7 +404,7 @@ function ephemeralPortPressure(core: FindingSource): Finding[] {
         `peer fail with EADDRNOTAVAIL. Reuse connections (keep-alive, pooling), spread across more ` +
         `destination addresses, or widen net.ipv4.ip_local_port_range.`,
       subject: { local: e.local, peer: e.peer },
-      evidence: { sockets: e.total, timeWait: e.timeWait, ephemeralPorts: core.config.ephemeralPorts },
+      evidence: { sockets: e.total, timeWait: e.timeWait, ephemeralPorts: core.config.ephemeralPorts, netns: e.netns },
     }));
 }
 

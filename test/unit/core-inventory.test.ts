@@ -170,6 +170,16 @@ describe('the core seeded from an inventory', () => {
     expect(finding.evidence).toMatchObject({ sockets: 60, timeWait: 40 });
     expect(finding.subject).toEqual({ local: '198.18.0.1', peer: '198.18.5.5:5432' });
   });
+
+  it('counts ephemeral ports per network namespace: two containers using the same addresses share none', () => {
+    const core = new SocketCore(coreConfig({ ephemeralPorts: 100 }));
+    // 30 connections in each of two namespaces from 127.0.0.1 to 127.0.0.1:6379: 60 together, 30 each.
+    const sockets = Array.from({ length: 60 }, (_, i) =>
+      sock({ sock: `n${i}`, netns: i < 30 ? 1 : 2, local: { addr: '127.0.0.1', port: 40000 + (i % 30) }, peer: { addr: '127.0.0.1', port: 6379 }, owners: [] }),
+    );
+    core.applyInventory(inventory(sockets, []));
+    expect(core.summarize(T0).findings.filter((f) => f.kind === 'ephemeral_port_pressure')).toEqual([]);
+  });
 });
 
 describe('src/core is pure', () => {
