@@ -1,7 +1,7 @@
 // What socktrace's churn benchmarks share: building and running bench/churn.c, and starting and
 // stopping a socktrace command as the tracer under test.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,12 +22,68 @@ export function buildBenchProgram(name = 'churn') {
   return bin;
 }
 
-/** One churn run; `cpus` 'all' or a taskset list; `rate` 0 for as fast as it can. */
-export function runChurn(bin, { seconds, family = 'ipv4', cpus = '0', rate = 0, request = false }) {
-  const argv = [bin, String(seconds), family, String(rate), ...(request ? ['request'] : [])];
+/**
+ * One churn run; `cpus` 'all' or a taskset list; `rate` 0 for as fast as it can; `netns` a namespace to
+ * run in. Asynchronous: while it runs, this process must go on draining the tracers' output pipes (a
+ * tracer blocked on a full pipe stops reading its events and looks cheap).
+ */
+export function runChurn(bin, { seconds, family = 'ipv4', cpus = '0', rate = 0, request = false, netns = null }) {
+  const argv = [...(netns ? ['ip', 'netns', 'exec', netns] : []), bin, String(seconds), family, String(rate), ...(request ? ['request'] : [])];
   const pinned = cpus === 'all' ? argv : ['taskset', '-c', cpus, ...argv];
-  const out = execFileSync(pinned[0], pinned.slice(1), { encoding: 'utf8' });
-  return JSON.parse(out.trim());
+  return new Promise((resolve, reject) => {
+    const child = spawn(pinned[0], pinned.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim())) : reject(new Error(`churn exited with ${code}: ${out}`))));
+  });
+}
+
+/**
+ * A network namespace of its own for one churn run, with loopback up: deleting it afterwards takes its
+ * TIME_WAIT sockets with it, so the next tracer meets a host as quiet as the first did (otherwise each
+ * run leaves a minute of TIME_WAITs that every later tracer's inventories walk).
+ */
+export function churnNamespace(tag) {
+  const name = `socktrace-bench-${process.pid}-${tag}`;
+  execFileSync('ip', ['netns', 'add', name]);
+  execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  return { name, remove: () => execFileSync('ip', ['netns', 'del', name]) };
+}
+
+/** Ids of the BPF programs the processes hold open (their program and link fds name them in fdinfo). */
+export function heldPrograms(pids) {
+  const ids = new Set();
+  for (const pid of pids) {
+    let fds = [];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const id = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+        if (id) ids.add(Number(id));
+      } catch {
+        /* closed meanwhile */
+      }
+    }
+  }
+  return ids;
+}
+
+/** A process and its descendants' pids. */
+export function descendants(pid) {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    try {
+      all.push(...readFileSync(`/proc/${all[i]}/task/${all[i]}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    } catch {
+      /* gone */
+    }
+  }
+  return all;
 }
 
 const watching = (out, err) => err.includes('watching');
@@ -42,10 +98,12 @@ const STATE_CHANGE = 'tracepoint:sock:inet_sock_set_state';
  * would otherwise reach for (`command`: run as is). Peers print to a pipe this process drains.
  */
 export const TRACERS = {
-  // libbpf-tools (Debian's libbpf-tools package); each prints its header once attached (line-buffered:
-  // to a pipe, stdio would hold it back)
-  tcpstates: { command: ['stdbuf', '-oL', '/usr/sbin/tcpstates'], stdout: 'pipe', ready: firstLine },
-  tcplife: { command: ['stdbuf', '-oL', '/usr/sbin/tcplife'], stdout: 'pipe', ready: firstLine },
+  // libbpf-tools (Debian's libbpf-tools package), printing to /dev/null as watch does; ready once their
+  // programs are loaded (attaching follows within milliseconds)
+  tcpstates: { command: ['/usr/sbin/tcpstates'], stdout: 'ignore', ready: 'loaded' },
+  tcplife: { command: ['/usr/sbin/tcplife'], stdout: 'ignore', ready: 'loaded' },
+  // the same printing to a pipe this process drains (tcpstates | grep): each event wakes the reader
+  'tcpstates-pipe': { command: ['stdbuf', '-oL', '/usr/sbin/tcpstates'], stdout: 'pipe', ready: firstLine },
   // bpftrace one-liners: every state change printed, or only counted in a kernel map
   'bpftrace-print': {
     command: ['bpftrace', '-e', `${STATE_CHANGE} { printf("%d %d %d %d\\n", pid, args->sport, args->oldstate, args->newstate); }`],
@@ -94,7 +152,15 @@ export function startTracer(name, { extraArgs = [], stdout } = {}) {
   let out = '';
   let err = '';
   const ready = new Promise((resolve, reject) => {
-    const check = () => spec.ready(out, err) && resolve();
+    const check = () => spec.ready !== 'loaded' && spec.ready(out, err) && resolve();
+    if (spec.ready === 'loaded') {
+      const poll = setInterval(() => {
+        if (heldPrograms(descendants(child.pid)).size === 0) return;
+        clearInterval(poll);
+        setTimeout(resolve, 500);
+      }, 100);
+      child.on('exit', () => clearInterval(poll));
+    }
     // A peer's output is only drained (kept short): what it costs is what it does, not our memory.
     if (!callerReads) child.stdout?.on('data', (d) => ((out = spec.command ? (out + d).slice(-4096) : out + d), check()));
     child.stderr.on('data', (d) => ((err += d), check()));

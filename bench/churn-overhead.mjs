@@ -52,12 +52,12 @@ for (let r = 0; r < rounds; r++) {
   if (r % 2 === 1) order.reverse();
   for (const name of order) {
     if (name === 'none') {
-      phases.push({ round: r + 1, tracer: 'none', ...runChurn(bin) });
+      phases.push({ round: r + 1, tracer: 'none', ...(await runChurn(bin)) });
       continue;
     }
     const tracer = startTracer(name);
     await tracer.ready;
-    const traced = runChurn(bin);
+    const traced = await runChurn(bin);
     const counts = tracerCounts(name, await tracer.stop());
     phases.push({ round: r + 1, tracer: name, ...traced, ...counts });
   }

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // What one connection costs a tracer, measured as cost, not as a throughput ratio (which is noise on a
 // VM): the run time of the tracer's own BPF programs (kernel.bpf_stats_enabled) and its processes' CPU
-// time, divided by the connections of a paced churn (bench/churn.c at a fixed rate, so the work is the
-// same with and without a tracer). Tracers run one after the other, side by side in one run; each round
+// time (user+sys: the scheduler's run time of each of their threads), divided by the connections of a
+// paced churn (bench/churn.c at a fixed rate, so the work is the same with and without a tracer). Tracers run one after the other, side by side in one run; each round
 // takes a fresh tracer; the table gives the median of the rounds.
 //
 //   node bench/connection-cost.mjs [--seconds 5] [--rate 5000] [--rounds 3] [--request] [--by-program]
-//        [--tracers bpftrace-count,daemon,tcplife,watch,watch-port,tcpstates,daemon-bpftrace] [--dispatch-ns 85]
+//        [--tracers bpftrace-count,daemon,tcplife,watch,watch-port,tcpstates,tcpstates-pipe,daemon-bpftrace] [--dispatch-ns 85]
 //
 // The hook dispatch the kernel's run_time_ns does not see (entering a tracepoint, its mitigations:
 // ~85 ns a run on this CPU, measured with empty programs) is added from run_cnt: --dispatch-ns.
@@ -14,18 +14,21 @@
 // --request: each connection carries a one-byte request before its answer (what services' answer
 // times measure); without it the server answers at once.
 //
+// Each run churns in a network namespace of its own, deleted afterwards with its TIME_WAIT sockets: every
+// tracer meets the same quiet host, whatever ran before it.
+//
 // A tracer's programs are those its processes hold open (prog_id in the fdinfo of their fds).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { TRACERS, buildBenchProgram, runChurn, startTracer } from './churn-harness.mjs';
+import { TRACERS, buildBenchProgram, churnNamespace, descendants, heldPrograms, runChurn, startTracer } from './churn-harness.mjs';
 
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '5' },
     rate: { type: 'string', default: '5000' },
     rounds: { type: 'string', default: '3' },
-    tracers: { type: 'string', default: 'bpftrace-count,daemon,tcplife,watch,watch-port,tcpstates' },
+    tracers: { type: 'string', default: 'bpftrace-count,daemon,tcplife,watch,watch-port,tcpstates,tcpstates-pipe' },
     'dispatch-ns': { type: 'string', default: '85' },
     'by-program': { type: 'boolean', default: false },
     request: { type: 'boolean', default: false },
@@ -38,28 +41,6 @@ const dispatchNs = Number(values['dispatch-ns']);
 const tracers = values.tracers.split(',').filter(Boolean);
 for (const t of tracers) if (!TRACERS[t]) throw new Error(`unknown tracer ${t}; known: ${Object.keys(TRACERS).join(', ')}`);
 if (!(seconds > 0 && rate > 0 && rounds > 0)) throw new Error('--seconds, --rate and --rounds must be positive');
-
-/** Ids of the BPF programs the processes hold open (their program and link fds name them in fdinfo). */
-function heldPrograms(pids) {
-  const ids = new Set();
-  for (const pid of pids) {
-    let fds = [];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const id = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
-        if (id) ids.add(Number(id));
-      } catch {
-        /* closed meanwhile */
-      }
-    }
-  }
-  return ids;
-}
 
 /** Run time and run count summed over the given BPF programs, and per program name. */
 function bpfCost(ids) {
@@ -78,34 +59,30 @@ function bpfCost(ids) {
   return { ns, runs, byName };
 }
 
-/** User + system CPU time of a process and its children (bpftrace runs under node), in ns. */
+/**
+ * CPU time of a process's threads and its children's (bpftrace runs under node), in ns: the scheduler's
+ * own sum of run time (/proc/<pid>/task/<tid>/schedstat), not utime+stime, which are sampled at timer
+ * ticks: a tracer that wakes for each batch of events and is done before the next tick (tcpstates at
+ * 50,000 lines/s) was charged 0 ticks.
+ */
 function cpuNs(pid) {
-  const ticks = 1e9 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
   let total = 0;
-  const visit = (p) => {
+  for (const p of descendants(pid)) {
+    let tids = [];
     try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * ticks; // utime, stime (fields 14, 15)
-      for (const child of readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').split(' ').filter(Boolean)) visit(Number(child));
+      tids = readdirSync(`/proc/${p}/task`);
     } catch {
-      /* gone */
+      continue; // gone
     }
-  };
-  visit(pid);
-  return total;
-}
-
-function descendants(pid) {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) {
-    try {
-      all.push(...readFileSync(`/proc/${all[i]}/task/${all[i]}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-    } catch {
-      /* gone */
+    for (const tid of tids) {
+      try {
+        total += Number(readFileSync(`/proc/${p}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        /* gone */
+      }
     }
   }
-  return all;
+  return total;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -122,12 +99,21 @@ try {
       // every socket, TIME_WAIT ones from earlier rounds included) is not per connection.
       await new Promise((r) => setTimeout(r, 2500));
       const programs = heldPrograms(descendants(tracer.pid));
-      const bpf0 = bpfCost(programs);
-      const cpu0 = cpuNs(tracer.pid);
-      const run = runChurn(churn, { seconds, rate, cpus: 'all', request: values.request });
-      const bpf1 = bpfCost(programs);
-      const cpu1 = cpuNs(tracer.pid);
-      await tracer.stop();
+      const ns = churnNamespace(`${round}-${name}`);
+      let run;
+      let bpf0, bpf1, cpu0, cpu1;
+      try {
+        bpf0 = bpfCost(programs);
+        cpu0 = cpuNs(tracer.pid);
+        run = await runChurn(churn, { seconds, rate, cpus: 'all', request: values.request, netns: ns.name });
+        // What the tracer still had to do with the run's last events (watch's poll is 20 ms).
+        await new Promise((r) => setTimeout(r, 250));
+        bpf1 = bpfCost(programs);
+        cpu1 = cpuNs(tracer.pid);
+      } finally {
+        await tracer.stop();
+        ns.remove();
+      }
       const conns = run.connections;
       const perProgram = {};
       for (const [prog, now] of bpf1.byName) {

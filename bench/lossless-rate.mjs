@@ -45,7 +45,7 @@ for (const backend of backends) {
   for (const rate of rates) {
     const tracer = startTracer(tracerOf[backend]);
     await tracer.ready;
-    const churn = runChurn(bin, { seconds, cpus: '0', rate });
+    const churn = await runChurn(bin, { seconds, cpus: '0', rate });
     const counts = tracerCounts(tracerOf[backend], await tracer.stop());
     const expected = churn.connections * EVENTS_PER_CONNECTION;
     const missing = Math.max(0, expected - counts.events - counts.lost);
