@@ -58,10 +58,10 @@ export function hostCgroupIds(): CgroupIds {
 
 export class PlacementReader {
   /**
-   * By pid: the process it was read for (its start as events carry it, 0 without one; the start read
-   * from /proc then, to check again), its placement, when read.
+   * By pid: the process it was read for (its start and cgroup id as events carry them, 0 without; the
+   * start read from /proc then, to check again), its placement, when read.
    */
-  private readonly cache: BoundedMap<number, { start: number; ticks: number | undefined; comm: string; placement: Placement | null; atMs: number }>;
+  private readonly cache: BoundedMap<number, { start: number; ticks: number | undefined; comm: string; cgroupId: number; placement: Placement | null; atMs: number }>;
 
   /** By cgroup id: its placement (null: unresolved, or the root, which tells nothing). */
   private readonly byId: BoundedMap<number, Placement | null>;
@@ -90,14 +90,13 @@ export class PlacementReader {
     const hit = this.cache.touch(pid);
     // The same object while cached: callers may keep what they made of it (a line's text). Without a
     // start from the event, the pid may have changed hands since the read: /proc's start is checked again.
-    if (hit && hit.start === (start ?? 0) && (start || (hit.comm === comm && this.startTicks(pid) === hit.ticks)) && nowMs - hit.atMs < REREAD_MS) {
+    if (hit && hit.start === (start ?? 0) && hit.cgroupId === cgroupId && (start || (hit.comm === comm && this.startTicks(pid) === hit.ticks)) && nowMs - hit.atMs < REREAD_MS) {
       return hit.placement;
     }
     const { placement, ticks } = this.read(pid, start, comm);
     // Gone (or its pid taken) before its event was read: where the kernel saw it is still known.
-    if (ticks === undefined && placement === null) return this.ofCgroup(cgroupId, nowMs);
-    const named = withPodNames(placement, this.pods);
-    this.cache.set(pid, { start: start ?? 0, ticks, comm, placement: named, atMs: nowMs });
+    const named = ticks === undefined && placement === null ? this.ofCgroup(cgroupId, nowMs) : withPodNames(placement, this.pods);
+    this.cache.set(pid, { start: start ?? 0, ticks, comm, cgroupId, placement: named, atMs: nowMs });
     return named;
   }
 
