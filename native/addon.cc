@@ -8,6 +8,7 @@
 #include "hook_list.h"
 #include "inventory.h"
 #include "kernel_facts.h"
+#include "line_options.h"
 #include "record_layout.h"
 #include "tracer.h"
 
@@ -23,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("seedLayout", Napi::Function::New(env, SeedLayout, "seedLayout"));
   exports.Set("kernelFacts", Napi::Function::New(env, KernelFacts, "kernelFacts"));
   exports.Set("hookTable", Napi::Function::New(env, HookTable, "hookTable"));
+  exports.Set("formatLines", Napi::Function::New(env, FormatLines, "formatLines"));
   return exports;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "line_formatter.h"
 #include "socktrace_event.h"
 
 namespace socktrace {
@@ -22,6 +23,7 @@ struct Batch {
   uint64_t malformed_total = 0;  // records of the wrong size so far (a mismatched BPF object)
   bool final = false;            // the last batch: everything the kernel produced before stop
   std::string error;             // set when consumption stopped on an error
+  std::unique_ptr<FormattedLines> lines;  // watch's lines made natively: then `bytes` is empty
 };
 
 class BatchConsumer {

@@ -1,5 +1,7 @@
 #include "tracer.h"
 
+#include "line_options.h"
+
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -180,10 +182,12 @@ Napi::Function Tracer::Define(Napi::Env env) {
                       InstanceMethod<&Tracer::CountSockets>("countSockets"),
                       InstanceMethod<&Tracer::ExchangeTimings>("exchangeTimings"),
                       InstanceMethod<&Tracer::ForgetExchangeTimings>("forgetExchangeTimings"),
-                      InstanceMethod<&Tracer::SetOnDemandHook>("setOnDemandHook")});
+                      InstanceMethod<&Tracer::SetOnDemandHook>("setOnDemandHook"),
+                      InstanceMethod<&Tracer::SetLinePlacement>("setLinePlacement")});
 }
 
 Tracer::Tracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tracer>(info), session_(ReadOptions(info)) {
+  if (info.Length() > 0 && info[0].IsObject()) lines_ = ReadLineFormatter(info.Env(), info[0].As<Napi::Object>().Get("lines"));
   cleanup_ = info.Env().AddCleanupHook(&Tracer::OnEnvTeardown, this);
 }
 
@@ -208,6 +212,11 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
   SessionDescription started;
   try {
     started = session_.Start([this](std::unique_ptr<Batch> batch) {
+      if (lines_ && batch->records > 0) {  // made here, on the reader thread, while JS does other work
+        batch->lines = std::make_unique<FormattedLines>();
+        lines_->Format(batch->bytes.data(), batch->records, batch->lines.get());
+        std::vector<uint8_t>().swap(batch->bytes);
+      }
       turns_.WaitForTurn();
       Batch* raw = batch.release();
       if (batches_.BlockingCall(raw) != napi_ok) {
@@ -220,6 +229,7 @@ Napi::Value Tracer::Start(const Napi::CallbackInfo& info) {
     throw JsError(env, e);
   }
 
+  if (lines_) lines_->SetRstReasons(started.rst_reasons);
   Napi::Object description = Describe(env, started);
   batches_ = BatchFunction::New(env, info[0].As<Napi::Function>(), "socktrace-batches", kMaxQueuedBatches, 1, this,
                                 [](Napi::Env, void*, Tracer* self) {
@@ -445,6 +455,23 @@ void DeliverBatchToJs(Napi::Env env, Napi::Function on_batch, Tracer*, Batch* ba
     return;
   }
   Napi::ArrayBuffer buffer;
+  if (batch->lines) {  // the text is handed over as is; the records left to JS are copied out
+    Napi::Object lines = LinesToJs(env, *batch->lines);
+    std::string& text = batch->lines->text;
+    buffer = text.empty() ? Napi::ArrayBuffer::New(env, 0)
+                          : Napi::ArrayBuffer::New(env, text.data(), text.size(), [](Napi::Env, void*, Batch* owned) { delete owned; }, batch);
+    Napi::Object meta = Napi::Object::New(env);
+    meta.Set("records", Napi::Number::New(env, batch->records));
+    meta.Set("lostTotal", Napi::Number::New(env, static_cast<double>(batch->lost_total)));
+    meta.Set("submittedTotal", Napi::Number::New(env, static_cast<double>(batch->submitted_total)));
+    meta.Set("malformedTotal", Napi::Number::New(env, static_cast<double>(batch->malformed_total)));
+    meta.Set("final", Napi::Boolean::New(env, batch->final));
+    if (!batch->error.empty()) meta.Set("error", batch->error);
+    meta.Set("lines", lines);
+    if (text.empty()) delete batch;
+    on_batch.Call({buffer, meta});
+    return;
+  }
   size_t bytes = batch->bytes.size();
   if (bytes == 0) {
     buffer = Napi::ArrayBuffer::New(env, 0);
@@ -462,6 +489,12 @@ void DeliverBatchToJs(Napi::Env env, Napi::Function on_batch, Tracer*, Batch* ba
   if (!batch->error.empty()) meta.Set("error", batch->error);
   if (bytes == 0) delete batch;
   on_batch.Call({buffer, meta});
+}
+
+Napi::Value Tracer::SetLinePlacement(const Napi::CallbackInfo& info) {
+  if (!lines_) throw Napi::Error::New(info.Env(), "setLinePlacement() needs a Tracer made with options.lines");
+  ReadPlacement(info, 0, lines_.get());
+  return info.Env().Undefined();
 }
 
 }  // namespace socktrace

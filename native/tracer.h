@@ -3,10 +3,12 @@
 #include <napi.h>
 
 #include <atomic>
+#include <memory>
 #include <thread>
 
 #include "batch_consumer.h"
 #include "bpf_session.h"
+#include "line_formatter.h"
 #include "loop_turn_gate.h"
 
 namespace socktrace {
@@ -44,11 +46,14 @@ class Tracer : public Napi::ObjectWrap<Tracer> {
   Napi::Value ForgetExchangeTimings(const Napi::CallbackInfo& info);
   /** setOnDemandHook(name, on) -> whether that on-demand hook is now as asked. */
   Napi::Value SetOnDemandHook(const Napi::CallbackInfo& info);
+  /** setLinePlacement(pid, start, cgroupId, text): what follows "via" in this owner's lines (options.lines). */
+  Napi::Value SetLinePlacement(const Napi::CallbackInfo& info);
 
   void JoinThread();
   static void OnEnvTeardown(Tracer* tracer);
 
   BpfSession session_;
+  std::unique_ptr<LineFormatter> lines_;  // options.lines: batches cross as JSON lines
   LoopTurnGate turns_;                 // one batch handed over per turn of the event loop
   LoopTurnWatch* turn_watch_ = nullptr;  // its loop side; closed by the finalizer
   BatchFunction batches_;

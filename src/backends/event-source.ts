@@ -1,5 +1,5 @@
 /** What every backend offers its consumers: typed events in order, losses counted, a clean stop. */
-import type { SockEvent } from '../events/sock-event.js';
+import type { Owner, SockEvent } from '../events/sock-event.js';
 import type { Inventory, StreamedInventory } from '../core/inventory-model.js';
 import type { TcpState } from '../events/tcp-names.js';
 import type { TimingReading } from '../core/exchange-timings.js';
@@ -11,6 +11,12 @@ export interface SourceHandlers {
   onLost(count: number, total: number): void;
   /** The source stopped on its own because of this error. */
   onError?(error: Error): void;
+  /**
+   * With the native source's `lines` option: a batch as `watch`'s lines, made by the addon, and the
+   * records it left to JavaScript (null: did not decode), each to be put at its offset in the text;
+   * `made`: how many lines the text holds.
+   */
+  onLines?(text: Uint8Array, rawAt: readonly number[], raw: readonly (SockEvent | null)[], made: number): void;
 }
 
 export interface SourceStats {
@@ -78,6 +84,8 @@ export interface RunningSource {
    * overflow). Returns whether it is watching now; false where the backend or kernel cannot.
    */
   watchRefusedHandshakes(on: boolean): boolean;
+  /** With `lines`: what follows "via" in an owner's lines (event-line.ts placementText), told once it is known. */
+  setLinePlacement(owner: Owner, text: string): void;
 }
 
 export interface ExchangeTimings {

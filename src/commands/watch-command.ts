@@ -9,15 +9,23 @@ import { hostCgroupIds, PlacementReader } from '../inventory/process-placement.j
 import { podNames } from '../inventory/pod-names.js';
 import { foldedRecordOf, RateLimiter } from '../daemon/rate-limiter.js';
 import { rateLimitKey } from '../daemon/event-log-policy.js';
-import { eventLineMaker } from '../output/event-line.js';
-import type { SockEvent } from '../events/sock-event.js';
+import { eventLineMaker, placementText } from '../output/event-line.js';
+import type { EventKind, SockEvent } from '../events/sock-event.js';
 import type { RunningSource } from '../backends/event-source.js';
-import { kindMask } from '../events/event-filter.js';
+import { isFilterEmpty, kindMask } from '../events/event-filter.js';
+import { KIND_CODES } from '../backends/native/record-layout.js';
+import { nativeLineOptions } from '../backends/native/line-options.js';
+import { spliceLines } from '../output/native-lines.js';
 import { toFindingRecords, toSummaryRecord } from '../output/summary-records.js';
 import { sampleWallClock } from '../events/monotonic-clock.js';
 import { describeHooks, describeStats, status } from './console/stderr-status.js';
 import { waitForStop } from './console/stop-signal.js';
 import { parseWatchOptions, WATCH_USAGE } from './options/watch-options.js';
+
+/** Kinds whose lines watch makes itself: accept errors (their storms are folded) and any kind not asked for. */
+function kindsLeftToJs(wanted: ReadonlySet<string> | undefined): EventKind[] {
+  return (Object.keys(KIND_CODES) as EventKind[]).filter((k) => k === 'accept_error' || (wanted !== undefined && !wanted.has(k)));
+}
 
 /** How long a stop waits for output to reach a reader that is not reading (SIGTERM: out within 2 s). */
 const STOP_FLUSH_MS = 1000;
@@ -34,7 +42,15 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const clock = sampleWallClock();
   // Where each owner lives (cgroup, unit, container, pod), read once per process from /proc.
   const placements = new PlacementReader(podNames(), '/proc', hostCgroupIds());
-  const placementOf: PlacementOf = (o) => placements.of(o);
+  // Lines made by the addon (see native/line_formatter.h): whenever the core needs no events and no
+  // filter but the kinds, which the kernel applies itself, is asked for.
+  const nativeLines = options.summarySeconds === undefined && isFilterEmpty({ ...options.filter, kinds: undefined });
+  // An owner's placement, once read, is told to the addon, which then makes that owner's lines itself.
+  const placementOf: PlacementOf = (o) => {
+    const placement = placements.of(o);
+    if (nativeLines) source?.setLinePlacement(o, placementText(placement));
+    return placement;
+  };
   const lineOf = eventLineMaker(clock, placementOf);
   // A service out of fds retries accept() every few ms: one line a second per process, listener and
   // errno, then one folded line with the count (as the daemon folds its storms).
@@ -48,6 +64,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
     for (const folded of acceptStorms.drain(Date.now(), everything)) out.write(foldedRecordOf(folded));
   };
   let sourceError: Error | undefined;
+  let madeByAddon = 0;
   const stopRequested = new AbortController();
 
   const session = await startLiveSession(
@@ -58,6 +75,8 @@ export async function watchCommand(argv: string[]): Promise<number> {
         backend: options.backend,
         // Kinds and sockets nobody prints stay in the kernel, unless the summary's core needs every event.
         ...(options.summarySeconds === undefined ? { emitKinds: kindMask(options.filter.kinds), match: kernelMatchFor(options.filter) } : {}),
+        // accept() storms are folded here; kinds not asked for (were any to cross) are filtered here too.
+        ...(nativeLines ? { lines: nativeLineOptions(clock, kindsLeftToJs(options.filter.kinds)) } : {}),
       },
       core: options.core,
       trackState: options.summarySeconds !== undefined,
@@ -65,6 +84,10 @@ export async function watchCommand(argv: string[]): Promise<number> {
     {
       onEvents(events) {
         out.writeBatch(events, wanted);
+      },
+      onLines(text, rawAt, raw, made) {
+        madeByAddon += made;
+        out.writeChunks(spliceLines(text, rawAt, raw.map((e) => (e ? wanted(e) : null))));
       },
       onLost(count, total) {
         out.warn(toLostRecord(count, total));
@@ -122,7 +145,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
   const stats = await session.stop();
   drainAcceptStorms(true);
   const unwritten = await out.close(STOP_FLUSH_MS);
-  status(`stopped: ${describeStats(stats)}`);
+  status(`stopped: ${describeStats(stats)}${nativeLines && stats.events > 0 ? `; ${madeByAddon} of its lines made by the addon` : ''}`);
   if (unwritten > 0) {
     status(`${unwritten} bytes of output were not written: the reader of standard output stopped reading`);
     // Node would wait for that write for as long as the reader does: a stop must not.

@@ -6,10 +6,18 @@ export interface WallClock {
   toEpochMs(monotonicNs: bigint): number;
 }
 
-export function sampleWallClock(): WallClock {
+/** A clock from one sample, which says what it sampled (the native line maker converts times the same way). */
+export interface SampledWallClock extends WallClock {
+  readonly wallMs: number;
+  readonly monoNs: bigint;
+}
+
+export function sampleWallClock(): SampledWallClock {
   const wallMs = Date.now();
   const monoNs = process.hrtime.bigint();
   return {
+    wallMs,
+    monoNs,
     toEpochMs(monotonicNs: bigint): number {
       return wallMs + Number(monotonicNs - monoNs) / 1e6;
     },

@@ -9,7 +9,7 @@ import type { StreamedInventory } from '../core/inventory-model.js';
 import { SocketCore } from '../core/socket-core.js';
 import type { SockEvent } from '../events/sock-event.js';
 import { takeStreamedInventory } from '../inventory/take-inventory.js';
-import type { RunningSource, SourceStats } from '../backends/event-source.js';
+import type { RunningSource, SourceHandlers, SourceStats } from '../backends/event-source.js';
 import { sampleWallClock } from '../events/monotonic-clock.js';
 import { startSource, type SourceOptions } from '../backends/start-source.js';
 import { BindingLoadError } from '../backends/native/binding.js';
@@ -75,6 +75,8 @@ export interface LiveSessionOptions {
 
 export interface LiveHandlers {
   onEvents?(events: SockEvent[]): void;
+  /** Batches as lines (the native source's `lines` option; never with trackState: the core needs events). */
+  onLines?: SourceHandlers['onLines'];
   onLost?(count: number, total: number): void;
   onError?(error: Error): void;
 }
@@ -158,6 +160,7 @@ export async function startLiveSession(options: LiveSessionOptions, handlers: Li
         handlers.onLost?.(count, total);
       },
       onError: handlers.onError,
+      onLines: handlers.onLines,
     },
   );
   let namespaces: { list: NamespaceRef[]; atMs: number } = { list: [], atMs: -Infinity };

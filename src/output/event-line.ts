@@ -53,6 +53,6 @@ export function eventLineMaker(clock: WallClock, placementOf?: PlacementOf): (e:
 }
 
 /** The placement fields as they follow `via` in a line (keys in placementFields' order). */
-function placementText(p: Placement | null): string {
+export function placementText(p: Placement | null): string {
   return `,${JSON.stringify(placementFields(p)).slice(1, -1)}`;
 }

@@ -19,6 +19,8 @@ export interface JsonLines {
   warn(record: object): void;
   /** Lines made by `toLine` (null: leave the item out), all in one write. */
   writeBatch<T>(items: readonly T[], toLine: (item: T) => string | null): void;
+  /** Whole lines already made (bytes as they are, strings as UTF-8), all in one write. */
+  writeChunks(chunks: readonly (Uint8Array | string)[]): void;
   /**
    * Resolves once everything written so far has reached the file descriptor, or after `timeoutMs` with
    * how many bytes had not (a reader that stopped reading must not keep the process from ending).
@@ -91,6 +93,12 @@ export function openJsonLines(stream: NodeJS.WriteStream = process.stdout, backp
         used += scratch.write(text, used, 'utf8');
       }
       send(Buffer.from(scratch.subarray(0, used)));
+    },
+    writeChunks(chunks) {
+      if (readerGone || chunks.length === 0) return;
+      // Bytes are viewed, not copied: the stream keeps them (and the addon's batch with them) until written.
+      const bytes = (c: Uint8Array | string) => (typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+      send(chunks.length === 1 ? bytes(chunks[0]!) : Buffer.concat(chunks.map(bytes)));
     },
     get closedByReader() {
       return readerGone;

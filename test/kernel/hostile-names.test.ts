@@ -72,11 +72,14 @@ describeKernel('hostile process names', () => {
   it('reach watch, the daemon and snapshot only escaped, and still named', async () => {
     const actor = await startHostile();
     const watch = execa(process.execPath, [bin, 'watch', '--port', String(actor.port), '--duration', '4'], { reject: false });
+    // Unfiltered, its lines are made by the addon (native/line_formatter.cc) once it knows the owner.
+    const watchAll = execa(process.execPath, [bin, 'watch', '--duration', '4'], { reject: false });
     const daemon = execa(process.execPath, [bin, 'daemon', '--metrics', METRICS], { reject: false });
-    children.push(watch, daemon);
-    // Both attached: watch says so on stderr, the daemon in its first log line.
+    children.push(watch, watchAll, daemon);
+    // All attached: watch says so on stderr, the daemon in its first log line.
     await Promise.all([
       new Promise<void>((r) => watch.stderr!.on('data', (d: Buffer) => d.toString().includes('watching') && r())),
+      new Promise<void>((r) => watchAll.stderr!.on('data', (d: Buffer) => d.toString().includes('watching') && r())),
       new Promise<void>((r) => daemon.stdout!.on('data', (d: Buffer) => d.toString().includes('daemon started') && r())),
     ]);
     process.kill(actor.pid, 'SIGUSR1');
@@ -87,6 +90,13 @@ describeKernel('hostile process names', () => {
     const ours = events.filter((e) => e.proc?.pid === actor.pid);
     expect(ours.some((e) => e.event === 'send_error')).toBe(true);
     for (const e of ours) expect(e.proc!.comm).toBe(HOSTILE_COMM_ESCAPED);
+    // The same events, every field but the time (each watch samples its own clock), from the addon's lines.
+    const all = await watchAll;
+    expect(all.exitCode).toBe(0);
+    expect(Number(/(\d+) of its lines made by the addon/.exec(all.stderr)?.[1])).toBeGreaterThan(0);
+    const untimed = (e: Record<string, unknown>) => ({ ...e, time: undefined });
+    const oursAll = expectCleanJsonLines(all.stdout).filter((e) => (e as { proc: { pid: number } | null }).proc?.pid === actor.pid);
+    expect(oursAll.map(untimed)).toEqual(ours.map((e) => untimed(e as unknown as Record<string, unknown>)));
 
     const metrics = await (await fetch(`http://${METRICS}/metrics`)).text();
     expect(metrics).not.toMatch(RAW_CONTROL);

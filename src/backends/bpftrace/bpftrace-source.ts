@@ -323,6 +323,7 @@ export async function startBpftraceSource(options: BpftraceSourceOptions, handle
     countSockets: () => countProcfsSockets(), // no tcp iterator in bpftrace: /proc, as ss reads it
     exchangeTimings: () => null, // the kernel's histograms are the addon's (README: backends compared)
     watchRefusedHandshakes: () => false, // the counts are the addon's, like the socket walk
+    setLinePlacement: () => undefined, // its lines are always made in JavaScript
     forgetExchangeTimings: () => {},
   };
 }

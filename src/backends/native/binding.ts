@@ -3,6 +3,7 @@
  * and, when none loads, names every path it tried and why each failed.
  */
 import type { KernelMatch } from '../../events/kernel-match.js';
+import type { NativeLineOptions } from './line-options.js';
 import { layoutMismatch } from './layout-check.js';
 import type { HookInfo, KernelFilter, SweepStats } from '../event-source.js';
 import type { NamespaceRef } from '../../inventory/network-namespaces.js';
@@ -44,6 +45,14 @@ export interface NativeTracerOptions {
    * 0 (default): every CLOSE_WAIT change crosses as it happens.
    */
   closeWaitDelayMs?: number;
+  /** Batches cross as `watch`'s JSON lines, made natively (see line-options.ts), instead of records. */
+  lines?: NativeLineOptions;
+}
+
+/** A batch's lines made natively: the records left to JavaScript, and where each one's line goes in the text. */
+export interface NativeLines {
+  raw: ArrayBuffer;
+  rawAt: number[];
 }
 
 export interface BatchMeta {
@@ -57,6 +66,8 @@ export interface BatchMeta {
   /** The last batch: nothing follows, and the programs are detached. */
   final: boolean;
   error?: string;
+  /** With options.lines: the batch's buffer is text; these records are left to JavaScript. */
+  lines?: NativeLines;
 }
 
 export interface NativeStartInfo {
@@ -100,6 +111,8 @@ export interface NativeTracer {
   forgetExchangeTimings(keys: Uint8Array[]): number;
   /** Attaches or detaches an on-demand hook (HookInfo.onDemand); false: there is none by that name, or it failed to attach. */
   setOnDemandHook(name: string, on: boolean): boolean;
+  /** With options.lines: what follows "via" in the lines of owner (pid, start, cgroupId). */
+  setLinePlacement(pid: number, start: number, cgroupId: number, text: string): void;
 }
 
 export interface NativeExchangeTimings {
@@ -173,6 +186,8 @@ export interface NativeBinding {
   kernelFacts(tracepoints: string[]): { btf: boolean; tpBtf: Record<string, boolean>; ringbuf: string };
   /** The hooks the addon has (native/hook_table.cc), primaries before their fallbacks; needs no privileges. */
   hookTable(): NativeHook[];
+  /** Lines of records as a batch with options.lines would carry them, no kernel involved (for tests). */
+  formatLines(records: ArrayBuffer, lines: NativeLineOptions, placements: [number, number, number, string][]): NativeLines & { text: Buffer };
 }
 
 export class BindingLoadError extends Error {

@@ -2,7 +2,8 @@
 import { exchangeTimingsOf } from './exchange-timings-of.js';
 import { loadBinding, type BatchMeta, type NativeTracerOptions } from './binding.js';
 import { TRANSITION_SLOTS } from './record-layout.js';
-import { decodeBatch } from '../../events/decode-batch.js';
+import { decodeBatch, decodeRecord } from '../../events/decode-batch.js';
+import { RECORD_SIZE } from './record-layout.js';
 import type { RunningSource, SourceHandlers, SourceInfo, SourceStats } from '../event-source.js';
 import { seedRecords } from '../../inventory/seed-owners.js';
 import { kernelCountsTracepointMisses, uncountedMissesNote } from '../bpf-prog-misses.js';
@@ -34,7 +35,17 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     // Records of the wrong size never leave the native side; they are counted there and reported here.
     stats.rejected += meta.malformedTotal - malformedSeen;
     malformedSeen = meta.malformedTotal;
-    if (meta.records > 0) {
+    if (meta.lines) {
+      // Lines made by the addon; the few records it left are decoded one by one, in place.
+      const { raw, rawAt } = meta.lines;
+      const view = new DataView(raw);
+      const bytes = new Uint8Array(raw);
+      const events = rawAt.map((_, i) => decodeRecord(view, bytes, i * RECORD_SIZE, { rstReasons }));
+      const rejected = events.filter((e) => e === null).length;
+      stats.rejected += rejected;
+      stats.events += meta.records - rejected;
+      handlers.onLines?.(new Uint8Array(buffer), rawAt, events, meta.records - rawAt.length);
+    } else if (meta.records > 0) {
       const decoded = decodeBatch(buffer, meta.records, { rstReasons });
       stats.rejected += decoded.rejected;
       stats.events += decoded.events.length;
@@ -112,6 +123,9 @@ export function startNativeSource(options: NativeSourceOptions, handlers: Source
     watchRefusedHandshakes: (on) => {
       if (finished || !refusalsHook) return false;
       return tracer.setOnDemandHook(refusalsHook, on) && on;
+    },
+    setLinePlacement(owner, text) {
+      if (options.lines && !finished) tracer.setLinePlacement(owner.pid, owner.start ?? 0, owner.cgroupId, text);
     },
   };
 }
