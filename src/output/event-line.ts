@@ -2,7 +2,8 @@
  * One event as its JSON line, written out field by field: `watch` prints up to hundreds of thousands a
  * second, and building toEventRecord's object only to have a serializer walk it again cost most of its
  * time. The text is exactly `JSON.stringify({ level: 'info', ...toEventRecord(e) })` (a test holds the
- * two together), so event-record.ts stays the one description of the contract.
+ * two together), so event-record.ts stays the one description of the contract. An unfiltered watch
+ * has the addon make the same text natively (native/line_formatter.cc; test/unit/native-lines.test.ts).
  */
 import type { SockEvent } from '../events/sock-event.js';
 import type { WallClock } from '../events/monotonic-clock.js';
