@@ -184,7 +184,7 @@ bool BpfSession::SetOnDemand(const std::string& name, bool on) {
 
 void BpfSession::StartSweep(std::vector<std::string>* notes) {
   if (options_.close_wait_delay_ms == 0 || !bpf_program__autoload(skel_->progs.sweep_close_waits)) return;
-  int err = sweep_.Prepare(skel_->progs.sweep_close_waits, bpf_map__max_entries(skel_->maps.close_waits));
+  int err = sweep_.Prepare(skel_->progs.sweep_close_waits, bpf_map__max_entries(skel_->maps.close_waits), skel_->bss->close_wait_pending);
   if (err != 0) {
     notes->push_back("the CLOSE_WAIT sweep cannot run here (test run of a raw tracepoint program: " + ErrnoName(-err) +
                      "); CLOSE_WAIT changes cross as they happen");

@@ -434,6 +434,8 @@ Napi::Value Tracer::SweepStats(const Napi::CallbackInfo& info) {
   stats.Set("runs", Napi::Number::New(env, static_cast<double>(sweep.runs())));
   stats.Set("failures", Napi::Number::New(env, static_cast<double>(sweep.failures())));
   stats.Set("seconds", Napi::Number::New(env, static_cast<double>(sweep.nanos()) / 1e9));
+  stats.Set("entriesVisited", Napi::Number::New(env, static_cast<double>(sweep.visited())));
+  stats.Set("entries", Napi::Number::New(env, sweep.entries()));
   return stats;
 }
 

@@ -145,6 +145,15 @@ struct socktrace_seed {
 /* The CLOSE_WAIT sweep's arguments: user space test-runs it over close_waits[first, end). */
 #define SOCKTRACE_SWEEP_ARG_FIRST 0
 #define SOCKTRACE_SWEEP_ARG_END 1
+/*
+ * close_waits is counted in chunks of 1 << SOCKTRACE_CLOSE_WAIT_CHUNK_SHIFT entries: the program keeps,
+ * in the global close_wait_pending[SOCKTRACE_CLOSE_WAIT_CHUNKS], how many entries of each await the
+ * sweep, and user space sweeps only those chunks (and the whole table every SOCKTRACE_SWEEP_FULL_EVERY
+ * sweeps, in case a race left a count short).
+ */
+#define SOCKTRACE_CLOSE_WAIT_CHUNK_SHIFT 12
+#define SOCKTRACE_CLOSE_WAIT_CHUNKS 4096
+#define SOCKTRACE_SWEEP_FULL_EVERY 10
 
 /* State changes are counted per new state (transitions), one slot per TCP state number. */
 #define SOCKTRACE_TRANSITION_SLOTS 16

@@ -38,6 +38,24 @@ struct {
 } close_waits SEC(".maps");
 
 /*
+ * Entries awaiting the sweep (deferred, not yet reported), per chunk of close_waits: the sweep visits
+ * only chunks that hold some, not the whole table (as many entries as owner slots) every second. Atomic
+ * adds; a race between CPUs on one entry can leave a count off by one: too high costs a visit, too low
+ * is caught by the whole-table sweep user space runs every SOCKTRACE_SWEEP_FULL_EVERY sweeps.
+ */
+unsigned int close_wait_pending[SOCKTRACE_CLOSE_WAIT_CHUNKS] = {};
+
+static __always_inline void count_pending(unsigned int idx, int delta)
+{
+	__sync_fetch_and_add(&close_wait_pending[(idx >> SOCKTRACE_CLOSE_WAIT_CHUNK_SHIFT) & (SOCKTRACE_CLOSE_WAIT_CHUNKS - 1)], delta);
+}
+
+static __always_inline bool pending(unsigned long long since)
+{
+	return since && !(since & CLOSE_WAIT_REPORTED);
+}
+
+/*
  * Whether this change into or out of CLOSE_WAIT is the sweep's to report (see close_wait_delay_ns).
  * Entering: deferred when the socket has an owner slot to hold the time (and the change is not wanted
  * for its old state anyway). Leaving: crosses only if the sweep reported the entry; a short CLOSE_WAIT
@@ -63,10 +81,13 @@ static __always_inline bool close_wait_left_to_sweep(const struct sock *sk, int 
 		cw = bpf_map_lookup_elem(&close_waits, &idx);
 		if (!cw)
 			return false;
+		bool was_pending = pending(cw->since); /* the slot's former socket's entry, not yet swept */
 		cw->sk = addr;
 		cw->cookie = sock_cookie(sk, btf);
 		cw->from = oldstate;
 		cw->since = bpf_ktime_get_ns();
+		if (!was_pending)
+			count_pending(idx, 1);
 		return true;
 	}
 	if (!find_slot_at(addr, &idx))
@@ -76,7 +97,10 @@ static __always_inline bool close_wait_left_to_sweep(const struct sock *sk, int 
 		return false; /* its entry crossed as it happened */
 	unsigned long long since = cw->since;
 	cw->since = 0;
-	return !(since & CLOSE_WAIT_REPORTED);
+	if (since & CLOSE_WAIT_REPORTED)
+		return false; /* reported: its exit crosses too */
+	count_pending(idx, -1);
+	return true;
 }
 
 /*
@@ -118,8 +142,10 @@ static long sweep_one(unsigned int i, void *ctx)
 	if (!still_close_waiting(sk, cookie)) {
 		/* Gone without our seeing it leave (its owner slot went to another socket): forget it,
 		 * unless a new entry was written meanwhile. */
-		if (cw->since == since)
+		if (cw->since == since) {
 			cw->since = 0;
+			count_pending(idx, -1);
+		}
 		return 0;
 	}
 	struct socktrace_event *e = reserve_event(SOCKTRACE_KIND_STATE_CHANGE, false);
@@ -137,6 +163,7 @@ static long sweep_one(unsigned int i, void *ctx)
 		return 0;
 	}
 	cw->since = since | CLOSE_WAIT_REPORTED;
+	count_pending(idx, -1);
 	submit(e);
 	return 0;
 }

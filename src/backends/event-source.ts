@@ -161,4 +161,7 @@ export interface SweepStats {
   failures: number;
   /** Time spent sweeping. */
   seconds: number;
+  /** Entries of the kernel's CLOSE_WAIT table the sweeps went over (only chunks with work), and its size. */
+  entriesVisited?: number;
+  entries?: number;
 }

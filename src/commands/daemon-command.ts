@@ -42,6 +42,8 @@ packaging/socktrace.yaml); flags override the file. SIGHUP reloads the config; S
 const STOP_DEADLINE_MS = 1500;
 /** How often findings are looked at, so one is logged within seconds of appearing, not at the next summary. */
 const FINDING_CHECK_MS = 2000;
+/** How long the native reader may sleep between polls (the kernel wakes it early for a full eighth of the ring). */
+const DAEMON_POLL_MS = 100;
 
 interface Flags {
   configFile?: string;
@@ -185,6 +187,9 @@ class Daemon {
           learnAccepted: config.tracer.acceptHooks,
           measureExchanges: config.tracer.serviceTimings,
           closeWaitDelayMs: Math.round(config.tracer.closeWaitDelaySeconds * 1000),
+          // Its findings are judged every 2 s: a reader waking 10 times a second, not 50 as watch's, is
+          // soon enough, and each wake-up is a poll, a read of the ring and of its counters.
+          pollMillis: DAEMON_POLL_MS,
           ...kernelFilterFor(config),
           backend: config.tracer.backend,
         },

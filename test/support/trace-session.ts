@@ -1,6 +1,6 @@
 /** A running native tracer for kernel tests: collects every event and waits for the ones asked for. */
 import type { SockEvent } from '../../src/events/sock-event.js';
-import type { SourceStats } from '../../src/backends/event-source.js';
+import type { SourceStats, SweepStats } from '../../src/backends/event-source.js';
 import { startNativeSource, type NativeSourceOptions } from '../../src/backends/native/native-source.js';
 import { startBpftraceSource, type BpftraceSourceOptions } from '../../src/backends/bpftrace/bpftrace-source.js';
 import type { RunningSource, SourceHandlers } from '../../src/backends/event-source.js';
@@ -19,7 +19,7 @@ export interface TraceSession {
   ownerEvictions(): number;
   /** State changes since start by new state, crossed or not. */
   transitions(): number[];
-  sweepStats(): { runs: number; failures: number; seconds: number };
+  sweepStats(): SweepStats;
 }
 
 const running = new Set<TraceSession>();
