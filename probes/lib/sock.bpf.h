@@ -83,15 +83,28 @@ static __always_inline unsigned long long sock_id(const struct sock *sk, unsigne
 	return (sock_addr(sk) ^ id_salt) | (1ULL << 63);
 }
 
+/* The socket's local port, host order. */
+static __always_inline unsigned short sock_local_port(const struct sock *sk, bool btf)
+{
+	unsigned short port = SK_READ(btf, sk, __sk_common.skc_num);
+	/* Closing releases the port (inet_num = 0) before the CLOSE state is traced; inet_sport survives.
+	 * Only full sockets ever have skc_num 0 here, so the inet_sock cast is safe. */
+	if (port == 0) /* rare: a probed read (a typed load past struct sock would not verify) */
+		port = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	return port;
+}
+
+/* The socket's peer port, host order. */
+static __always_inline unsigned short sock_peer_port(const struct sock *sk, bool btf)
+{
+	return bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
+}
+
 static __always_inline void fill_addrs_from_sock(struct socktrace_event *e, const struct sock *sk, bool btf)
 {
 	e->family = SK_READ(btf, sk, __sk_common.skc_family);
-	e->sport = SK_READ(btf, sk, __sk_common.skc_num);
-	/* Closing releases the port (inet_num = 0) before the CLOSE state is traced; inet_sport survives.
-	 * Only full sockets ever have skc_num 0 here, so the inet_sock cast is safe. */
-	if (e->sport == 0) /* rare: a probed read (a typed load past struct sock would not verify) */
-		e->sport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	e->dport = bpf_ntohs(SK_READ(btf, sk, __sk_common.skc_dport));
+	e->sport = sock_local_port(sk, btf);
+	e->dport = sock_peer_port(sk, btf);
 	if (btf) { /* typed loads: no probe-read helper calls on the hot path */
 		if (e->family == AF_INET) {
 			*(__u32 *)e->saddr = sk->__sk_common.skc_rcv_saddr;

@@ -59,7 +59,8 @@ static __always_inline void on_state_change(const struct sock *sk, int oldstate,
 	if ((newstate == ST_TCP_CLOSE_WAIT || oldstate == ST_TCP_CLOSE_WAIT) &&
 	    close_wait_left_to_sweep(sk, oldstate, newstate, states & old_bit, btf))
 		states &= ~(1u << ST_TCP_CLOSE_WAIT);
-	if (!wanted(SOCKTRACE_KIND_STATE_CHANGE) || !(states & (old_bit | SOCKTRACE_NEW_STATE_BIT(newstate)))) {
+	if (!wanted(SOCKTRACE_KIND_STATE_CHANGE) || !(states & (old_bit | SOCKTRACE_NEW_STATE_BIT(newstate))) ||
+	    !sock_ports_may_match(sk, btf)) {
 		owner_ends_with(sk, oldstate, newstate);
 		return;
 	}
@@ -78,7 +79,8 @@ static __always_inline void on_destroy(const struct sock *sk, bool btf)
 {
 	if (!sk)
 		return;
-	struct socktrace_event *e = wanted(SOCKTRACE_KIND_DESTROY) ? reserve_event(SOCKTRACE_KIND_DESTROY, btf) : 0;
+	struct socktrace_event *e =
+		wanted(SOCKTRACE_KIND_DESTROY) && sock_ports_may_match(sk, btf) ? reserve_event(SOCKTRACE_KIND_DESTROY, btf) : 0;
 	if (e) {
 		describe_sock(e, sk, btf);
 		submit(e);
