@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, expect, it } from 'vitest';
 import { describeKernel } from '../support/kernel-gate.js';
+import { scaled } from '../support/time-scale.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 
@@ -71,9 +72,9 @@ describeKernel('hostile process names', () => {
 
   it('reach watch, the daemon and snapshot only escaped, and still named', async () => {
     const actor = await startHostile();
-    const watch = execa(process.execPath, [bin, 'watch', '--port', String(actor.port), '--duration', '4'], { reject: false });
+    const watch = execa(process.execPath, [bin, 'watch', '--port', String(actor.port), '--duration', String(scaled(4))], { reject: false });
     // Unfiltered, its lines are made by the addon (native/line_formatter.cc) once it knows the owner.
-    const watchAll = execa(process.execPath, [bin, 'watch', '--duration', '4'], { reject: false });
+    const watchAll = execa(process.execPath, [bin, 'watch', '--duration', String(scaled(4))], { reject: false });
     const daemon = execa(process.execPath, [bin, 'daemon', '--metrics', METRICS], { reject: false });
     children.push(watch, watchAll, daemon);
     // All attached: watch says so on stderr, the daemon in its first log line.
@@ -119,5 +120,5 @@ describeKernel('hostile process names', () => {
     const row = doc.rollups.processes.rows.find((r) => r.pid === actor.pid);
     expect(row?.comm).toBe(HOSTILE_COMM_ESCAPED);
     expect(row?.cmdline).toContain('\\x1b[2J\\x1b]0;argv\\x07 line\\x0abreak\\u{202e}');
-  }, 40_000);
+  }, scaled(60_000));
 });
