@@ -456,32 +456,13 @@ void DeliverBatchToJs(Napi::Env env, Napi::Function on_batch, Tracer*, Batch* ba
     delete batch;
     return;
   }
-  Napi::ArrayBuffer buffer;
-  if (batch->lines) {  // the text is handed over as is; the records left to JS are copied out
-    Napi::Object lines = LinesToJs(env, *batch->lines);
-    std::string& text = batch->lines->text;
-    buffer = text.empty() ? Napi::ArrayBuffer::New(env, 0)
-                          : Napi::ArrayBuffer::New(env, text.data(), text.size(), [](Napi::Env, void*, Batch* owned) { delete owned; }, batch);
-    Napi::Object meta = Napi::Object::New(env);
-    meta.Set("records", Napi::Number::New(env, batch->records));
-    meta.Set("lostTotal", Napi::Number::New(env, static_cast<double>(batch->lost_total)));
-    meta.Set("submittedTotal", Napi::Number::New(env, static_cast<double>(batch->submitted_total)));
-    meta.Set("malformedTotal", Napi::Number::New(env, static_cast<double>(batch->malformed_total)));
-    meta.Set("final", Napi::Boolean::New(env, batch->final));
-    if (!batch->error.empty()) meta.Set("error", batch->error);
-    meta.Set("lines", lines);
-    if (text.empty()) delete batch;
-    on_batch.Call({buffer, meta});
-    return;
-  }
-  size_t bytes = batch->bytes.size();
-  if (bytes == 0) {
-    buffer = Napi::ArrayBuffer::New(env, 0);
-  } else {
-    // Zero-copy: the ArrayBuffer owns the batch and frees it when collected.
-    buffer = Napi::ArrayBuffer::New(env, batch->bytes.data(), bytes,
-                                    [](Napi::Env, void*, Batch* owned) { delete owned; }, batch);
-  }
+  // What a batch crosses with: the addon's lines (the records left to JS copied out) or its records.
+  // Either way zero-copy: the ArrayBuffer owns the batch and frees it when collected.
+  std::string* text = batch->lines ? &batch->lines->text : nullptr;
+  uint8_t* data = text ? reinterpret_cast<uint8_t*>(text->data()) : batch->bytes.data();
+  size_t bytes = text ? text->size() : batch->bytes.size();
+  Napi::ArrayBuffer buffer = bytes == 0 ? Napi::ArrayBuffer::New(env, 0)
+                                        : Napi::ArrayBuffer::New(env, data, bytes, [](Napi::Env, void*, Batch* owned) { delete owned; }, batch);
   Napi::Object meta = Napi::Object::New(env);
   meta.Set("records", Napi::Number::New(env, batch->records));
   meta.Set("lostTotal", Napi::Number::New(env, static_cast<double>(batch->lost_total)));
@@ -489,6 +470,7 @@ void DeliverBatchToJs(Napi::Env env, Napi::Function on_batch, Tracer*, Batch* ba
   meta.Set("malformedTotal", Napi::Number::New(env, static_cast<double>(batch->malformed_total)));
   meta.Set("final", Napi::Boolean::New(env, batch->final));
   if (!batch->error.empty()) meta.Set("error", batch->error);
+  if (batch->lines) meta.Set("lines", LinesToJs(env, *batch->lines));
   if (bytes == 0) delete batch;
   on_batch.Call({buffer, meta});
 }

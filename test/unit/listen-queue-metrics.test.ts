@@ -4,22 +4,12 @@
  */
 import { expect, it } from 'vitest';
 import type { ListenQueueCount, SocketCounts } from '../../src/backends/event-source.js';
-import { coreConfig } from '../../src/core/core-config.js';
-import { SocketCore } from '../../src/core/socket-core.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
+import { metricsInputs } from '../support/metrics-inputs.js';
 
 function metrics(listenQueues: ListenQueueCount[], maxProcesses: number): DaemonMetrics {
-  const core = new SocketCore(coreConfig());
   const counts: SocketCounts = { rows: [], listenQueues, problems: [] };
-  return new DaemonMetrics({
-    summary: () => core.summarize(Date.now()),
-    stats: () => ({ events: 0, lost: 0, rejected: 0, produced: 0 }) as never,
-    transitions: () => [],
-    ownerEvictions: () => 0,
-    sweepStats: () => ({ runs: 0, seconds: 0, failures: 0 }),
-    socketCounts: () => counts,
-    maxProcesses: () => maxProcesses,
-  });
+  return new DaemonMetrics(metricsInputs({ socketCounts: () => counts, maxProcesses: () => maxProcesses }));
 }
 
 const q = (pid: number | null, comm: string, port: number, queue: number, limit: number, family: 4 | 6 = 4): ListenQueueCount => ({

@@ -6,6 +6,7 @@ import { coreConfig } from '../../src/core/core-config.js';
 import { SocketCore } from '../../src/core/socket-core.js';
 import { DaemonMetrics, serveMetrics } from '../../src/daemon/metrics.js';
 import { until } from '../support/until.js';
+import { metricsInputs } from '../support/metrics-inputs.js';
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -16,18 +17,14 @@ afterEach(async () => {
 
 function metricsWith(summaryFails: () => boolean): DaemonMetrics {
   const core = new SocketCore(coreConfig());
-  return new DaemonMetrics({
-    summary: () => {
-      if (summaryFails()) throw new Error('EMFILE: too many open files');
-      return core.summarize(Date.now());
-    },
-    stats: () => ({ events: 0, lost: 0, rejected: 0, produced: 0 }) as never,
-    transitions: () => [],
-    ownerEvictions: () => 0,
-    sweepStats: () => ({ runs: 0, seconds: 0, failures: 0 }),
-    socketCounts: () => null,
-    maxProcesses: () => 50,
-  });
+  return new DaemonMetrics(
+    metricsInputs({
+      summary: () => {
+        if (summaryFails()) throw new Error('EMFILE: too many open files');
+        return core.summarize(Date.now());
+      },
+    }),
+  );
 }
 
 async function serve(metrics: DaemonMetrics, limits?: Parameters<typeof serveMetrics>[3]): Promise<string> {

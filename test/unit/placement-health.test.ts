@@ -5,10 +5,9 @@
  */
 import { expect, it } from 'vitest';
 import { cgroupPlacementCheck, podNamesCheck } from '../../src/commands/doctor-checks.js';
-import { coreConfig } from '../../src/core/core-config.js';
-import { SocketCore } from '../../src/core/socket-core.js';
 import { DaemonMetrics } from '../../src/daemon/metrics.js';
 import { KubernetesPodDirectory, type PodDirectoryStatus } from '../../src/inventory/kubernetes-pods.js';
+import { metricsInputs } from '../support/metrics-inputs.js';
 
 const listing: PodDirectoryStatus = {
   inCluster: true,
@@ -52,17 +51,7 @@ it("doctor: pod names fine out of a cluster, warned in one when the listing fail
 });
 
 function metricsWith(status: () => PodDirectoryStatus | undefined): DaemonMetrics {
-  const core = new SocketCore(coreConfig());
-  return new DaemonMetrics({
-    summary: () => core.summarize(Date.now()),
-    stats: () => ({ events: 0, lost: 0, rejected: 0, produced: 0 }) as never,
-    transitions: () => [],
-    ownerEvictions: () => 0,
-    sweepStats: () => ({ runs: 0, seconds: 0, failures: 0 }),
-    socketCounts: () => null,
-    maxProcesses: () => 50,
-    podDirectory: () => status() as PodDirectoryStatus,
-  });
+  return new DaemonMetrics(metricsInputs({ podDirectory: () => status() as PodDirectoryStatus }));
 }
 
 it('metrics: the pod directory up, its pods and its failures, labelled with the node; no series out of a cluster', async () => {
