@@ -45,7 +45,7 @@ describeKernel('socktrace top under tmux', () => {
   });
 
   it("shows a leaking server's row with its CLOSE_WAIT count, and quits on q", async () => {
-    // Held until top has long started: under emulation its BPF programs alone take tens of seconds to load.
+    // Held until top has long started: under emulation (6.1 in qemu) its first screen came ~40 s after launch.
     const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '4', '--hold', String(scaled(30))], {
       timeoutMs: scaled(60_000),
     });
