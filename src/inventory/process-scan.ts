@@ -12,7 +12,7 @@ export interface ProcessScan {
   processes: ProcessInfo[];
   /** socket inode -> pids holding it, in pid order */
   socketOwners: Map<number, number[]>;
-  /** Processes whose fds could not be read (not root, or they went away mid-scan). */
+  /** Processes whose fds could not be read (not root); not those that went away mid-scan. */
   unreadable: number;
 }
 
@@ -65,8 +65,12 @@ export function scanProcesses(procRoot = '/proc', pods: PodNames | null = podNam
     try {
       fds = readdirSync(`${dir}/fd`);
       uid = statSync(dir).uid;
-    } catch {
-      unreadable++;
+    } catch (error) {
+      // Gone since /proc was listed (ENOENT; ESRCH from a pid being torn down): no sockets to own, and
+      // nothing this user was refused. Counted, it read as a permission problem ("this user may not
+      // read"), and a host that starts short-lived processes often showed one.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ESRCH') unreadable++;
       continue;
     }
     for (const fd of fds) {

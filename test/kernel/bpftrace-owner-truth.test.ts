@@ -100,8 +100,12 @@ describeKernel('the bpftrace backend names the holder, or no one', () => {
       for (const e of ours) byId.set(e.sock, [...(byId.get(e.sock) ?? []), e]);
       const merged: string[] = [];
       for (const [id, events] of byId) {
-        // Before connect() binds its port the local end reads 0: those events name no 4-tuple yet.
-        const tuples = new Set(events.filter((e) => e.local.port !== 0).map(tuple));
+        // Before connect() binds its port the local end reads 0: those events name no 4-tuple yet. Nor
+        // do those whose peer address reads unspecified: on 6.1 an accepted socket's LISTEN -> SYN_RECV
+        // reads the listener's peer (0.0.0.0:0; the kernel sets the child's peer after that change), and
+        // a RST the listener sends reads 0.0.0.0 with the segment's port. Same socket, same owner.
+        const known = (e: SockEvent) => e.local.port !== 0 && e.peer.addr !== '0.0.0.0' && e.peer.addr !== '::';
+        const tuples = new Set(events.filter(known).map(tuple));
         const owners = new Set(events.flatMap((e) => (e.owner ? [e.owner.pid] : [])));
         if (tuples.size > 1 || owners.size > 1) merged.push(`${id}: ${[...tuples].join(', ')} owners ${[...owners].join(', ')}\n${describeEvents(events)}`);
       }

@@ -30,7 +30,11 @@ describeKernel('early warning of a CLOSE_WAIT leak', () => {
   });
 
   it('top and snapshot say "CLOSE_WAIT rising" within seconds of a leak starting', async () => {
-    const srv = startActor(['server-leak', '--host', netns().hostV4, '--port', '0', '--count', '12', '--hold', String(scaled(60))], { timeoutMs: scaled(90_000) });
+    // --timeout: the twelve connect 2 s after top is launched; the actor's default wait for them (10 s
+    // from ready, unscaled) ran out under emulation before they came, and the server left.
+    const srv = startActor(['server-leak', '--host', netns().hostV4, '--port', '0', '--count', '12', '--hold', String(scaled(60)), '--timeout', String(scaled(30))], {
+      timeoutMs: scaled(90_000),
+    });
     const { port } = (await srv.ready) as { port: number };
     await run('tmux', ['new-session', '-d', '-s', session, '-x', '140', '-y', '40', `${process.execPath} ${bin} top --interval 0.5`], { env });
     await sleep(scaled(2000));

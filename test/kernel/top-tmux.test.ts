@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { afterEach, expect, it } from 'vitest';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
+import { scaled } from '../support/time-scale.js';
 
 const execFileAsync = promisify(execFile);
 // CI has no terminal of its own; tmux only needs to know what to emulate.
@@ -44,14 +45,17 @@ describeKernel('socktrace top under tmux', () => {
   });
 
   it("shows a leaking server's row with its CLOSE_WAIT count, and quits on q", async () => {
-    const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '4', '--hold', '30']);
+    // Held until top has long started: under emulation (6.1 in qemu) its first screen came ~40 s after launch.
+    const srv = startActor(['server-leak', '--host', '127.0.0.1', '--port', '0', '--count', '4', '--hold', String(scaled(30))], {
+      timeoutMs: scaled(60_000),
+    });
     const { port } = (await srv.ready) as { port: number };
     for (let i = 0; i < 4; i++) startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0']);
     await srv.next((l) => 'accepted' in l);
 
     await run('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '30', `${process.execPath} ${bin} top --interval 0.5`]);
     const row = new RegExp(`^\\s*${srv.pid}\\s+python3?\\s+4\\s+`, 'm');
-    const shown = await waitForScreen(row, 15_000);
+    const shown = await waitForScreen(row, scaled(15_000));
     expect(shown).toMatch(/socktrace top/);
     expect(shown).toMatch(/\[Processes\]/);
     expect(shown).toMatch(new RegExp(`python3? \\(pid ${srv.pid}\\)`)); // the detail pane follows the selection
@@ -59,12 +63,12 @@ describeKernel('socktrace top under tmux', () => {
     // Keys sent together (as a held key repeats) each count: three ← move the sort three columns,
     // from CLOSE_WAIT past COMM and PID round to TIME_WAIT.
     await run('tmux', ['send-keys', '-t', session, 'Left', 'Left', 'Left']);
-    await waitForScreen(/sort: TIME_WAIT/, 5000);
+    await waitForScreen(/sort: TIME_WAIT/, scaled(5000));
 
     await run('tmux', ['send-keys', '-t', session, 'Tab']);
-    await waitForScreen(/\[Peers\]/, 5000);
+    await waitForScreen(/\[Peers\]/, scaled(5000));
     await run('tmux', ['send-keys', '-t', session, 'q']);
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + scaled(5000);
     while (sessionAlive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(sessionAlive()).toBe(false);
   });
