@@ -22,7 +22,8 @@ const METRICS = '127.0.0.1:19641';
 
 /** Names itself, holds a CLOSE_WAIT socket, and on SIGUSR1 writes into it twice (EPIPE). */
 const ACTOR = `
-import ctypes, signal, socket, sys, time, threading
+import ctypes, os, signal, socket, sys, time, threading
+S = float(os.environ.get('SOCKTRACE_TEST_TIME_SCALE') or 1)  # waits stretch with the tests' bounds
 ctypes.CDLL(None).prctl(15, b'\\x1b]0;pwn\\x07\\n\\xe2\\x80\\xaeZ\\xff', 0, 0, 0)
 l = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(1)
 c = socket.create_connection(l.getsockname()); s, _ = l.accept()
@@ -32,14 +33,14 @@ c2.close()  # s2 stays in CLOSE_WAIT: the process keeps a row in snapshot's roll
 go = threading.Event()
 signal.signal(signal.SIGUSR1, lambda *_: go.set())
 print(l.getsockname()[1], flush=True)
-go.wait(20)
+go.wait(20 * S)
 for _ in range(2):
     try:
         s.send(b'x', socket.MSG_NOSIGNAL)
     except OSError:
         pass
     time.sleep(0.2)
-time.sleep(20)
+time.sleep(20 * S)
 `;
 
 const children: ChildProcess[] = [];
