@@ -106,15 +106,17 @@ describeKernel('accept failures', () => {
       }
     };
     const series = new RegExp(`^socktrace_accept_errors_total\\{pid="${pid}",comm="python3",errno="EMFILE"\\} (\\d+)$`, 'm');
+    const finding = new RegExp(`^socktrace_findings\\{kind="accept_failing",severity="critical",pid="${pid}",comm="python3"\\} 1$`, 'm');
     let text = '';
     await until('accept errors counted', scaled(15_000), async () => Number(series.exec((text = await scrape()))?.[1] ?? 0) >= 20);
-    expect(text).toMatch(new RegExp(`^socktrace_findings\\{kind="accept_failing",severity="critical",pid="${pid}",comm="python3"\\} 1$`, 'm'));
+    // Findings come from a summary up to a second old (scrapes share it): the next one has it.
+    await until('the finding served', scaled(5000), async () => finding.test((text = await scrape())));
     await until('the finding logged', scaled(5000), () =>
       logLines(logFile).some((l) => l.kind === 'accept_failing' && l.change === 'appeared' && (l.subject as { pid?: number })?.pid === pid),
     );
-    const finding = logLines(logFile).find((l) => l.kind === 'accept_failing')!;
-    expect(finding.evidence).toMatchObject({ byErrno: { EMFILE: expect.any(Number) }, fdLimit: 32 });
-    expect(String(finding.explanation)).toMatch(/EMFILE \(too many open files/);
+    const logged = logLines(logFile).find((l) => l.kind === 'accept_failing')!;
+    expect(logged.evidence).toMatchObject({ byErrno: { EMFILE: expect.any(Number) }, fdLimit: 32 });
+    expect(String(logged.explanation)).toMatch(/EMFILE \(too many open files/);
     // Folded in the log as storms are: far fewer records than failures.
     const records = logLines(logFile).filter((l) => l.event === 'accept_error');
     expect(records.length).toBeGreaterThan(0);
