@@ -122,7 +122,7 @@ bool LineFormatter::FormatOne(const uint8_t* record, std::chrono::steady_clock::
   AppendUint(out, e.netns);
 
   const std::string& state = NameOr(names_.states, e.state);
-  if (kind == "state_change") {
+  if (e.kind == SOCKTRACE_KIND_STATE_CHANGE) {
     const std::string& old_state = NameOr(names_.states, e.old_state);
     out->append(",\"from\":\"");
     out->append(old_state.empty() ? "UNKNOWN" : old_state);
@@ -134,7 +134,7 @@ bool LineFormatter::FormatOne(const uint8_t* record, std::chrono::steady_clock::
     out->append(state.empty() ? "UNKNOWN" : state);
     out->push_back('"');
   }
-  if (kind == "rst_sent" && e.reason != SOCKTRACE_REASON_UNKNOWN) {
+  if (e.kind == SOCKTRACE_KIND_RST_SENT && e.reason != SOCKTRACE_REASON_UNKNOWN) {
     const std::string& reason = NameOr(names_.rst_reasons, e.reason);
     out->append(",\"reason\":");
     if (reason.empty()) {

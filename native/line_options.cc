@@ -51,14 +51,21 @@ std::unique_ptr<LineFormatter> ReadLineFormatter(Napi::Env env, Napi::Value line
                                          ReadMask(env, o, "placementTtlMs"));
 }
 
-void ReadPlacement(const Napi::CallbackInfo& info, size_t first, LineFormatter* formatter) {
-  Napi::Env env = info.Env();
-  if (info.Length() < first + 4 || !info[first].IsNumber() || !info[first + 1].IsNumber() || !info[first + 2].IsNumber() ||
-      !info[first + 3].IsString())
+namespace {
+
+// One owner's placement text, as setLinePlacement and formatLines take it: (pid, start, cgroupId, text).
+void TellPlacement(Napi::Env env, Napi::Value pid, Napi::Value start, Napi::Value cgroup, Napi::Value text, LineFormatter* formatter) {
+  if (!pid.IsNumber() || !start.IsNumber() || !cgroup.IsNumber() || !text.IsString())
     throw Napi::TypeError::New(env, "Expected (pid, start, cgroupId, text)");
-  formatter->SetPlacement(info[first].As<Napi::Number>().Uint32Value(), info[first + 1].As<Napi::Number>().Uint32Value(),
-                          static_cast<uint64_t>(info[first + 2].As<Napi::Number>().Int64Value()),
-                          info[first + 3].As<Napi::String>().Utf8Value());
+  formatter->SetPlacement(pid.As<Napi::Number>().Uint32Value(), start.As<Napi::Number>().Uint32Value(),
+                          static_cast<uint64_t>(cgroup.As<Napi::Number>().Int64Value()), text.As<Napi::String>().Utf8Value());
+}
+
+}  // namespace
+
+void ReadPlacement(const Napi::CallbackInfo& info, size_t first, LineFormatter* formatter) {
+  if (info.Length() < first + 4) throw Napi::TypeError::New(info.Env(), "Expected (pid, start, cgroupId, text)");
+  TellPlacement(info.Env(), info[first], info[first + 1], info[first + 2], info[first + 3], formatter);
 }
 
 Napi::Object LinesToJs(Napi::Env env, const FormattedLines& lines) {
@@ -80,9 +87,10 @@ Napi::Value FormatLines(const Napi::CallbackInfo& info) {
   if (!formatter) throw Napi::TypeError::New(env, "Expected lines options");
   Napi::Array placements = info[2].As<Napi::Array>();
   for (uint32_t i = 0; i < placements.Length(); i++) {
-    Napi::Array p = placements.Get(i).As<Napi::Array>();
-    formatter->SetPlacement(p.Get(0u).As<Napi::Number>().Uint32Value(), p.Get(1u).As<Napi::Number>().Uint32Value(),
-                            static_cast<uint64_t>(p.Get(2u).As<Napi::Number>().Int64Value()), p.Get(3u).As<Napi::String>().Utf8Value());
+    Napi::Value entry = placements.Get(i);
+    if (!entry.IsArray()) throw Napi::TypeError::New(env, "Expected each placement to be [pid, start, cgroupId, text]");
+    Napi::Array p = entry.As<Napi::Array>();
+    TellPlacement(env, p.Get(0u), p.Get(1u), p.Get(2u), p.Get(3u), formatter.get());
   }
   Napi::ArrayBuffer records = info[0].As<Napi::ArrayBuffer>();
   FormattedLines lines;
