@@ -58,10 +58,10 @@ describeKernel('socktrace daemon', () => {
   ])('refuses %s with status 2 before loading anything', (_, text, message) => {
     const path = join(dir, text === null ? 'nope.yaml' : 'daemon-bad.yaml');
     if (text !== null) writeFileSync(path, text);
-    const result = spawnSync(process.execPath, [bin, 'daemon', '--config', path], { encoding: 'utf8', timeout: 20_000 });
+    const result = spawnSync(process.execPath, [bin, 'daemon', '--config', path], { encoding: 'utf8', timeout: scaled(20_000) });
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(message);
-    const flag = spawnSync(process.execPath, [bin, 'daemon', '--metrics', 'nowhere'], { encoding: 'utf8', timeout: 20_000 });
+    const flag = spawnSync(process.execPath, [bin, 'daemon', '--metrics', 'nowhere'], { encoding: 'utf8', timeout: scaled(20_000) });
     expect(flag.status).toBe(2);
     expect(flag.stderr).toMatch(/--metrics: expected host:port/);
   });
@@ -85,7 +85,7 @@ describeKernel('socktrace daemon', () => {
     const series = new RegExp(`socktrace_process_sockets\\{pid="${srv.pid}",comm="python3?",state="CLOSE_WAIT"\\} 3\\b`);
     const body = await until(
       'the CLOSE_WAIT series',
-      15_000,
+      scaled(15_000),
       async () => {
         const text = await scrape(metricsPort);
         return series.test(text) ? text : undefined;
@@ -106,14 +106,14 @@ describeKernel('socktrace daemon', () => {
     expect(refuser.status).toBe(0);
     const fromRefuser = (l: Record<string, unknown>) =>
       l.event === 'rst_sent' && (l.local as { port: number }).port === port && (l.peer as { addr: string }).addr === '127.0.0.2';
-    const folded = await until('a folded RST record', 10_000, () => logLines(logFile).find((l) => fromRefuser(l) && typeof l.repeated === 'number'));
+    const folded = await until('a folded RST record', scaled(10_000), () => logLines(logFile).find((l) => fromRefuser(l) && typeof l.repeated === 'number'));
     const single = logLines(logFile).filter((l) => fromRefuser(l) && l.repeated === undefined);
     expect(single).toHaveLength(2); // maxPerKey
     expect(single.length + (folded.repeated as number)).toBe(20);
     expect(Number(rstCounter.exec(await scrape(metricsPort))?.[1]) - rstsBefore).toBe(20);
 
     // Findings as warn records; the server's CLOSE_WAIT sockets are named in the summary.
-    const finding = await until('a close_wait_leak finding', 10_000, () =>
+    const finding = await until('a close_wait_leak finding', scaled(10_000), () =>
       logLines(logFile).find((l) => l.event === 'finding' && l.kind === 'close_wait_leak'),
     );
     expect(finding).toMatchObject({ level: 'warn', subject: { pid: srv.pid } });
@@ -122,13 +122,13 @@ describeKernel('socktrace daemon', () => {
     const movedPort = await freePort();
     writeFileSync(configFile, config(movedPort, logFile));
     daemon.kill('SIGHUP');
-    await until('metrics on the new port', 5000, async () => (await scrape(movedPort)).includes('socktrace_events_total'), 200);
+    await until('metrics on the new port', scaled(5000), async () => (await scrape(movedPort)).includes('socktrace_events_total'), 200);
     await expect(scrape(metricsPort)).rejects.toThrow();
-    const reloaded = await until('the reload record', 5000, () => logLines(logFile).find((l) => l.msg === 'configuration reloaded'));
+    const reloaded = await until('the reload record', scaled(5000), () => logLines(logFile).find((l) => l.msg === 'configuration reloaded'));
     expect(reloaded).toMatchObject({ changed: ['metrics.listen'] });
     writeFileSync(configFile, 'log:\n  keep: lots\n');
     daemon.kill('SIGHUP');
-    await until('the refused reload', 5000, () => logLines(logFile).find((l) => typeof l.msg === 'string' && l.msg.startsWith('reload failed')));
+    await until('the refused reload', scaled(5000), () => logLines(logFile).find((l) => typeof l.msg === 'string' && l.msg.startsWith('reload failed')));
     expect(await scrape(movedPort)).toMatch(/socktrace_events_total/);
 
     // SIGTERM: detach and exit 0 within 2 s.

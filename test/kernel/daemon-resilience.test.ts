@@ -15,6 +15,7 @@ import { describeKernel } from '../support/kernel-gate.js';
 import { until } from '../support/until.js';
 import { freePort } from '../support/free-port.js';
 import { logLines } from '../support/log-lines.js';
+import { scaled } from '../support/time-scale.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'socktrace-resilience-'));
@@ -28,11 +29,11 @@ function writeConfig(path: string, metricsPort: number, logFile: string, extra =
 }
 
 async function health(port: number): Promise<number> {
-  return (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(2000) })).status;
+  return (await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(scaled(2000)) })).status;
 }
 
 function runDaemon(args: string[]) {
-  return spawnSync(process.execPath, [bin, 'daemon', '--metrics', 'off', ...args], { encoding: 'utf8', timeout: 20_000 });
+  return spawnSync(process.execPath, [bin, 'daemon', '--metrics', 'off', ...args], { encoding: 'utf8', timeout: scaled(20_000) });
 }
 
 describeKernel('socktrace daemon under adversity', () => {
@@ -109,19 +110,19 @@ describeKernel('socktrace daemon under adversity', () => {
     const config = join(dir, 'reload.yaml');
     writeConfig(config, port, logFile);
     const { exited, stderr } = start(['--config', config]);
-    await until('the start record', 20_000, () => messages(logFile).includes('socktrace daemon started'));
+    await until('the start record', scaled(20_000), () => messages(logFile).includes('socktrace daemon started'));
 
     // A directory where the log should be: the README promises refused, logged, the running config kept.
     const directory = join(dir, 'a-directory');
     mkdirSync(directory);
     writeConfig(config, port, directory, 'core:\n  thresholds:\n    closeWaitMinSockets: 7\n');
     daemon!.kill('SIGHUP');
-    const refused = await until('the refused reload', 5000, () => logLines(logFile).find((l) => String(l.msg).startsWith('reload failed')));
+    const refused = await until('the refused reload', scaled(5000), () => logLines(logFile).find((l) => String(l.msg).startsWith('reload failed')));
     expect(refused).toMatchObject({ level: 'error' });
     expect(String(refused.msg)).toContain(`log.file: ${directory} is a directory, not a file`);
     // Still up, still logging where it did (summaries every second), still serving.
     const summariesBefore = logLines(logFile).filter((l) => l.event === 'summary').length;
-    await until('more summaries in the old log', 5000, () => logLines(logFile).filter((l) => l.event === 'summary').length >= summariesBefore + 2);
+    await until('more summaries in the old log', scaled(5000), () => logLines(logFile).filter((l) => l.event === 'summary').length >= summariesBefore + 2);
     expect(await health(port)).toBe(200);
     expect(messages(logFile)).not.toContain('configuration reloaded');
 
@@ -138,7 +139,7 @@ describeKernel('socktrace daemon under adversity', () => {
     writeConfig(config, port, logFile);
     // Soft 32, hard 96 (the native tracer alone holds ~45 fds): the soft limit is raised to the hard one at start (Node does it as it starts).
     const { exited, stderr } = start(['--config', config], ['prlimit', '--nofile=32:96']);
-    const started = await until('the start record', 20_000, () => logLines(logFile).find((l) => l.msg === 'socktrace daemon started'));
+    const started = await until('the start record', scaled(20_000), () => logLines(logFile).find((l) => l.msg === 'socktrace daemon started'));
     const fds = started.fds as { limit: number; openAtStart: number; reserve: number; metricsConnections: number };
     expect(fds.limit).toBe(96);
     // Hooks the daemon leaves off by design say so, and why; none is "missing".
@@ -157,29 +158,29 @@ describeKernel('socktrace daemon under adversity', () => {
     }
     const summaries = () => logLines(logFile).filter((l) => l.event === 'summary').length;
     const before = summaries();
-    await until('three more summaries (and reconciliations) with the connections held', 10_000, () => summaries() >= before + 3);
+    await until('three more summaries (and reconciliations) with the connections held', scaled(10_000), () => summaries() >= before + 3);
     expect(daemon!.exitCode).toBeNull();
-    await until('/healthz answering while they are held', 20_000, async () => (await health(port)) === 200, 500);
+    await until('/healthz answering while they are held', scaled(20_000), async () => (await health(port)) === 200, 500);
 
     // The inventory itself runs out: the daemon's soft limit lowered under what it holds open.
     const pid = String(daemon!.pid!);
     expect(spawnSync('prlimit', ['--pid', pid, `--nofile=${fds.openAtStart - 8}:96`]).status).toBe(0);
-    await until('a skipped reconciliation', 10_000, () =>
+    await until('a skipped reconciliation', scaled(10_000), () =>
       messages(logFile).find((m) => m.startsWith('reconciliation skipped (counted in socktrace_reconcile_failures_total); tracing goes on: EMFILE')),
     );
     expect(spawnSync('prlimit', ['--pid', pid, '--nofile=96:96']).status).toBe(0);
-    const metrics = await until('a scrape counting it', 20_000, async () => {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    const metrics = await until('a scrape counting it', scaled(20_000), async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(scaled(2000)) })).text();
       const n = Number(/^socktrace_reconcile_failures_total (\d+)/m.exec(text)?.[1] ?? 0);
       return n >= 1 ? text : undefined;
     }, 500);
     expect(metrics).toMatch(/^socktrace_events_lost_total 0$/m);
     // Tracing went on: summaries keep coming and the stop is clean.
     const after = summaries();
-    await until('summaries after it', 5000, () => summaries() >= after + 2);
+    await until('summaries after it', scaled(5000), () => summaries() >= after + 2);
     daemon!.kill('SIGTERM');
     expect(await exited, stderr()).toBe(0);
     expect(stderr()).toBe('');
     daemon = undefined;
-  }, 90_000);
+  }, scaled(90_000));
 });

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel } from '../support/kernel-gate.js';
+import { scaled } from '../support/time-scale.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 
@@ -46,10 +47,15 @@ function runWatch(args: string[]): WatchRun {
 /** Resolves once a spawned watch says it is watching; then returns a reader of all its stderr so far. */
 function watchingOn(child: ChildProcessByStdio<null, Readable, Readable>): Promise<() => string> {
   let stderr = '';
+  const spawned = Date.now();
   return new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
+      const first = !stderr.includes('watching');
       stderr += d;
-      if (stderr.includes('watching')) resolve(() => stderr);
+      if (first && stderr.includes('watching')) {
+        console.log(`watch started in ${Date.now() - spawned} ms`); // a slow start shows in CI's log
+        resolve(() => stderr);
+      }
     });
     child.on('exit', (code) => reject(new Error(`watch exited (${code}): ${stderr}`)));
   });
@@ -61,7 +67,7 @@ describeKernel('socktrace watch (the CLI)', () => {
   it('streams correctly attributed events as JSON lines and stops after --duration', async () => {
     const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.6']);
     const { port } = (await srv.ready) as { port: number };
-    const watch = runWatch(['--duration', '3', '--port', String(port)]);
+    const watch = runWatch(['--duration', String(scaled(3)), '--port', String(port)]);
     await watch.ready;
     const cli = startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0.1']);
     const [, clientPort] = (await cli.ready).local as [string, number];
@@ -100,7 +106,7 @@ describeKernel('socktrace watch (the CLI)', () => {
   it('adds summary and finding records with --summary', async () => {
     const srv = startActor(['server-late-write', '--host', '127.0.0.1', '--port', '0', '--delay', '0.5']);
     const { port } = (await srv.ready) as { port: number };
-    const watch = runWatch(['--duration', '3.5', '--summary', '1', '--port', String(port)]);
+    const watch = runWatch(['--duration', String(scaled(3.5)), '--summary', '1', '--port', String(port)]);
     await watch.ready;
     startActor(['client-impatient', '--host', '127.0.0.1', '--port', String(port), '--wait', '0.1']);
     await srv.done;
@@ -133,7 +139,7 @@ describeKernel('socktrace watch (the CLI)', () => {
   });
 
   it('leaves a storm in the kernel while nobody reads its output: memory stays bounded, drops are counted', async () => {
-    const storm = startActor(['epipe-storm', '--seconds', '3'], { timeoutMs: 30_000 });
+    const storm = startActor(['epipe-storm', '--seconds', '3'], { timeoutMs: scaled(30_000) });
     const { pid } = (await storm.ready) as { pid: number };
     const child = spawn(process.execPath, [bin, 'watch', '--events', 'send_error', '--pid', String(pid), '--ring-bytes', '256K'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,10 +173,10 @@ describeKernel('socktrace watch (the CLI)', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  }, 40_000);
+  }, scaled(40_000));
 
   it('stops on SIGTERM though its reader stopped reading, and says what was not written', async () => {
-    const storm = startActor(['epipe-storm', '--seconds', '1'], { timeoutMs: 30_000 });
+    const storm = startActor(['epipe-storm', '--seconds', '1'], { timeoutMs: scaled(30_000) });
     const { pid } = (await storm.ready) as { pid: number };
     const child = spawn(process.execPath, [bin, 'watch', '--events', 'send_error', '--pid', String(pid)], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
@@ -181,11 +187,11 @@ describeKernel('socktrace watch (the CLI)', () => {
       const exited = new Promise<number | null>((r) => child.on('exit', r));
       child.kill('SIGTERM');
       // A liveness bound, not a speed goal: without one, the stop waits for the reader forever.
-      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), scaled(10_000)))]);
       expect(code).toBe(0);
       expect(stderrOf()).toMatch(/\d+ bytes of output were not written: the reader of standard output stopped reading/);
     } finally {
       child.kill('SIGKILL');
     }
-  }, 40_000);
+  }, scaled(40_000));
 });

@@ -17,6 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { scaled } from './time-scale.js';
 
 export const TCP_ACTOR_PATH = fileURLToPath(new URL('../workloads/tcp_actor.py', import.meta.url));
 /** Workloads whose sockets change hands or wait in accept queues (same protocol). */
@@ -35,9 +36,9 @@ export interface ActorOptions {
   /** argv prefix, e.g. NetnsPeer.execPrefix (['ip', 'netns', 'exec', name]). */
   prefix?: string[];
   /**
-   * Lifetime backstop in ms (default 30 000): an actor still running after this is
-   * stopped, and whatever is still pending rejects. Also the default timeout of next().
-   * Note tcp_actor.py's own --timeout (default 10 s, plus --hold/--delay/--wait).
+   * Lifetime backstop in ms (default 30 000, stretched by the time scale): an actor still running
+   * after this is stopped, and whatever is still pending rejects. Also the default timeout of next(),
+   * and the workload's own watchdog (its --timeout) unless the arguments give one.
    */
   timeoutMs?: number;
   /** Interpreter; default $SOCKTRACE_PYTHON or 'python3'. */
@@ -85,7 +86,7 @@ export class ActorError extends Error {
   }
 }
 
-const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = scaled(30_000);
 const TERM_GRACE_MS = 2_000;
 const MAX_STDERR = 16_384;
 
@@ -108,7 +109,10 @@ const noop = () => undefined;
 export function startActor(args: string[], opts: ActorOptions = {}): Actor {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const python = opts.python ?? process.env.SOCKTRACE_PYTHON ?? 'python3';
-  const argv = [...(opts.prefix ?? []), python, opts.script ?? TCP_ACTOR_PATH, ...args];
+  // The workloads' own watchdog defaults to 10 s, counted from their start; a tracer starting between
+  // an actor and its peer (seconds on a loaded host, more under emulation) must not run it out first.
+  const watchdog = args.includes('--timeout') ? [] : ['--timeout', String(timeoutMs / 1000)];
+  const argv = [...(opts.prefix ?? []), python, opts.script ?? TCP_ACTOR_PATH, ...args, ...watchdog];
   const [cmd, ...cmdArgs] = argv as [string, ...string[]];
 
   // stdin stays an open pipe: tcp_actor.py treats EOF on it as "parent gone".
