@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
 import { startActor, stopAllActors } from '../support/actor.js';
 import { describeKernel, kernelNamesRstReasons } from '../support/kernel-gate.js';
-import { scaled } from '../support/time-scale.js';
+import { scaled, TIME_SCALE } from '../support/time-scale.js';
 import { until } from '../support/until.js';
 import { freePort } from '../support/free-port.js';
 import { logLines } from '../support/log-lines.js';
@@ -138,7 +138,10 @@ describeKernel('socktrace daemon', () => {
     const took = Date.now() - sent;
     expect(code, stderr).toBe(0);
     expect(took).toBeLessThan(scaled(2000));
-    expect(logLines(logFile).at(-1)).toMatchObject({ msg: 'socktrace daemon stopped (SIGTERM)' });
+    // Under emulation the tracer's stop can outlast the daemon's own 1.5-s budget (a bound of the
+    // product, which does not scale): its last record then says the stop was cut short.
+    const stopped = TIME_SCALE > 1 ? /^socktrace daemon stopped \(SIGTERM\)(, cut short: .+)?$/ : /^socktrace daemon stopped \(SIGTERM\)$/;
+    expect(logLines(logFile).at(-1)).toMatchObject({ msg: expect.stringMatching(stopped) });
     daemon = undefined;
   });
 });

@@ -82,7 +82,8 @@ describeKernel('socktrace daemon memory', () => {
     const port = 20_000 + (process.pid % 20_000);
     const logFile = join(dir, 'daemon.log');
     const config = join(dir, 'daemon.yaml');
-    writeFileSync(config, `metrics:\n  listen: 127.0.0.1:${port}\nlog:\n  file: ${logFile}\n  summarySeconds: 2\ntracer:\n  reconcileSeconds: 4\n`);
+    // Walks of every socket, often; under emulation (each one slower) as often relative to their length.
+    writeFileSync(config, `metrics:\n  listen: 127.0.0.1:${port}\nlog:\n  file: ${logFile}\n  summarySeconds: ${scaled(2)}\ntracer:\n  reconcileSeconds: ${scaled(4)}\n`);
     // Only the daemon goes into the group: a shell that moves itself there, then becomes the daemon.
     daemon = spawn('sh', ['-c', `echo $$ > ${group}/cgroup.procs && exec "$0" "$@"`, process.execPath, bin, 'daemon', '--config', config], {
       stdio: ['ignore', 'ignore', 'pipe'],

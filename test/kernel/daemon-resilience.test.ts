@@ -139,7 +139,10 @@ describeKernel('socktrace daemon under adversity', () => {
     writeConfig(config, port, logFile);
     // Soft 32, hard 96 (the native tracer alone holds ~45 fds): the soft limit is raised to the hard one at start (Node does it as it starts).
     const { exited, stderr } = start(['--config', config], ['prlimit', '--nofile=32:96']);
-    const started = await until('the start record', scaled(20_000), () => logLines(logFile).find((l) => l.msg === 'socktrace daemon started'));
+    const started = await until('the start record', scaled(20_000), () => {
+      if (daemon?.exitCode !== null) throw new Error(`the daemon exited (${daemon?.exitCode}): ${stderr()}`);
+      return logLines(logFile).find((l) => l.msg === 'socktrace daemon started');
+    });
     const fds = started.fds as { limit: number; openAtStart: number; reserve: number; metricsConnections: number };
     expect(fds.limit).toBe(96);
     // Hooks the daemon leaves off by design say so, and why; none is "missing".

@@ -20,7 +20,11 @@ const HOSTILE_COMM_ESCAPED = '\\x1b]0;pwn\\x07\\x0a\\u{202e}Z\\xff';
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 const METRICS = '127.0.0.1:19641';
 
-/** Names itself, holds a CLOSE_WAIT socket, and on SIGUSR1 writes into it twice (EPIPE). */
+/**
+ * Names itself, holds a CLOSE_WAIT socket, and on SIGUSR1 writes into it twice (EPIPE), a second apart
+ * (scaled): an unfiltered watch makes the second line in the addon once JavaScript, reading the first,
+ * told it the owner's placement. Says "sent" after both.
+ */
 const ACTOR = `
 import ctypes, os, signal, socket, sys, time, threading
 S = float(os.environ.get('SOCKTRACE_TEST_TIME_SCALE') or 1)  # waits stretch with the tests' bounds
@@ -39,23 +43,25 @@ for _ in range(2):
         s.send(b'x', socket.MSG_NOSIGNAL)
     except OSError:
         pass
-    time.sleep(0.2)
+    time.sleep(1 * S)
+print('sent', flush=True)
 time.sleep(20 * S)
 `;
 
 const children: ChildProcess[] = [];
 
-async function startHostile(): Promise<{ pid: number; port: number }> {
+async function startHostile(): Promise<{ pid: number; port: number; sent: Promise<void> }> {
   // argv carries escapes too: /proc/<pid>/cmdline shows them to the inventory. The script comes on
   // stdin, so the command line stays short enough to be shown whole.
   const child = spawn('python3', ['-', '\u001b[2J\u001b]0;argv\u0007', 'line\nbreak\u202e'], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
   child.stdin!.end(ACTOR);
-  const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`the hostile actor exited (${code})`)));
-  });
-  return { pid: child.pid!, port: Number(line) };
+  const lines = createInterface({ input: child.stdout! });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the hostile actor exited (${code})`))));
+  exited.catch(() => undefined);
+  const line = await Promise.race([new Promise<string>((resolve) => lines.once('line', resolve)), exited]);
+  const sent = Promise.race([new Promise<void>((resolve) => lines.on('line', (l) => l === 'sent' && resolve())), exited]);
+  return { pid: child.pid!, port: Number(line), sent };
 }
 
 function expectCleanJsonLines(text: string): Record<string, unknown>[] {
@@ -73,9 +79,10 @@ describeKernel('hostile process names', () => {
 
   it('reach watch, the daemon and snapshot only escaped, and still named', async () => {
     const actor = await startHostile();
-    const watch = execa(process.execPath, [bin, 'watch', '--port', String(actor.port), '--duration', String(scaled(4))], { reject: false });
+    // Both run until the actor has written (SIGINT then drains what the kernel holds).
+    const watch = execa(process.execPath, [bin, 'watch', '--port', String(actor.port)], { reject: false });
     // Unfiltered, its lines are made by the addon (native/line_formatter.cc) once it knows the owner.
-    const watchAll = execa(process.execPath, [bin, 'watch', '--duration', String(scaled(4))], { reject: false });
+    const watchAll = execa(process.execPath, [bin, 'watch'], { reject: false });
     const daemon = execa(process.execPath, [bin, 'daemon', '--metrics', METRICS], { reject: false });
     children.push(watch, watchAll, daemon);
     // All attached: watch says so on stderr, the daemon in its first log line.
@@ -85,6 +92,9 @@ describeKernel('hostile process names', () => {
       new Promise<void>((r) => daemon.stdout!.on('data', (d: Buffer) => d.toString().includes('daemon started') && r())),
     ]);
     process.kill(actor.pid, 'SIGUSR1');
+    await actor.sent;
+    watch.kill('SIGINT');
+    watchAll.kill('SIGINT');
 
     const watched = await watch;
     expect(watched.exitCode).toBe(0);
