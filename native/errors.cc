@@ -82,6 +82,8 @@ std::string ErrnoName(int err) {
     case EEXIST: return "EEXIST";
     case EAGAIN: return "EAGAIN";
     case EBADF: return "EBADF";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
     default: return "E" + std::to_string(err);
   }
 }
@@ -112,6 +114,12 @@ std::string HintFor(const std::string& operation, int err) {
     case ENOSYS:
     case EOPNOTSUPP:
       return "this kernel lacks a BPF feature socktrace needs (ring buffers need Linux 5.8+).";
+    case EMFILE:
+      return "the tracer holds a file descriptor per map, program and hook (about 60; over 110 on kernels "
+             "without sock_send_length, before 6.3, where syscall hooks stand in): raise RLIMIT_NOFILE "
+             "(LimitNOFILE= in the systemd unit, ulimit -n).";
+    case ENFILE:
+      return "the host is out of file descriptors (fs.file-max).";
     default:
       return "";
   }

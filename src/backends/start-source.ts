@@ -21,10 +21,14 @@ function addonProblem(error: BindingLoadError): string {
   return failed ? `the native addon ${failed.path} does not load: ${failed.error}` : 'the native addon is not built or does not load';
 }
 
-/** Errors bpftrace could not get past either: missing privileges. */
-function isPrivilegeError(error: unknown): boolean {
+/**
+ * Errors bpftrace could not get past either: missing privileges, and too few file descriptors (it
+ * needs more than the addon: a perf buffer per CPU). Falling back then only hid the cause behind
+ * bpftrace's long start.
+ */
+function isHostLimitError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  return code === 'EPERM' || code === 'EACCES';
+  return code === 'EPERM' || code === 'EACCES' || code === 'EMFILE' || code === 'ENFILE';
 }
 
 export async function startSource(options: SourceOptions, handlers: SourceHandlers): Promise<RunningSource> {
@@ -34,7 +38,7 @@ export async function startSource(options: SourceOptions, handlers: SourceHandle
   try {
     return startNativeSource(native, handlers);
   } catch (error) {
-    if (backend === 'native' || isPrivilegeError(error)) throw error;
+    if (backend === 'native' || isHostLimitError(error)) throw error;
     // The addon refused an option (a ring size, a table size): the user's own setting is wrong, and
     // bpftrace would hide that behind a slower backend.
     if (error instanceof RangeError || error instanceof TypeError) {

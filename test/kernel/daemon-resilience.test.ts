@@ -5,7 +5,7 @@
  * inventory that runs out of file descriptors are survived, counted and logged.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,12 @@ const dir = mkdtempSync(join(tmpdir(), 'socktrace-resilience-'));
 
 
 const messages = (path: string) => logLines(path).map((l) => String(l.msg ?? ''));
+
+/**
+ * A hard fd limit the daemon starts under with little to spare: its tracer holds about 60 fds, over 110
+ * where syscall hooks stand in for sock:sock_send_length (kernels before 6.3).
+ */
+const HARD_FDS = existsSync('/sys/kernel/tracing/events/sock/sock_send_length') ? 96 : 160;
 
 function writeConfig(path: string, metricsPort: number, logFile: string, extra = ''): void {
   writeFileSync(path, `metrics:\n  listen: 127.0.0.1:${metricsPort}\nlog:\n  file: ${logFile}\n  summarySeconds: 1\ntracer:\n  reconcileSeconds: 1\n${extra}`, { mode: 0o644 });
@@ -132,26 +138,36 @@ describeKernel('socktrace daemon under adversity', () => {
     daemon = undefined;
   });
 
-  it('survives 80 idle connections under prlimit --nofile=32:96, and an inventory out of file descriptors', async () => {
+  it('refuses to start with too few file descriptors for its tracer, naming the limit, instead of falling back to bpftrace', async () => {
+    // 64 lets Node start but not the tracer (about 60 of its own, more before 6.3). It had fallen back to
+    // bpftrace, which needs more still: nothing said for the minutes bpftrace took to compile and fail.
+    const { exited, stderr } = start(['--metrics', 'off'], ['prlimit', '--nofile=32:64']);
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), scaled(20_000)))]);
+    expect(code, stderr()).toBe(1);
+    expect(stderr()).toMatch(/Too many open files \(EMFILE\)\. .*raise RLIMIT_NOFILE/);
+    expect(stderr()).not.toMatch(/bpftrace/);
+  });
+
+  it(`survives 80 idle connections under prlimit --nofile=32:${HARD_FDS}, and an inventory out of file descriptors`, async () => {
     const port = await freePort();
     const logFile = join(dir, 'fds.log');
     const config = join(dir, 'fds.yaml');
     writeConfig(config, port, logFile);
-    // Soft 32, hard 96 (the native tracer alone holds ~45 fds): the soft limit is raised to the hard one at start (Node does it as it starts).
-    const { exited, stderr } = start(['--config', config], ['prlimit', '--nofile=32:96']);
+    // Soft 32, hard HARD_FDS: the soft limit is raised to the hard one at start (Node does it as it starts).
+    const { exited, stderr } = start(['--config', config], ['prlimit', `--nofile=32:${HARD_FDS}`]);
     const started = await until('the start record', scaled(20_000), () => {
       if (daemon?.exitCode !== null) throw new Error(`the daemon exited (${daemon?.exitCode}): ${stderr()}`);
       return logLines(logFile).find((l) => l.msg === 'socktrace daemon started');
     });
     const fds = started.fds as { limit: number; openAtStart: number; reserve: number; metricsConnections: number };
-    expect(fds.limit).toBe(96);
+    expect(fds.limit).toBe(HARD_FDS);
     // Hooks the daemon leaves off by design say so, and why; none is "missing".
     expect(started.hooks).toContain('inet_sock_set_state:tp_btf'); // the native backend, no fallback
     expect(started.hooks).toContain('tcp_destroy_sock:off: log.events has no destroy');
     // accept's exits stay on for failing accepts; tracer.acceptHooks only says whether they learn owners.
     expect((started.hooks as string[]).filter((h) => h.startsWith('sys_exit_accept4:'))).toEqual(['sys_exit_accept4:tracepoint']);
     expect((started.hooks as string[]).filter((h) => h.endsWith(':missing'))).toEqual([]);
-    expect(fds.metricsConnections).toBe(Math.max(1, Math.min(64, 96 - fds.openAtStart - fds.reserve)));
+    expect(fds.metricsConnections).toBe(Math.max(1, Math.min(64, HARD_FDS - fds.openAtStart - fds.reserve)));
 
     // 80 idle connections: those beyond the bound are closed as they come, the rest once idle.
     for (let i = 0; i < 80; i++) {
@@ -167,11 +183,11 @@ describeKernel('socktrace daemon under adversity', () => {
 
     // The inventory itself runs out: the daemon's soft limit lowered under what it holds open.
     const pid = String(daemon!.pid!);
-    expect(spawnSync('prlimit', ['--pid', pid, `--nofile=${fds.openAtStart - 8}:96`]).status).toBe(0);
+    expect(spawnSync('prlimit', ['--pid', pid, `--nofile=${fds.openAtStart - 8}:${HARD_FDS}`]).status).toBe(0);
     await until('a skipped reconciliation', scaled(10_000), () =>
       messages(logFile).find((m) => m.startsWith('reconciliation skipped (counted in socktrace_reconcile_failures_total); tracing goes on: EMFILE')),
     );
-    expect(spawnSync('prlimit', ['--pid', pid, '--nofile=96:96']).status).toBe(0);
+    expect(spawnSync('prlimit', ['--pid', pid, `--nofile=${HARD_FDS}:${HARD_FDS}`]).status).toBe(0);
     const metrics = await until('a scrape counting it', scaled(20_000), async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(scaled(2000)) })).text();
       const n = Number(/^socktrace_reconcile_failures_total (\d+)/m.exec(text)?.[1] ?? 0);

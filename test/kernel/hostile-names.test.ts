@@ -21,9 +21,11 @@ const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066
 const METRICS = '127.0.0.1:19641';
 
 /**
- * Names itself, holds a CLOSE_WAIT socket, and on SIGUSR1 writes into it twice (EPIPE), a second apart
- * (scaled): an unfiltered watch makes the second line in the addon once JavaScript, reading the first,
- * told it the owner's placement. Says "sent" after both.
+ * Names itself, holds a CLOSE_WAIT socket, and on SIGUSR1 writes into it three times, a second apart
+ * (scaled): the first draws the peer's RST, the others fail with EPIPE. An unfiltered watch makes the
+ * last line in the addon once JavaScript, reading the one before, told it the caller's placement (an
+ * owner seeded from /proc carries no cgroup id, so the RST's line does not place the caller's). Says
+ * "sent" after all three.
  */
 const ACTOR = `
 import ctypes, os, signal, socket, sys, time, threading
@@ -38,7 +40,7 @@ go = threading.Event()
 signal.signal(signal.SIGUSR1, lambda *_: go.set())
 print(l.getsockname()[1], flush=True)
 go.wait(20 * S)
-for _ in range(2):
+for _ in range(3):
     try:
         s.send(b'x', socket.MSG_NOSIGNAL)
     except OSError:
