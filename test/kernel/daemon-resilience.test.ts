@@ -16,6 +16,7 @@ import { until } from '../support/until.js';
 import { freePort } from '../support/free-port.js';
 import { logLines } from '../support/log-lines.js';
 import { scaled } from '../support/time-scale.js';
+import { tracefsDir } from '../../src/backends/tracefs.js';
 
 const bin = fileURLToPath(new URL('../../bin/socktrace.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'socktrace-resilience-'));
@@ -27,7 +28,7 @@ const messages = (path: string) => logLines(path).map((l) => String(l.msg ?? '')
  * A hard fd limit the daemon starts under with little to spare: its tracer holds about 60 fds, over 110
  * where syscall hooks stand in for sock:sock_send_length (kernels before 6.3).
  */
-const ERRORS_AT_SYSCALLS = !existsSync('/sys/kernel/tracing/events/sock/sock_send_length');
+const ERRORS_AT_SYSCALLS = !existsSync(`${tracefsDir()}/events/sock/sock_send_length`);
 const HARD_FDS = ERRORS_AT_SYSCALLS ? 160 : 96;
 
 function writeConfig(path: string, metricsPort: number, logFile: string, extra = ''): void {
