@@ -46,7 +46,12 @@ function closeWaitLeaks(core: FindingSource, processes: ProcessRollup[], nowMs: 
   const oldPeers = new Map<number, string[]>();
   for (const s of core.sockets.values()) {
     if (s.state !== 'CLOSE_WAIT' || nowMs - s.stateSinceMs < minAgeMs) continue;
-    for (const o of s.owners) oldPeers.set(o.pid, [...(oldPeers.get(o.pid) ?? []), s.peer.addr]);
+    // Pushed, never copied: a leaking process holds tens of thousands of these (copying was quadratic).
+    for (const o of s.owners) {
+      const peers = oldPeers.get(o.pid);
+      if (peers) peers.push(s.peer.addr);
+      else oldPeers.set(o.pid, [s.peer.addr]);
+    }
   }
   const findings: Finding[] = [];
   for (const p of processes) {

@@ -204,7 +204,9 @@ export function buildRollups(core: RollupSource, nowMs: number): Rollups {
     if (service) {
       tally(services, service).add(s, nowMs);
       if (s.state === 'LISTEN') {
-        serviceListeners.set(service, [...(serviceListeners.get(service) ?? []), ...s.owners]);
+        const listeners = serviceListeners.get(service);
+        if (listeners) listeners.push(...s.owners);
+        else serviceListeners.set(service, [...s.owners]);
         if (s.acceptQueue) {
           const queues = serviceQueues.get(service) ?? [];
           queues.push({ local: s.local, owners: s.owners, ...s.acceptQueue });
