@@ -115,7 +115,25 @@ function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
+/** Deep-frozen: shared by every row, so a change to one would be a change to all. */
+function deepFreeze<T>(o: T): T {
+  for (const v of Object.values(o as object)) if (typeof v === 'object' && v !== null) deepFreeze(v);
+  return Object.freeze(o);
+}
+
+/**
+ * The stats of a row no event touched (on a big host, most peers and process-peer pairs): one object
+ * shared by all of them, not fifteen new ones a row each summary (2.5 of 4.7 s of a summary of 100,000
+ * sockets over 10,000 processes went to building zeros).
+ */
+let noActivity: ActivityStats | undefined;
+
 export function activityStats(c: ActivityCounters | undefined, nowMs: number): ActivityStats {
+  if (!c) return (noActivity ??= deepFreeze(countedActivity(undefined, nowMs)));
+  return countedActivity(c, nowMs);
+}
+
+function countedActivity(c: ActivityCounters | undefined, nowMs: number): ActivityStats {
   const rate = (w: { perSecond(now: number, s: number): number } | undefined, total: number) => ({
     total,
     perSecond10s: w ? round(w.perSecond(nowMs, 10)) : 0,
