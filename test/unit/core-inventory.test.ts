@@ -210,3 +210,42 @@ describe('a connection error whose socket the bpftrace backend could not tell (s
     expect(core.byProcess.size).toBe(0);
   });
 });
+
+describe('summaries over many sockets', () => {
+  it('counts a leak over every old CLOSE_WAIT of each owner, a shared socket in both', () => {
+    const sockets: InventorySocket[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const peer = { addr: `198.18.1.${i % 3}`, port: 30_000 + i };
+      sockets.push(sock({ sock: `c${i}`, inode: 10 + i, state: 'CLOSE_WAIT', ageLowerBoundMs: 120_000, peer, owners: i < 10 ? [100, 101] : [100] }));
+    }
+    const core = new SocketCore(coreConfig({ maxSockets: 10_000 }));
+    core.applyInventory(inventory(sockets, [proc({ pid: 100 }), proc({ pid: 101, comm: 'child' })]));
+    const leaks = core.summarize(T0).findings.filter((f) => f.kind === 'close_wait_leak');
+    expect(leaks.map((f) => [f.subject.pid, f.evidence.closeWaitOverThreshold])).toEqual([
+      [100, 3000],
+      [101, 10],
+    ]);
+    expect(leaks[0]!.evidence.topPeers).toEqual([
+      { value: '198.18.1.0', count: 1000 },
+      { value: '198.18.1.1', count: 1000 },
+      { value: '198.18.1.2', count: 1000 },
+    ]);
+  });
+
+  it('gives every row no event touched the same zeroed activity, which no one can change', () => {
+    const core = new SocketCore();
+    core.applyInventory(
+      inventory(
+        [sock({ sock: 'z1', peer: { addr: '198.18.2.1', port: 40001 } }), sock({ sock: 'z2', inode: 2, peer: { addr: '198.18.2.2', port: 40002 } })],
+        [proc({ pid: 100 })],
+      ),
+    );
+    const peers = core.summarize(T0).peers.rows;
+    expect(peers).toHaveLength(2);
+    expect(peers[0]!.activity).toBe(peers[1]!.activity);
+    expect(peers[0]!.activity.errors).toMatchObject({ total: 0, perSecond10s: 0, perSecond1m: 0, byErrno: {} });
+    expect(() => {
+      (peers[0]!.activity.errors.byErrno as Record<string, number>).EPIPE = 1;
+    }).toThrow(TypeError);
+  });
+});
